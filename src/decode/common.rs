@@ -1,0 +1,220 @@
+//! Small parsing helpers shared by the decoders. All are total: they return
+//! `None` on malformed input rather than panicking.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::event::Endpoint;
+
+/// Iterates the lines of `text` without terminators (`\n`, `\r\n`, and a lone
+/// trailing `\r`). A final line without terminator is yielded; an empty text
+/// yields nothing, and a text ending in `\n` yields no empty last line.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+        let mut line = &text[pos..end];
+        pos = end + 1;
+        if let Some(stripped) = line.strip_suffix('\r') {
+            line = stripped;
+        }
+        Some(line)
+    })
+}
+
+/// Number of lines [`lines`] yields for `text`.
+pub fn count_lines(text: &str) -> u64 {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return 0;
+    }
+    let n = memchr::memchr_iter(b'\n', b).count() as u64;
+    if b.last() == Some(&b'\n') { n } else { n + 1 }
+}
+
+/// Parses a decimal integer that may carry thousands separators of any
+/// locale (`1,040,592`, `13.160`, `34 452` with NBSP or narrow NBSP, `64'200`).
+pub fn parse_grouped_u64(s: &str) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut digits = 0;
+    for c in s.trim().chars() {
+        match c {
+            '0'..='9' => {
+                v = v
+                    .checked_mul(10)?
+                    .checked_add(u64::from(c as u32 - '0' as u32))?;
+                digits += 1;
+            }
+            ',' | '.' | ' ' | '\u{a0}' | '\u{202f}' | '\'' | '\u{2019}' => {}
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some(v)
+}
+
+/// `0x1A2B` / `1A2B` hex, or decimal when `hex` is false and there is no `0x`.
+pub fn parse_u64_auto(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// A pointer value `0x8921DD28` / `0xFFFFE189BD811AA0` (32 or 64 bits).
+pub fn parse_pointer(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    if h.is_empty() || h.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(h, 16).ok()
+}
+
+/// IPv4 that tolerates zero-padded octets (`172.023.098.097` is decimal,
+/// as tracerpt prints it), or IPv6 (with an optional `%zone`).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    if s.contains(':') {
+        let s = s.split('%').next()?;
+        return s.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    let mut oct = [0u8; 4];
+    let mut n = 0;
+    for part in s.split('.') {
+        if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        oct[n] = part
+            .parse::<u16>()
+            .ok()
+            .and_then(|v| u8::try_from(v).ok())?;
+        n += 1;
+    }
+    (n == 4).then(|| IpAddr::V4(Ipv4Addr::from(oct)))
+}
+
+/// A socket address as Windows tools print it: `1.2.3.4:80`, `[::1]:445`,
+/// `[fe80::1%9]:1900`, `*:*`, `0.0.0.0:0`, `[::]:0`. A `*` port or address
+/// becomes `None`. Returns `None` when the text is not an address at all.
+pub fn parse_socket_addr(s: &str) -> Option<Endpoint> {
+    let s = s.trim();
+    if s == "*:*" {
+        return Some(Endpoint {
+            ip: None,
+            port: None,
+        });
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let close = rest.find(']')?;
+        let host = &rest[..close];
+        let after = &rest[close + 1..];
+        let port = after.strip_prefix(':')?;
+        (host, port)
+    } else {
+        let idx = s.rfind(':')?;
+        (&s[..idx], &s[idx + 1..])
+    };
+    let ip = if host == "*" {
+        None
+    } else {
+        Some(parse_ip(host)?)
+    };
+    let port = if port == "*" {
+        None
+    } else {
+        Some(port.parse::<u16>().ok()?)
+    };
+    Some(Endpoint { ip, port })
+}
+
+/// Splits `s` on runs of two or more spaces/tabs (fixed-width tables whose
+/// cells may contain single spaces).
+pub fn split_wide(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let ws = b[i] == b' ' || b[i] == b'\t';
+        if ws {
+            let mut j = i;
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                j += 1;
+            }
+            if (j - i >= 2 || b[i] == b'\t' || j == b.len()) && start.is_some() {
+                if let Some(st) = start.take() {
+                    out.push(&s[st..i]);
+                }
+            }
+            i = j;
+            continue;
+        }
+        if start.is_none() {
+            start = Some(i);
+        }
+        i += 1;
+    }
+    if let Some(st) = start {
+        out.push(&s[st..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_strip_crlf_and_final() {
+        let v: Vec<_> = lines("a\r\nb\n\nc").collect();
+        assert_eq!(v, ["a", "b", "", "c"]);
+        assert_eq!(count_lines("a\r\nb\n\nc"), 4);
+        assert_eq!(lines("a\n").count(), 1);
+        assert_eq!(count_lines("a\n"), 1);
+        assert_eq!(count_lines(""), 0);
+    }
+
+    #[test]
+    fn grouped_numbers_of_any_locale() {
+        assert_eq!(parse_grouped_u64("1,040,592"), Some(1_040_592));
+        assert_eq!(parse_grouped_u64("13.160"), Some(13_160));
+        assert_eq!(parse_grouped_u64("34\u{a0}452"), Some(34_452));
+        assert_eq!(parse_grouped_u64("N/A"), None);
+        assert_eq!(parse_grouped_u64("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn zero_padded_ipv4_is_decimal() {
+        assert_eq!(parse_ip("172.023.098.097"), "172.23.98.97".parse().ok());
+        assert_eq!(parse_ip("010.001.001.001"), "10.1.1.1".parse().ok());
+        assert_eq!(parse_ip("256.1.1.1"), None);
+        assert_eq!(parse_ip("1.2.3"), None);
+    }
+
+    #[test]
+    fn socket_addresses_in_windows_forms() {
+        let e = parse_socket_addr("[fe80::1%9]:1900").unwrap();
+        assert_eq!(e.ip, "fe80::1".parse().ok());
+        assert_eq!(e.port, Some(1900));
+        let e = parse_socket_addr("*:*").unwrap();
+        assert_eq!((e.ip, e.port), (None, None));
+        let e = parse_socket_addr("0.0.0.0:135").unwrap();
+        assert_eq!(e.port, Some(135));
+        assert!(parse_socket_addr("hostname:https").is_none());
+        assert_eq!(parse_socket_addr("[::]:0").unwrap().port, Some(0));
+    }
+
+    #[test]
+    fn wide_split_keeps_single_spaces() {
+        assert_eq!(
+            split_wide("System Idle Process              0 Services"),
+            ["System Idle Process", "0 Services"]
+        );
+    }
+}

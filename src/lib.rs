@@ -1,0 +1,9 @@
+//! etwnet: decode Windows network traces (netsh/tracefmt text, NetMon text,
+//! ETW XML, tracerpt CSV, PktMon text, tasklist, netstat, raw .etl) into one
+//! event model, and answer: what happened to each connection, which process
+//! sent a packet, and why the stack dropped it.
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod event;
+pub mod schema;
