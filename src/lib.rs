@@ -6,4 +6,5 @@
 
 pub mod decode;
 pub mod event;
+pub mod input;
 pub mod schema;

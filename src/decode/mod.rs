@@ -17,6 +17,7 @@ use crate::event::{Event, FileId, SourceRef};
 
 pub mod common;
 pub mod netstat;
+pub mod prefix;
 pub mod tasklist;
 
 /// Input formats recognised by content.
