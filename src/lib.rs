@@ -4,7 +4,11 @@
 //! sent a packet, and why the stack dropped it.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod decode;
+pub mod detect;
 pub mod event;
 pub mod input;
+pub mod output;
+pub mod pipeline;
 pub mod schema;
