@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod correlate;
 pub mod decode;
 pub mod detect;
 pub mod event;

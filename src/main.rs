@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use etwnet::cli::{Cli, Command, EventsFormat, InputConfig};
+use etwnet::cli::{Cli, Command, DropsFormat, EventsFormat, InputConfig, WhoFormat};
+use etwnet::correlate;
 use etwnet::output;
 use etwnet::pipeline::{self, Decoded};
 
@@ -110,6 +111,98 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(p) = &output {
                 eprintln!("etwnet: wrote {}", p.display());
             }
+            finish(&cfg, &decoded)
+        }
+        Command::Timeline {
+            input,
+            output,
+            no_events,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            let written =
+                output::timeline::write_timeline(&output, &decoded, &analysis, cfg.tz, !no_events)?;
+            let code = finish(&cfg, &decoded)?;
+            eprintln!(
+                "etwnet: {} connection(s)/flow(s), {} drop group(s), {} finding(s)",
+                analysis.connections.len(),
+                analysis.drops.len(),
+                analysis.findings.len()
+            );
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(code)
+        }
+        Command::Who {
+            input,
+            packet,
+            pktgroup,
+            at,
+            format,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let at_key = match &at {
+                None => None,
+                Some(t) => Some(etwnet::cli::parse_at(t, cfg.tz).ok_or_else(|| {
+                    usage(format!(
+                        "--at '{t}' is not a time like 2010-01-14T11:20:14Z"
+                    ))
+                })?),
+            };
+            let query = match &packet {
+                Some(p) => Some(correlate::who::parse_packet_spec(p).map_err(usage)?),
+                None => None,
+            };
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            let query = match (query, pktgroup) {
+                (Some(q), _) => q,
+                (None, Some(g)) => match correlate::who::query_for_pktgroup(&decoded, g) {
+                    Some(q) => q,
+                    None => {
+                        println!(
+                            "no PktMon packet with PktGroupId {g} and a decoded 5-tuple in the inputs"
+                        );
+                        return finish(&cfg, &decoded);
+                    }
+                },
+                (None, None) => return Err(usage("give --packet or --pktgroup".into())),
+            };
+            let answer = correlate::who::who(&decoded, &analysis, &query, at_key, cfg.tz);
+            let mut out = io::stdout().lock();
+            match format {
+                WhoFormat::Text => output::timeline::write_who_text(&mut out, &answer)?,
+                WhoFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &answer)?;
+                    writeln!(out)?;
+                }
+            }
+            out.flush()?;
+            finish(&cfg, &decoded)
+        }
+        Command::Drops {
+            input,
+            format,
+            output,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let mut out = open_output(output.as_deref())?;
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            match format {
+                DropsFormat::Table => {
+                    output::timeline::write_drops_table(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+                DropsFormat::Csv => {
+                    output::timeline::write_drops_csv(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+                DropsFormat::Json => {
+                    output::timeline::write_drops_json(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+            }
+            out.flush()?;
             finish(&cfg, &decoded)
         }
     }

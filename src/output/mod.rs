@@ -241,3 +241,4 @@ fn write_file_summary<W: Write>(out: &mut W, f: &FileReport, decoded: &Decoded) 
     }
     Ok(())
 }
+pub mod timeline;
