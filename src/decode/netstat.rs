@@ -111,25 +111,26 @@ impl LineDecoder for NetstatDecoder {
             return;
         }
 
-        if let Some(p) = self.pending.as_mut() {
-            if p.image.is_none() && !p.ownership_unavailable {
-                if let Some(image) = bracketed_image(trimmed) {
-                    p.image = Some(image.to_string());
-                    p.lines += 1;
-                    return;
-                }
-                if is_service_name(trimmed) {
-                    p.services.push(trimmed.to_string());
-                    p.lines += 1;
-                    return;
-                }
-                if is_sentence(trimmed) {
-                    // "Can not obtain ownership information" in the UI
-                    // language: the only sentence netstat -b puts here.
-                    p.ownership_unavailable = true;
-                    p.lines += 1;
-                    return;
-                }
+        if let Some(p) = self.pending.as_mut()
+            && p.image.is_none()
+            && !p.ownership_unavailable
+        {
+            if let Some(image) = bracketed_image(trimmed) {
+                p.image = Some(image.to_string());
+                p.lines += 1;
+                return;
+            }
+            if is_service_name(trimmed) {
+                p.services.push(trimmed.to_string());
+                p.lines += 1;
+                return;
+            }
+            if is_sentence(trimmed) {
+                // "Can not obtain ownership information" in the UI
+                // language: the only sentence netstat -b puts here.
+                p.ownership_unavailable = true;
+                p.lines += 1;
+                return;
             }
         }
 

@@ -168,7 +168,7 @@ impl LineDecoder for TasklistDecoder {
                 TableLine::Row(row) => {
                     self.flush_deferred(sink);
                     self.flush_row(sink);
-                    self.pending = Some(row);
+                    self.pending = Some(*row);
                     return;
                 }
                 TableLine::Continuation(items) => {
@@ -184,20 +184,20 @@ impl LineDecoder for TasklistDecoder {
 
         // `/fo list`: `Label: value` lines and indented continuation values.
         if !starts_with_space(text) {
-            if let Some((label, value)) = split_label(text) {
-                if row_by_shape(text).is_none() {
-                    self.flush_deferred(sink);
-                    self.flush_row(sink);
-                    self.list_field(line_no, text, label, value, sink);
-                    return;
-                }
-            }
-        } else if let Some(block) = self.block.as_mut() {
-            if let Some((_, values)) = block.fields.last_mut() {
-                values.push(trimmed.to_string());
-                block.lines.push((line_no, text.to_string()));
+            if let Some((label, value)) = split_label(text)
+                && row_by_shape(text).is_none()
+            {
+                self.flush_deferred(sink);
+                self.flush_row(sink);
+                self.list_field(line_no, text, label, value, sink);
                 return;
             }
+        } else if let Some(block) = self.block.as_mut()
+            && let Some((_, values)) = block.fields.last_mut()
+        {
+            values.push(trimmed.to_string());
+            block.lines.push((line_no, text.to_string()));
+            return;
         }
 
         // Rows without an underline (`/nh`, filtered output, pastes).
@@ -211,14 +211,15 @@ impl LineDecoder for TasklistDecoder {
         }
 
         // An indented list continuation of a header-less `/svc` or `/m` row.
-        if starts_with_space(text) {
-            if let Some(p) = self.pending.as_mut() {
-                if p.has_list && !p.list_na && looks_like_list(trimmed) {
-                    p.items.extend(split_list(trimmed));
-                    p.lines += 1;
-                    return;
-                }
-            }
+        if starts_with_space(text)
+            && let Some(p) = self.pending.as_mut()
+            && p.has_list
+            && !p.list_na
+            && looks_like_list(trimmed)
+        {
+            p.items.extend(split_list(trimmed));
+            p.lines += 1;
+            return;
         }
 
         // "INFO: No tasks are running which match the specified criteria."
@@ -240,7 +241,7 @@ impl LineDecoder for TasklistDecoder {
 }
 
 enum TableLine {
-    Row(Row),
+    Row(Box<Row>),
     Continuation(Vec<String>),
     No,
 }
@@ -328,10 +329,10 @@ impl TasklistDecoder {
         let image = cells.first().copied().unwrap_or("");
         let pid_cell = cells.get(1).copied().unwrap_or("");
         if image.is_empty() && pid_cell.is_empty() {
-            if form == Form::List {
-                if let Some(last) = cells.get(2).filter(|c| !c.is_empty()) {
-                    return TableLine::Continuation(split_list(last));
-                }
+            if form == Form::List
+                && let Some(last) = cells.get(2).filter(|c| !c.is_empty())
+            {
+                return TableLine::Continuation(split_list(last));
             }
             return TableLine::No;
         }
@@ -357,7 +358,7 @@ impl TasklistDecoder {
             ..Row::default()
         };
         fill_row(&mut row, form, &cells);
-        TableLine::Row(row)
+        TableLine::Row(Box::new(row))
     }
 
     fn list_field(&mut self, line_no: u64, text: &str, label: &str, value: &str, sink: &mut Sink) {
@@ -841,19 +842,19 @@ fn split_status_user(line: &str, middle: &str) -> (Option<String>, Option<String
         return (None, None);
     }
     // Find where the middle sits in the line and split it on wide gaps.
-    if let Some(first) = words.first() {
-        if let Some(pos) = line.find(&format!(" {first}")) {
-            let tail = line.get(pos..).unwrap_or("");
-            let parts = super::common::split_wide(tail);
-            let joined_len: usize = words.len();
-            let mut status_words = Vec::new();
-            if let Some(p) = parts.first() {
-                status_words = tokens(p);
-            }
-            if !status_words.is_empty() && status_words.len() < joined_len {
-                let user = words.get(status_words.len()..).map(|w| w.join(" "));
-                return (Some(status_words.join(" ")), user);
-            }
+    if let Some(first) = words.first()
+        && let Some(pos) = line.find(&format!(" {first}"))
+    {
+        let tail = line.get(pos..).unwrap_or("");
+        let parts = super::common::split_wide(tail);
+        let joined_len: usize = words.len();
+        let mut status_words = Vec::new();
+        if let Some(p) = parts.first() {
+            status_words = tokens(p);
+        }
+        if !status_words.is_empty() && status_words.len() < joined_len {
+            let user = words.get(status_words.len()..).map(|w| w.join(" "));
+            return (Some(status_words.join(" ")), user);
         }
     }
     let status = words.first().map(|s| s.to_string());
