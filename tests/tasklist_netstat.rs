@@ -197,6 +197,44 @@ fn tasklist_m_modules() {
 }
 
 #[test]
+fn tasklist_v_table_not_responding() {
+    let (s, _) = decode_file(
+        Format::Tasklist,
+        &sample("tasklist/tasklist_v_table_not_responding.txt"),
+    );
+    clean(&s, "v table");
+    assert_process_rows(&s);
+    assert_eq!((s.events.len(), s.counts.skipped), (8, 3));
+    let ssms = by_pid(&s, 7424);
+    assert_eq!(ssms.field("status"), Some("Not Responding"));
+    assert_eq!(ssms.field("user"), Some("CONTOSO\\bob"));
+    assert_eq!(ssms.field("cpu_time"), Some("0:12:48"));
+    assert_eq!(ssms.field("session_name"), Some("RDP-Tcp#3"));
+    // The window title runs past the underline.
+    assert_eq!(
+        ssms.field("window_title"),
+        Some(
+            "SQLQuery1.sql - SQL01.master (CONTOSO\\bob (61)) - Microsoft SQL Server Management Studio"
+        )
+    );
+    assert_eq!(by_pid(&s, 3312).field("mem_kb"), Some("2104388"));
+    assert_eq!(
+        by_pid(&s, 1184).field("user"),
+        Some("NT AUTHORITY\\NETWORK SERVICE")
+    );
+    assert_eq!(by_pid(&s, 0).field("cpu_time"), Some("112:41:07"));
+    assert_eq!(by_pid(&s, 4).field("user"), None);
+    assert_eq!(by_pid(&s, 5880).field("window_title"), None);
+    // Truncated image name, and a disconnected session without a name.
+    assert_eq!(
+        by_pid(&s, 8016).process_name.as_deref(),
+        Some("Microsoft.ServiceHub.Cont")
+    );
+    assert_eq!(by_pid(&s, 9120).field("session_name"), None);
+    assert_eq!(by_pid(&s, 9120).field("session"), Some("3"));
+}
+
+#[test]
 fn tasklist_french_cp850_nbsp() {
     let path = sample("tasklist/tasklist_french_cp850_nbsp.txt");
     let bytes = std::fs::read(&path).unwrap_or_default();

@@ -281,14 +281,17 @@ fn bracketed_image(s: &str) -> Option<&str> {
 /// one token, no brackets.
 fn is_service_name(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().count() <= 80
+        && s.is_ascii()
+        && s.len() <= 80
         && !s.contains(char::is_whitespace)
         && !s.contains(['[', ']', ':'])
 }
 
-/// A line of several words: the ownership message in any language.
+/// The ownership message in any language: several words, or one run of
+/// non-ASCII text (CJK has no spaces: `无法获取所有权信息`). Service short
+/// names are ASCII.
 fn is_sentence(s: &str) -> bool {
-    s.split_whitespace().count() >= 3 && !s.contains(['[', ']'])
+    !s.contains(['[', ']']) && (s.split_whitespace().count() >= 3 || !s.is_ascii())
 }
 
 /// Whether the first lines of a text look like netstat output: at least one
@@ -375,6 +378,16 @@ mod tests {
         let e = &s.events[0];
         assert_eq!(e.local.and_then(|l| l.port), Some(53304));
         assert_eq!(e.pid, Some(2004));
+    }
+
+    #[test]
+    fn cjk_ownership_message_is_not_a_service() {
+        let s = run(
+            "  TCP    0.0.0.0:445            0.0.0.0:0              LISTENING       4\n 无法获取所有权信息\n",
+        );
+        assert_eq!(s.counts.parsed, 2);
+        assert_eq!(s.events[0].field("ownership"), Some("unavailable"));
+        assert_eq!(s.events[0].field("services"), None);
     }
 
     #[test]

@@ -1012,6 +1012,20 @@ WindowsInternal.Composabl    20396 Console                    2      4,076 K\n";
     }
 
     #[test]
+    fn headerless_verbose_row_by_shape() {
+        let s = run(
+            "ssms.exe   7424 RDP-Tcp#3   2   412,660 K Not Responding  CONTOSO\\bob   0:12:48 SQLQuery1.sql - Studio",
+        );
+        assert_eq!(s.counts.parsed, 1);
+        let e = &s.events[0];
+        assert_eq!(e.field("status"), Some("Not Responding"));
+        assert_eq!(e.field("user"), Some("CONTOSO\\bob"));
+        assert_eq!(e.field("cpu_time"), Some("0:12:48"));
+        assert_eq!(e.field("window_title"), Some("SQLQuery1.sql - Studio"));
+        assert_eq!(e.field("mem_kb"), Some("412660"));
+    }
+
+    #[test]
     fn csv_with_na_memory_and_header() {
         let s = run(
             "\"Image Name\",\"PID\",\"Session Name\",\"Session#\",\"Mem Usage\"\n\
