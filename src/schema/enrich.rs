@@ -5,6 +5,74 @@
 use super::{registry, values};
 use crate::event::{Direction, DropInfo, Event, Kind, Layer, Proto};
 
+// Field names the typed slots are read from (checked against the schemas
+// by tests/schema_names.rs).
+const TCB: &str = "Tcb";
+const ENDPOINT: &[&str] = &["Endpoint", "ListenEndpoint", "Listener", "PortAcquirer"];
+const ENDPOINT2: &[&str] = &["AcceptEndpoint", "OriginalAcquirer"];
+const PROCESS: &str = "Process";
+const PID: &[&str] = &["ProcessId", "Pid", "PID", "UserModePid"];
+const LOCAL: &[&str] = &[
+    "LocalAddress",
+    "LocalSockAddr",
+    "SocketAddress",
+    "SourceAddress",
+    "saddr",
+];
+const REMOTE: &[&str] = &["RemoteAddress", "RemoteSockAddr", "DestAddress", "daddr"];
+const AFD_BYTES: &[&str] = &["BufferLength", "BytesIndicated", "PacketSize"];
+const BYTES: &[&str] = &[
+    "NumBytes",
+    "BytesSent",
+    "size",
+    "FragmentSize",
+    "DataLength",
+];
+const STATUS: &[&str] = &["Status", "RequestStatus", "Error"];
+const REASON: &[&str] = &["Reason", "DropReason"];
+const DIRECTION: &[&str] = &["PathDirection", "Direction"];
+/// Value maps the code reads by name.
+pub const MAPS_USED: &[(&str, &str)] =
+    &[("Microsoft-Windows-TCPIP", "TCP_CONNECTION_STATE_ValueMap")];
+
+/// Every field name [`enrich`] reads.
+pub fn field_names_used() -> Vec<&'static str> {
+    let mut v = vec![
+        TCB,
+        PROCESS,
+        "OldState",
+        "NewState",
+        "TcpState",
+        "State",
+        "Address",
+        "sport",
+        "dport",
+        "IPTransportProtocol",
+        "Protocol",
+    ];
+    for l in [
+        ENDPOINT, ENDPOINT2, PID, LOCAL, REMOTE, AFD_BYTES, BYTES, STATUS, REASON, DIRECTION,
+    ] {
+        v.extend_from_slice(l);
+    }
+    v
+}
+
+/// The typed kind of (provider, event id) — `Kind::Raw` when none.
+pub fn kind_for(provider: &str, id: u32, symbol: &str) -> Kind {
+    match provider {
+        "Microsoft-Windows-TCPIP" => tcpip_kind(id, symbol),
+        "Microsoft-Windows-Winsock-AFD" => afd_kind(id),
+        "Microsoft-Windows-WFP" => match id {
+            1001 | 1003 | 1011 | 1029 => Kind::WfpDrop,
+            _ => Kind::WfpOther,
+        },
+        "Microsoft-Windows-Kernel-Network" => kernel_network_kind(id),
+        "Microsoft-Windows-NDIS-PacketCapture" if id == 1001 || id == 1003 => Kind::Packet,
+        _ => Kind::Raw,
+    }
+}
+
 /// Fills an event's typed slots (kind, tcb, endpoint, pid, local/remote,
 /// bytes, states, status, drop) from its provider, event id/version and
 /// named `fields`. Fields keep their rendered text; slots already set by
@@ -31,17 +99,7 @@ pub fn enrich(ev: &mut Event) {
     let Some(id) = ev.event_id else {
         return;
     };
-    let kind = match pname.as_str() {
-        "Microsoft-Windows-TCPIP" => tcpip_kind(id, ev.symbol.as_deref().unwrap_or("")),
-        "Microsoft-Windows-Winsock-AFD" => afd_kind(id),
-        "Microsoft-Windows-WFP" => match id {
-            1001 | 1003 | 1011 | 1029 => Kind::WfpDrop,
-            _ => Kind::WfpOther,
-        },
-        "Microsoft-Windows-Kernel-Network" => kernel_network_kind(id),
-        "Microsoft-Windows-NDIS-PacketCapture" if id == 1001 || id == 1003 => Kind::Packet,
-        _ => Kind::Raw,
-    };
+    let kind = kind_for(&pname, id, ev.symbol.as_deref().unwrap_or(""));
     if ev.kind == Kind::Raw {
         ev.kind = kind;
     }
@@ -59,36 +117,29 @@ pub fn enrich(ev: &mut Event) {
 
     // Identity pointers.
     if ev.tcb.is_none() {
-        ev.tcb = get("Tcb").and_then(values::parse_ptr);
+        ev.tcb = get(TCB).and_then(values::parse_ptr);
     }
     if ev.endpoint.is_none() {
-        ev.endpoint = first(&["Endpoint", "ListenEndpoint", "Listener", "PortAcquirer"])
-            .and_then(values::parse_ptr);
+        ev.endpoint = first(ENDPOINT).and_then(values::parse_ptr);
     }
     if ev.endpoint2.is_none() {
-        ev.endpoint2 = first(&["AcceptEndpoint", "OriginalAcquirer"]).and_then(values::parse_ptr);
+        ev.endpoint2 = first(ENDPOINT2).and_then(values::parse_ptr);
     }
     if is_afd && ev.process_object.is_none() {
-        ev.process_object = get("Process").and_then(values::parse_ptr);
+        ev.process_object = get(PROCESS).and_then(values::parse_ptr);
     }
 
     // Payload PID (AFD renders its ProcessId as a pointer-sized hex value).
     if ev.pid.is_none() {
-        ev.pid = first(&["ProcessId", "Pid", "PID", "UserModePid"])
+        ev.pid = first(PID)
             .and_then(values::parse_num)
             .and_then(|v| u32::try_from(v).ok());
     }
 
     // Addresses.
     let addr = |names: &[&str]| first(names).and_then(values::parse_address);
-    let mut local = addr(&[
-        "LocalAddress",
-        "LocalSockAddr",
-        "SocketAddress",
-        "SourceAddress",
-        "saddr",
-    ]);
-    let mut remote = addr(&["RemoteAddress", "RemoteSockAddr", "DestAddress", "daddr"]);
+    let mut local = addr(LOCAL);
+    let mut remote = addr(REMOTE);
     if let Some(a) = get("Address").and_then(values::parse_address) {
         // AFD `Address`: the local one for bind, the peer otherwise.
         if matches!(ev.kind, Kind::AfdBind) {
@@ -118,17 +169,7 @@ pub fn enrich(ev: &mut Event) {
 
     // Byte counts.
     if ev.bytes.is_none() {
-        let names: &[&str] = if is_afd {
-            &["BufferLength", "BytesIndicated", "PacketSize"]
-        } else {
-            &[
-                "NumBytes",
-                "BytesSent",
-                "size",
-                "FragmentSize",
-                "DataLength",
-            ]
-        };
+        let names: &[&str] = if is_afd { AFD_BYTES } else { BYTES };
         ev.bytes = first(names).and_then(values::parse_num);
     }
 
@@ -166,7 +207,7 @@ pub fn enrich(ev: &mut Event) {
 
     // Status.
     if ev.status.is_none() {
-        if let Some(v) = first(&["Status", "RequestStatus", "Error"]) {
+        if let Some(v) = first(STATUS) {
             let (code, name) = values::parse_status(v);
             let code = code.or_else(|| name.and_then(|n| reg.ntstatus_code(n)));
             ev.status_code = code;
@@ -189,7 +230,7 @@ pub fn enrich(ev: &mut Event) {
             Kind::NetworkDrop | Kind::TransportDrop | Kind::AfdDatagramDrop
         )
     {
-        if let Some(v) = first(&["Reason", "DropReason"]) {
+        if let Some(v) = first(REASON) {
             let code = values::parse_num(v).and_then(|c| u32::try_from(c).ok());
             let text = values::value_name(v).map(str::to_string).or_else(|| {
                 let f = schema?.fields.iter().find(|f| f.name == "Reason")?;
@@ -206,7 +247,7 @@ pub fn enrich(ev: &mut Event) {
 
     // Direction.
     if ev.direction.is_none() {
-        if let Some(v) = first(&["PathDirection", "Direction"]) {
+        if let Some(v) = first(DIRECTION) {
             let name = values::value_name(v)
                 .unwrap_or_default()
                 .to_ascii_lowercase();

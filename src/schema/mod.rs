@@ -504,7 +504,7 @@ impl Registry {
             };
             let bl = b.template.as_ref().map_or(0, |t| t.literal_len);
             if t.literal_len < bl
-                || (t.literal_len == bl && (ev.version, ev.id) >= (b.version, b.id))
+                || (t.literal_len == bl && (ev.version, ev.id) <= (b.version, b.id))
             {
                 return;
             }
@@ -516,7 +516,9 @@ impl Registry {
     }
 
     /// Parses a rendered message of `provider` back into fields. The most
-    /// specific template wins (most literal text, then lowest version).
+    /// specific template wins (most literal text); between templates with
+    /// the same text the newest (version, then id) wins, as modern stacks
+    /// emit the newer events (1351 rather than 1077).
     pub fn match_message(&self, provider: &str, message: &str) -> Option<Matched> {
         let pi = self.provider_index(provider)?;
         self.match_in(pi, message)

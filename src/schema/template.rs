@@ -149,6 +149,18 @@ impl Template {
         })
     }
 
+    /// The literal text with fields blanked: two templates with the same
+    /// skeleton cannot be told apart by their rendered text.
+    pub fn skeleton(&self) -> String {
+        self.segs
+            .iter()
+            .map(|s| match s {
+                Seg::Lit(l) => l.as_str(),
+                Seg::Field(_) => "\u{0}",
+            })
+            .collect()
+    }
+
     /// The first alphanumeric word of the literal after the first field:
     /// the second-level dispatch key.
     pub fn key_word(&self) -> Option<&str> {
@@ -284,7 +296,7 @@ impl<'m> MatchCtx<'_, 'm> {
             *budget -= 1;
             let at = from + off;
             let v = &rest[..at];
-            if self.valid(fi, v) {
+            if self.valid(fi, v) && !self.cuts_netmon_echo(fi, v, &rest[at..]) {
                 out.push((fi, v.trim()));
                 if self.go(i + 2, pos + at + lit.len(), out, budget) {
                     return true;
@@ -297,6 +309,20 @@ impl<'m> MatchCtx<'_, 'm> {
         false
     }
 
+    /// A number whose NetMon echo ` (0x…)` (the same number in hex) follows
+    /// must take the echo along.
+    fn cuts_netmon_echo(&self, fi: usize, v: &str, after: &str) -> bool {
+        let numeric = self
+            .fields
+            .get(fi)
+            .is_some_and(|f| matches!(f.ty, FieldType::Int | FieldType::NtStatus));
+        numeric
+            && after.strip_prefix(" (0x").is_some_and(|h| {
+                let end = h.find(')').unwrap_or(0);
+                end > 0 && u64::from_str_radix(&h[..end], 16).ok() == values::parse_num(v)
+            })
+    }
+
     fn valid(&self, fi: usize, v: &str) -> bool {
         let t = v.trim();
         let Some(f) = self.fields.get(fi) else {
@@ -307,7 +333,6 @@ impl<'m> MatchCtx<'_, 'm> {
             FieldType::Int => {
                 values::is_numeric(t)
                     || (f.map.is_some()
-                        && !t.is_empty()
                         && (t.starts_with("Unknown value: ") || (self.valid_name)(f, t)))
             }
             FieldType::Float => t.parse::<f64>().is_ok(),
@@ -320,7 +345,9 @@ impl<'m> MatchCtx<'_, 'm> {
                     || t.starts_with("0x")
             }
             FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
-            FieldType::Str | FieldType::Other => true,
+            // NetMon's `(0x…)` echo always ends the previous value, never
+            // starts a value of its own.
+            FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
         }
     }
 }
