@@ -17,10 +17,10 @@ fn netsh_value(v: &str) -> String {
     if let Some((n, _)) = values::split_netmon_pair(v) {
         return n.to_string();
     }
-    if let Some((code, name)) = v.split_once(" - ") {
-        if values::parse_num(code).is_some() {
-            return name.to_string();
-        }
+    if let Some((code, name)) = v.split_once(" - ")
+        && values::parse_num(code).is_some()
+    {
+        return name.to_string();
     }
     v.strip_prefix("Unknown value: ").unwrap_or(v).to_string()
 }
@@ -74,7 +74,10 @@ fn netsh_rendering_decodes_to_the_same_typed_events() {
         std::fs::write(&path, &rendered).unwrap();
     }
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text, rendered, "samples/seed002_netsh.txt is not the template rendering");
+    assert_eq!(
+        text, rendered,
+        "samples/seed002_netsh.txt is not the template rendering"
+    );
 
     let sink = decode_text(Format::NetshText, 0, 1, &text).unwrap();
     assert_eq!(sink.counts.total(), count_lines(&text));
@@ -83,11 +86,31 @@ fn netsh_rendering_decodes_to_the_same_typed_events() {
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         let ctx = &g.message;
-        assert_eq!((g.event_id, g.version, g.kind), (w.event_id, w.version, w.kind), "{ctx}");
-        assert_eq!((g.tcb, g.endpoint, g.endpoint2, g.process_object), (w.tcb, w.endpoint, w.endpoint2, w.process_object), "{ctx}");
-        assert_eq!((g.pid, g.local, g.remote, g.proto, g.bytes), (w.pid, w.local, w.remote, w.proto, w.bytes), "{ctx}");
-        assert_eq!((&g.state_from, &g.state_to), (&w.state_from, &w.state_to), "{ctx}");
-        assert_eq!((&g.status, g.status_code), (&w.status, w.status_code), "{ctx}");
+        assert_eq!(
+            (g.event_id, g.version, g.kind),
+            (w.event_id, w.version, w.kind),
+            "{ctx}"
+        );
+        assert_eq!(
+            (g.tcb, g.endpoint, g.endpoint2, g.process_object),
+            (w.tcb, w.endpoint, w.endpoint2, w.process_object),
+            "{ctx}"
+        );
+        assert_eq!(
+            (g.pid, g.local, g.remote, g.proto, g.bytes),
+            (w.pid, w.local, w.remote, w.proto, w.bytes),
+            "{ctx}"
+        );
+        assert_eq!(
+            (&g.state_from, &g.state_to),
+            (&w.state_from, &w.state_to),
+            "{ctx}"
+        );
+        assert_eq!(
+            (&g.status, g.status_code),
+            (&w.status, w.status_code),
+            "{ctx}"
+        );
         assert_eq!(g.header_pid, w.header_pid, "{ctx}");
         assert!(g.ts.is_some());
     }

@@ -170,19 +170,19 @@ impl LineDecoder for NetmonDecoder {
         }
         // A hex dump line of the packet before it (checked first: `54 65 …`
         // starts with digits like a frame number).
-        if is_hex_dump(t) {
-            if let Some(ev) = self.last_packet.and_then(|i| sink.events.get_mut(i)) {
-                let hex: String = t.split("  ").next().unwrap_or("").trim().to_string();
-                match ev.fields.iter_mut().find(|(k, _)| k == "payload_hex") {
-                    Some((_, v)) => {
-                        v.push(' ');
-                        v.push_str(&hex);
-                    }
-                    None => ev.fields.push(("payload_hex".into(), hex)),
+        if is_hex_dump(t)
+            && let Some(ev) = self.last_packet.and_then(|i| sink.events.get_mut(i))
+        {
+            let hex: String = t.split("  ").next().unwrap_or("").trim().to_string();
+            match ev.fields.iter_mut().find(|(k, _)| k == "payload_hex") {
+                Some((_, v)) => {
+                    v.push(' ');
+                    v.push_str(&hex);
                 }
-                sink.parsed();
-                return;
+                None => ev.fields.push(("payload_hex".into(), hex)),
             }
+            sink.parsed();
+            return;
         }
         // Frame number.
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();

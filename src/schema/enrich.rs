@@ -206,21 +206,21 @@ pub fn enrich(ev: &mut Event) {
     }
 
     // Status.
-    if ev.status.is_none() {
-        if let Some(v) = first(STATUS) {
-            let (code, name) = values::parse_status(v);
-            let code = code.or_else(|| name.and_then(|n| reg.ntstatus_code(n)));
-            ev.status_code = code;
-            ev.status = match (name, code) {
-                (Some(n), _) => Some(n.to_string()),
-                (None, Some(0)) => Some("Success".to_string()),
-                (None, Some(c)) => Some(
-                    reg.ntstatus_name(c)
-                        .map_or_else(|| format!("0x{c:08X}"), str::to_string),
-                ),
-                (None, None) => None,
-            };
-        }
+    if ev.status.is_none()
+        && let Some(v) = first(STATUS)
+    {
+        let (code, name) = values::parse_status(v);
+        let code = code.or_else(|| name.and_then(|n| reg.ntstatus_code(n)));
+        ev.status_code = code;
+        ev.status = match (name, code) {
+            (Some(n), _) => Some(n.to_string()),
+            (None, Some(0)) => Some("Success".to_string()),
+            (None, Some(c)) => Some(
+                reg.ntstatus_name(c)
+                    .map_or_else(|| format!("0x{c:08X}"), str::to_string),
+            ),
+            (None, None) => None,
+        };
     }
 
     // Drops.
@@ -229,36 +229,35 @@ pub fn enrich(ev: &mut Event) {
             ev.kind,
             Kind::NetworkDrop | Kind::TransportDrop | Kind::AfdDatagramDrop
         )
+        && let Some(v) = first(REASON)
     {
-        if let Some(v) = first(REASON) {
-            let code = values::parse_num(v).and_then(|c| u32::try_from(c).ok());
-            let text = values::value_name(v).map(str::to_string).or_else(|| {
-                let f = schema?.fields.iter().find(|f| f.name == "Reason")?;
-                reg.map_string(pi, f.map.as_deref()?, u64::from(code?))
-                    .map(str::to_string)
-            });
-            ev.drop = Some(DropInfo {
-                code,
-                text,
-                ..DropInfo::default()
-            });
-        }
+        let code = values::parse_num(v).and_then(|c| u32::try_from(c).ok());
+        let text = values::value_name(v).map(str::to_string).or_else(|| {
+            let f = schema?.fields.iter().find(|f| f.name == "Reason")?;
+            reg.map_string(pi, f.map.as_deref()?, u64::from(code?))
+                .map(str::to_string)
+        });
+        ev.drop = Some(DropInfo {
+            code,
+            text,
+            ..DropInfo::default()
+        });
     }
 
     // Direction.
-    if ev.direction.is_none() {
-        if let Some(v) = first(DIRECTION) {
-            let name = values::value_name(v)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            ev.direction = match (values::parse_num(v), name.as_str()) {
-                (_, "send" | "outbound" | "tx") => Some(Direction::Out),
-                (_, "receive" | "inbound" | "rx") => Some(Direction::In),
-                (Some(0), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::Out),
-                (Some(1), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::In),
-                _ => None,
-            };
-        }
+    if ev.direction.is_none()
+        && let Some(v) = first(DIRECTION)
+    {
+        let name = values::value_name(v)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        ev.direction = match (values::parse_num(v), name.as_str()) {
+            (_, "send" | "outbound" | "tx") => Some(Direction::Out),
+            (_, "receive" | "inbound" | "rx") => Some(Direction::In),
+            (Some(0), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::Out),
+            (Some(1), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::In),
+            _ => None,
+        };
     }
 }
 
@@ -304,7 +303,8 @@ fn tcpip_kind(id: u32, symbol: &str) -> Kind {
         1074 => Kind::TcpDataReceived,
         1159 => Kind::TcpSendPosted,
         1156 | 1157 | 1176 => Kind::TcpDelivery,
-        1077 | 1351 | 1186 | 1187 | 1584 => Kind::TcpRetransmit,
+        // 1385: a tail loss probe resends the last segment.
+        1077 | 1351 | 1186 | 1187 | 1385 | 1584 => Kind::TcpRetransmit,
         1064..=1066 => Kind::TcpTimer,
         1038 => Kind::TcpCloseIssued,
         1039 | 1040 | 1468 => Kind::TcpAbortIssued,

@@ -347,14 +347,14 @@ impl Registry {
                 });
             }
             let template = (!cells[8].is_empty()).then(|| Template::parse(cells[8]));
-            if let Some(t) = &template {
-                if let Some(bad) = t.field_refs().find(|&i| i >= fields.len()) {
-                    self.load_errors.push(format!(
-                        "{fname}:{line}: template refers to %{} of {} fields",
-                        bad + 1,
-                        fields.len()
-                    ));
-                }
+            if let Some(t) = &template
+                && let Some(bad) = t.field_refs().find(|&i| i >= fields.len())
+            {
+                self.load_errors.push(format!(
+                    "{fname}:{line}: template refers to %{} of {} fields",
+                    bad + 1,
+                    fields.len()
+                ));
             }
             let ei = self.events.len();
             self.events.push(EventSchema {
@@ -416,10 +416,10 @@ impl Registry {
     /// in the schema, the highest version the schema has.
     pub fn event(&self, provider: &str, id: u32, version: Option<u8>) -> Option<&EventSchema> {
         let pi = self.provider_index(provider)?;
-        if let Some(v) = version {
-            if let Some(&ei) = self.by_key.get(&(pi, id, v)) {
-                return self.events.get(ei);
-            }
+        if let Some(v) = version
+            && let Some(&ei) = self.by_key.get(&(pi, id, v))
+        {
+            return self.events.get(ei);
         }
         self.providers
             .get(pi)?

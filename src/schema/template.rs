@@ -258,11 +258,11 @@ impl<'m> MatchCtx<'_, 'm> {
             let l = trim_tail(lit);
             let cands = [l, l.strip_suffix('.').unwrap_or(l)];
             for l in cands {
-                if let Some(v) = r.strip_suffix(l) {
-                    if self.valid(fi, v) {
-                        out.push((fi, v.trim()));
-                        return true;
-                    }
+                if let Some(v) = r.strip_suffix(l)
+                    && self.valid(fi, v)
+                {
+                    out.push((fi, v.trim()));
+                    return true;
                 }
             }
             return false;
