@@ -16,6 +16,8 @@
 use crate::event::{Event, FileId, SourceRef};
 
 pub mod common;
+pub mod netmon;
+pub mod netsh;
 pub mod netstat;
 pub mod prefix;
 pub mod tasklist;
@@ -268,6 +270,8 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     match format {
         Format::Tasklist => Some(Box::new(tasklist::TasklistDecoder::default())),
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
+        Format::NetshText => Some(Box::new(netsh::NetshDecoder)),
+        Format::NetmonText => Some(Box::new(netmon::NetmonDecoder::default())),
         _ => None,
     }
 }
