@@ -7,4 +7,5 @@
 pub mod decode;
 pub mod event;
 pub mod input;
+pub mod pktmon;
 pub mod schema;
