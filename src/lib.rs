@@ -12,4 +12,5 @@ pub mod event;
 pub mod input;
 pub mod output;
 pub mod pipeline;
+pub mod pktmon;
 pub mod schema;

@@ -19,6 +19,8 @@ pub mod common;
 pub mod netmon;
 pub mod netsh;
 pub mod netstat;
+pub mod pktmon;
+pub mod pktmon_list;
 pub mod prefix;
 pub mod tasklist;
 
@@ -111,10 +113,11 @@ impl Format {
     /// Whether `line` starts a record, i.e. a chunk may begin at it.
     pub fn is_record_start(self, line: &str) -> bool {
         match self {
-            Format::NetshText | Format::PktmonText => {
+            Format::NetshText => {
                 let t = line.trim_start_matches('\u{feff}');
                 t.starts_with('[') || t.as_bytes().first().is_some_and(u8::is_ascii_digit)
             }
+            Format::PktmonText => pktmon::is_record_start(line),
             Format::NetmonText => line.as_bytes().first().is_some_and(u8::is_ascii_digit),
             Format::EtwXml => {
                 line.trim_start().starts_with("<Event ") || line.trim_start().starts_with("<Event>")
@@ -272,6 +275,10 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
         Format::NetshText => Some(Box::new(netsh::NetshDecoder)),
         Format::NetmonText => Some(Box::new(netmon::NetmonDecoder::default())),
+        Format::PktmonText => Some(Box::new(pktmon::PktmonTextDecoder::default())),
+        Format::PktmonList => Some(Box::new(pktmon_list::PktmonListDecoder::default())),
+        Format::PktmonCounters => Some(Box::new(pktmon_list::PktmonCountersDecoder::default())),
+        Format::PktmonJson => Some(Box::new(pktmon_list::PktmonJsonDecoder::default())),
         _ => None,
     }
 }
