@@ -16,9 +16,11 @@
 use crate::event::{Event, FileId, SourceRef};
 
 pub mod common;
+pub mod etwxml;
 pub mod netstat;
 pub mod prefix;
 pub mod tasklist;
+pub mod tracerpt_csv;
 
 /// Input formats recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -268,6 +270,8 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     match format {
         Format::Tasklist => Some(Box::new(tasklist::TasklistDecoder::default())),
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
+        Format::EtwXml => Some(Box::new(etwxml::EtwXmlDecoder::default())),
+        Format::TracerptCsv => Some(Box::new(tracerpt_csv::TracerptCsvDecoder::default())),
         _ => None,
     }
 }
