@@ -18,11 +18,13 @@ use crate::event::{Event, FileId, SourceRef};
 pub mod common;
 pub mod netmon;
 pub mod netsh;
+pub mod etwxml;
 pub mod netstat;
 pub mod pktmon;
 pub mod pktmon_list;
 pub mod prefix;
 pub mod tasklist;
+pub mod tracerpt_csv;
 
 /// Input formats recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -279,6 +281,8 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
         Format::PktmonList => Some(Box::new(pktmon_list::PktmonListDecoder::default())),
         Format::PktmonCounters => Some(Box::new(pktmon_list::PktmonCountersDecoder::default())),
         Format::PktmonJson => Some(Box::new(pktmon_list::PktmonJsonDecoder::default())),
+        Format::EtwXml => Some(Box::new(etwxml::EtwXmlDecoder::default())),
+        Format::TracerptCsv => Some(Box::new(tracerpt_csv::TracerptCsvDecoder::default())),
         _ => None,
     }
 }
