@@ -5,5 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod etl;
 pub mod event;
 pub mod schema;

@@ -1,0 +1,1 @@
+//! A small ETL writer for tests (filled in below).
