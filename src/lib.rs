@@ -7,4 +7,5 @@
 pub mod decode;
 pub mod etl;
 pub mod event;
+pub mod pcapng;
 pub mod schema;
