@@ -13,4 +13,7 @@ pub mod input;
 pub mod output;
 pub mod pipeline;
 pub mod pktmon;
+pub mod etl;
+pub mod event;
+pub mod pcapng;
 pub mod schema;
