@@ -19,7 +19,7 @@ pub fn detect_binary(head: &[u8]) -> Option<Format> {
     if head.len() >= 12 && head[..4] == [0x0A, 0x0D, 0x0D, 0x0A] {
         return Some(Format::Pcapng);
     }
-    if looks_like_etl(head) {
+    if crate::etl::is_etl(head) || looks_like_etl(head) {
         return Some(Format::Etl);
     }
     None
