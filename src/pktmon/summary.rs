@@ -123,9 +123,12 @@ pub fn parse(text: &str) -> Decoded {
         ..Decoded::default()
     };
     let mut s = text.trim();
-    // Drops repeat the `Drop: ` label on the decoded line.
-    if let Some(r) = s.strip_prefix("Drop:") {
-        s = r.trim_start();
+    // Drops repeat the `Drop: ` label (or its translation, `丢弃：`) on the
+    // decoded line: a first word ending in a colon, other than `ip:`.
+    if let Some(first) = s.split_whitespace().next() {
+        if first != "ip:" && (first.ends_with(':') || first.ends_with('：')) {
+            s = s[first.len()..].trim_start();
+        }
     }
     if let Some(r) = s.strip_prefix("ip:") {
         network(r.trim_start(), &mut d);
