@@ -37,7 +37,6 @@ pub fn sniff(head: &str) -> Option<Format> {
     if t.starts_with('[') && t.contains("[Microsoft-Windows-PktMon]") {
         return None;
     }
-    let mut has_dashes = false;
     for line in crate::decode::common::lines(head).take(100) {
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.first() == Some(&"Id")
@@ -46,14 +45,10 @@ pub fn sniff(head: &str) -> Option<Format> {
         {
             return Some(Format::PktmonCounters);
         }
-        if words.first() == Some(&"--") {
-            has_dashes = true;
-        }
         if words.first() == Some(&"Id") && words.contains(&"Name") && !words.contains(&"Counter") {
             return Some(Format::PktmonList);
         }
     }
-    let _ = has_dashes;
     None
 }
 
@@ -448,11 +443,11 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                 _ => None,
             };
             ev.fields.push((k.clone(), v.clone()));
-            if let Some(c) = canon {
-                if ev.field(c).is_none() || c == "MAC" && !ev.fields.iter().any(|(n, _)| n == "MAC")
-                {
-                    ev.fields.push((c.to_string(), v));
-                }
+            // The canonical name is added once, unless the key already is it.
+            if let Some(c) = canon
+                && !ev.fields.iter().any(|(n, _)| n == c)
+            {
+                ev.fields.push((c.to_string(), v));
             }
         }
     }
