@@ -401,3 +401,33 @@ fn cut_lines_never_panic() {
         }
     }
 }
+
+/// The content detector recognises every sample as the intended format.
+#[test]
+fn detector_recognises_every_sample() {
+    let expect = [
+        ("counters_table/pktmon_counters.txt", Format::PktmonCounters),
+        (
+            "timestamp_only_realtime/pktmon_list.txt",
+            Format::PktmonList,
+        ),
+        (
+            "seed003_bmc_udp623_checksum_drop/pktmon_list.txt",
+            Format::PktmonList,
+        ),
+        ("counters_json/pktmon_counters.json", Format::PktmonJson),
+        (
+            "timestamp_only_realtime/pktmon_realtime.txt",
+            Format::PktmonText,
+        ),
+        (
+            "seed003_bmc_udp623_checksum_drop/pktmon_utf16le_crlf.txt",
+            Format::PktmonText,
+        ),
+    ];
+    for (rel, f) in expect {
+        let bytes = std::fs::read(sample(rel)).unwrap();
+        let text = etwnet::input::encoding::decode(&bytes, None).text;
+        assert_eq!(etwnet::detect::detect_text(&text), f, "{rel}");
+    }
+}
