@@ -68,6 +68,10 @@ pub fn detect_text(text: &str) -> Format {
     {
         return Format::PktmonJson;
     }
+    // `pktmon list` / `pktmon counters` tables: only the heading is distinctive.
+    if let Some(f) = crate::decode::pktmon_list::sniff(text) {
+        return f;
+    }
     let mut score = Scores::default();
     let mut scored = 0u32;
     for line in lines(text)
