@@ -121,7 +121,7 @@ fn seed003_checksum_drops_utf8() {
 
 #[test]
 fn seed003_checksum_drops_utf16le_crlf() {
-    check_seed003("seed003_bmc_udp623_checksum_drop/pktmon_utf16le_crlf.txt");
+    check_seed003("seed003_utf16le_crlf/pktmon.txt");
 }
 
 #[test]
@@ -420,10 +420,7 @@ fn detector_recognises_every_sample() {
             "timestamp_only_realtime/pktmon_realtime.txt",
             Format::PktmonText,
         ),
-        (
-            "seed003_bmc_udp623_checksum_drop/pktmon_utf16le_crlf.txt",
-            Format::PktmonText,
-        ),
+        ("seed003_utf16le_crlf/pktmon.txt", Format::PktmonText),
     ];
     for (rel, f) in expect {
         let bytes = std::fs::read(sample(rel)).unwrap();

@@ -163,7 +163,7 @@ def strip_prefix_to_time_only(line):
 def main():
     s = seed003()
     write("seed003_bmc_udp623_checksum_drop/pktmon.txt", s)
-    write("seed003_bmc_udp623_checksum_drop/pktmon_utf16le_crlf.txt", s, utf16=True)
+    write("seed003_utf16le_crlf/pktmon.txt", s, utf16=True)
     write("seed003_bmc_udp623_checksum_drop/pktmon_list.txt", [
         "PS C:\\Users\\admin> pktmon list", "", "Network Adapters:",
         "   Id MAC Address       Name", "   -- -----------       ----",
