@@ -90,11 +90,6 @@ pub fn detect_text(text: &str) -> Format {
     // The decoders' own sniffers know their rarer variants (translated
     // labels, /fo list blocks, /m continuation rows, counters tables,
     // header-less fragments).
-    if let Some(f) =
-        crate::decode::pktmon::sniff(text).or_else(|| crate::decode::pktmon_list::sniff(text))
-    {
-        return f;
-    }
     if crate::decode::etwxml::sniff(text) {
         return Format::EtwXml;
     }
