@@ -16,9 +16,9 @@
 use crate::event::{Event, FileId, SourceRef};
 
 pub mod common;
+pub mod etwxml;
 pub mod netmon;
 pub mod netsh;
-pub mod etwxml;
 pub mod netstat;
 pub mod pktmon;
 pub mod pktmon_list;
