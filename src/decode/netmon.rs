@@ -259,6 +259,9 @@ impl LineDecoder for NetmonDecoder {
                 None => ev.provider = Some(tag.to_string()),
             }
             ev.fields.push(("frame".into(), frame.to_string()));
+            for c in &time_cols {
+                ev.fields.push(("netmon_time".into(), c.to_string()));
+            }
             for (k, v) in ["netmon_source", "netmon_destination"].iter().zip(columns) {
                 ev.fields.push((k.to_string(), v.to_string()));
             }
@@ -283,6 +286,9 @@ impl LineDecoder for NetmonDecoder {
         ev.process_name = pname.map(str::to_string);
         ev.message = summary.to_string();
         ev.fields.push(("frame".into(), frame.to_string()));
+        for c in &time_cols {
+            ev.fields.push(("netmon_time".into(), c.to_string()));
+        }
         ev.fields.push(("source".into(), src.to_string()));
         ev.fields.push(("destination".into(), dst.to_string()));
         ev.fields.push(("protocol".into(), proto_name.to_string()));
