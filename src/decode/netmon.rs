@@ -330,11 +330,6 @@ impl LineDecoder for NetmonDecoder {
     }
 }
 
-/// Whether `text` looks like a NetMon text export with ETW events.
-pub fn looks_like(text: &str) -> bool {
-    text.contains("_MicrosoftWindows") || text.contains("Flags=") && text.contains("SrcPort=")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
