@@ -218,17 +218,32 @@ fn reconcile(rep: &mut FileReport) {
     }
 }
 
-fn decode_binary(mut rep: FileReport, format: Format, _bytes: &[u8]) -> (FileReport, Vec<Event>) {
+fn decode_binary(mut rep: FileReport, format: Format, bytes: &[u8]) -> (FileReport, Vec<Event>) {
     match format {
-        Format::Pcapng => {
-            rep.notes.push(
-                "pcapng capture recognised; packet captures are not decoded (use tshark)".into(),
-            );
-            (rep, Vec::new())
+        Format::Etl => {
+            let out = crate::etl::decode_etl(bytes, rep.id);
+            rep.lines = out.records;
+            rep.counts = out.counts;
+            rep.diagnostics = out.diagnostics;
+            rep.events = out.events.len() as u64;
+            let i = &out.info;
+            rep.notes.push(format!(
+                "raw ETL: build {}, {} CPU(s), {}-bit pointers, {} of {} buffer(s) present{}{}, events lost {}, buffers lost {}",
+                i.build,
+                i.cpus,
+                i.pointer_size * 8,
+                i.buffers,
+                i.buffers_written,
+                if i.compressed { format!(", {} compressed", i.compressed_buffers) } else { String::new() },
+                if i.circular { ", circular" } else { "" },
+                i.events_lost,
+                i.buffers_lost
+            ));
+            reconcile(&mut rep);
+            (rep, out.events)
         }
         _ => {
-            rep.notes
-                .push("raw ETL recognised; the binary ETL decoder is not in this build".into());
+            rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
             (rep, Vec::new())
         }
     }

@@ -882,8 +882,8 @@ impl Builder<'_> {
             }
         }
         // A process named in the capture (NetMon's process column).
-        if let (Some(pid), Some(_)) = (ev.pid, ev.process_name.as_deref())
-            && pid != 0
+        if let (Some(pid), Some(_)) = (ev.header_pid, ev.process_name.as_deref())
+            && pid > 4
         {
             conn.attribute(Attribution {
                 pid,
@@ -957,7 +957,14 @@ impl Builder<'_> {
                     conn.attribute(Attribution {
                         pid,
                         confidence: Confidence::High,
-                        how: format!("AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}", if dir == ConnDirection::Outbound { "connect" } else { "accept" }),
+                        how: format!(
+                            "AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}",
+                            match dir {
+                                ConnDirection::Outbound => "connect (remote address)",
+                                ConnDirection::Listener => "bind/listen (local address)",
+                                _ => "accept (Accept Endpoint, remote address)",
+                            }
+                        ),
                         evidence: vec![src, psrc],
                     });
                 }
