@@ -89,13 +89,14 @@ fn find_start(s: &str) -> Option<usize> {
 
 const CLOSE: &str = "</Event>";
 
-/// Whether the text outside elements is only prolog, root tags, comments
-/// and whitespace.
-fn is_framing(mut s: &str) -> bool {
+/// How the text outside `<Event>` elements on a line classifies: prolog,
+/// root tags, comments and whitespace are framing (skipped); a stray
+/// `</Event>` is a broken element (error); anything else is unknown.
+fn outside_class(mut s: &str) -> LineClass {
     loop {
         s = s.trim_start_matches('\u{feff}').trim_start();
         if s.is_empty() {
-            return true;
+            return LineClass::Skipped;
         }
         let end = if s.starts_with("<?") {
             s.find("?>").map(|i| i + 2)
@@ -108,7 +109,8 @@ fn is_framing(mut s: &str) -> bool {
         };
         match end {
             Some(e) => s = &s[e..],
-            None => return false,
+            None if s.contains(CLOSE) => return LineClass::Error,
+            None => return LineClass::Unknown,
         }
     }
 }
@@ -180,6 +182,19 @@ impl EtwXmlDecoder {
         }
     }
 
+    /// Classifies text outside elements, reporting a stray `</Event>`.
+    fn outside(text: &str, line_no: u64, sink: &mut Sink) -> LineClass {
+        let c = outside_class(text);
+        if c == LineClass::Error {
+            sink.diag(
+                line_no,
+                LineClass::Error,
+                "</Event> without a matching <Event>".to_string(),
+            );
+        }
+        c
+    }
+
     /// Accounts for the lines of a finished open element, except the current
     /// (last) line, which the caller classifies.
     fn account(open: &OpenElement, outcome: LineClass, sink: &mut Sink) {
@@ -246,9 +261,7 @@ impl LineDecoder for EtwXmlDecoder {
         }
 
         while let Some(s) = find_start(rest) {
-            if !is_framing(&rest[..s]) {
-                class = Some(merge(class, LineClass::Unknown));
-            }
+            class = Some(merge(class, Self::outside(&rest[..s], line_no, sink)));
             let elem = &rest[s..];
             match elem.find(CLOSE) {
                 Some(c) => {
@@ -269,9 +282,7 @@ impl LineDecoder for EtwXmlDecoder {
                 }
             }
         }
-        if !is_framing(rest) {
-            class = Some(merge(class, LineClass::Unknown));
-        }
+        class = Some(merge(class, Self::outside(rest, line_no, sink)));
         match class.unwrap_or(LineClass::Skipped) {
             LineClass::Unknown => sink.unknown(line_no, line),
             c => sink.lines(c, 1),
