@@ -287,3 +287,33 @@ fn hostile_input_never_panics() {
     let s = decode_xml(&deep);
     assert_eq!(s.counts.error, 1);
 }
+
+/// Throughput on a synthetic file (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput_synthetic() {
+    let (text, _) = read_text("tracerpt_events_utf16le_bom/dumpfile.xml");
+    let body: String = text
+        .lines()
+        .filter(|l| !l.contains("Events>") && !l.starts_with("<?xml"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut big = String::from("<Events>\n");
+    for _ in 0..25_000 {
+        big.push_str(&body);
+        big.push('\n');
+    }
+    big.push_str("</Events>\n");
+    let t = std::time::Instant::now();
+    let s = decode_text(Format::EtwXml, 0, 1, &big).unwrap();
+    let dt = t.elapsed();
+    eprintln!(
+        "{} events, {} MB in {:?}: {:.1} MB/s, {:.0} events/s",
+        s.events.len(),
+        big.len() / 1_000_000,
+        dt,
+        big.len() as f64 / 1e6 / dt.as_secs_f64(),
+        s.events.len() as f64 / dt.as_secs_f64()
+    );
+    assert_eq!(s.events.len(), 100_000);
+}

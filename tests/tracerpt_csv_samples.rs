@@ -281,3 +281,31 @@ fn malformed_rows_are_errors_or_unknown_never_panics() {
     assert_eq!(s.counts.skipped, 2);
     assert_eq!(s.counts.unknown, 3);
 }
+
+/// Throughput on a synthetic file (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput_synthetic() {
+    let text = read_text("modern_tcpip_kernel_and_manifest/dumpfile.csv");
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    let mut big = format!("{header}\n");
+    for _ in 0..10_000 {
+        for r in &rows {
+            big.push_str(r);
+            big.push('\n');
+        }
+    }
+    let t = std::time::Instant::now();
+    let s = decode_text(Format::TracerptCsv, 0, 1, &big).unwrap();
+    let dt = t.elapsed();
+    eprintln!(
+        "{} events, {} MB in {:?}: {:.1} MB/s, {:.0} rows/s",
+        s.events.len(),
+        big.len() / 1_000_000,
+        dt,
+        big.len() as f64 / 1e6 / dt.as_secs_f64(),
+        s.events.len() as f64 / dt.as_secs_f64()
+    );
+}

@@ -714,6 +714,34 @@ mod tests {
     }
 
     #[test]
+    fn field_names_used_by_the_code_exist_in_the_schema() {
+        let names: Vec<&str> = kernel_layouts()
+            .iter()
+            .flat_map(|l| l.fields.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        // Read by fill_kernel_slots.
+        for n in [
+            "PID",
+            "size",
+            "saddr",
+            "daddr",
+            "sport",
+            "dport",
+            "FailureCode",
+        ] {
+            assert!(names.contains(&n), "{n}");
+        }
+        // Every opcode of the schema maps to a kernel kind, except the V1
+        // ACK/ARP diagnostics that are kept as raw events.
+        for l in kernel_layouts() {
+            let mut ev = Event::default();
+            fill_kernel_slots(&mut ev, l.class, &l.opcode).unwrap();
+            let raw_ok = ["ARPCopy", "FullACK", "PartACK", "DupACK"].contains(&l.opcode.as_str());
+            assert_eq!(ev.kind == Kind::Raw, raw_ok, "{}", l.opcode);
+        }
+    }
+
+    #[test]
     fn layout_is_chosen_by_value_count_without_version() {
         let l = select_layout(KernelClass::UdpIp, "Send", None, None, 8).unwrap();
         assert_eq!((l.version, l.event_type), (2, 10));
@@ -754,6 +782,21 @@ mod tests {
         assert_eq!(split_row("a,  b ,c"), ["a", "b", "c"]);
         assert_eq!(split_row(r#""x""y""#), [r#"x"y"#]);
         assert_eq!(split_row(r#""unterminated"#), ["unterminated"]);
+    }
+
+    #[test]
+    fn text_clock_row_is_local_time() {
+        let s = decode(
+            "Event Name, Type, TID, Clock-Time, Kernel(ms), User(ms), User Data\n\
+             UdpIp, Recv, 0x00000A10, 01/14/2010-12:20:14.1424158, 0, 0, 1140, 57, 10.1.1.10, 10.1.1.1, 53, 3311",
+        );
+        assert_eq!(s.counts.parsed, 1, "{:?}", s.diagnostics);
+        let e = &s.events[0];
+        assert_eq!(e.ts.unwrap().zone, crate::event::Zone::Local);
+        assert_eq!(e.ts.unwrap().to_string(), "2010-01-14T12:20:14.1424158");
+        assert_eq!(e.tid, Some(0xA10));
+        assert_eq!(e.version, Some(1));
+        assert_eq!(e.kind, Kind::KernelUdpRecv);
     }
 
     #[test]
