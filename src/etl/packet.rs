@@ -1,0 +1,538 @@
+//! Packet bytes to packet fields: Ethernet (with 802.1Q), 802.11 data frames
+//! (LLC/SNAP), raw IP, ARP, IPv4, IPv6 (extension headers), TCP, UDP, ICMP.
+//!
+//! Captures are usually truncated (pktmon logs 128 bytes by default), so
+//! every layer parses what is present and lengths come from the headers,
+//! not from the captured byte count.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::event::{Endpoint, PacketInfo, Proto};
+
+/// What the first byte of a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Ethernet,
+    Ieee80211,
+    /// Starts with an IPv4 or IPv6 header.
+    RawIp,
+}
+
+/// Fields found in a frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub proto: Option<Proto>,
+    pub src: Option<Endpoint>,
+    pub dst: Option<Endpoint>,
+}
+
+/// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
+pub fn format_mac(b: &[u8]) -> String {
+    let mut s = String::with_capacity(17);
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            s.push('-');
+        }
+        s.push_str(&format!("{x:02X}"));
+    }
+    s
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at + 2)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// TCP flags in tcpdump's letters and order (`S`, `S.`, `P.`, `F.`, `R.`).
+pub fn tcp_flag_letters(flags: u8) -> String {
+    let mut s = String::new();
+    for (bit, c) in [
+        (0x01, 'F'),
+        (0x02, 'S'),
+        (0x04, 'R'),
+        (0x08, 'P'),
+        (0x10, '.'),
+        (0x20, 'U'),
+        (0x40, 'E'),
+        (0x80, 'W'),
+    ] {
+        if flags & bit != 0 {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push_str("none");
+    }
+    s
+}
+
+/// Parses `frame` and fills `info` (MACs, EtherType, VLAN, TCP fields,
+/// summary). Returns the protocol and the two endpoints when found.
+pub fn parse_frame(frame: &[u8], link: LinkKind, info: &mut PacketInfo) -> Parsed {
+    match link {
+        LinkKind::Ethernet => parse_ethernet(frame, info),
+        LinkKind::Ieee80211 => parse_80211(frame, info),
+        LinkKind::RawIp => match frame.first().map(|b| b >> 4) {
+            Some(4) => parse_l3(0x0800, frame, info),
+            Some(6) => parse_l3(0x86DD, frame, info),
+            _ => Parsed::default(),
+        },
+    }
+}
+
+fn parse_ethernet(f: &[u8], info: &mut PacketInfo) -> Parsed {
+    let (Some(dst), Some(src)) = (f.get(0..6), f.get(6..12)) else {
+        return Parsed::default();
+    };
+    info.dst_mac = Some(format_mac(dst));
+    info.src_mac = Some(format_mac(src));
+    let mut at = 12;
+    let mut ethertype = match be16(f, at) {
+        Some(t) => t,
+        None => return Parsed::default(),
+    };
+    at += 2;
+    // 802.1Q / 802.1ad tags: keep the outermost VLAN id.
+    while matches!(ethertype, 0x8100 | 0x88A8) {
+        let (Some(tci), Some(inner)) = (be16(f, at), be16(f, at + 2)) else {
+            info.ethertype = Some(ethertype);
+            return Parsed::default();
+        };
+        if info.vlan.is_none() {
+            info.vlan = Some(tci & 0x0FFF);
+        }
+        ethertype = inner;
+        at += 4;
+    }
+    if ethertype < 0x0600 {
+        // 802.3 length field: LLC follows; only SNAP carries an EtherType.
+        return match snap_ethertype(f, at) {
+            Some(t) => {
+                info.ethertype = Some(t);
+                parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info)
+            }
+            None => Parsed::default(),
+        };
+    }
+    info.ethertype = Some(ethertype);
+    parse_l3(ethertype, f.get(at..).unwrap_or(&[]), info)
+}
+
+/// EtherType of an LLC/SNAP header (`AA AA 03 00 00 00 tt tt`) at `at`.
+fn snap_ethertype(f: &[u8], at: usize) -> Option<u16> {
+    let llc = f.get(at..at + 6)?;
+    if llc[0] == 0xAA && llc[1] == 0xAA && llc[2] == 0x03 {
+        be16(f, at + 6)
+    } else {
+        None
+    }
+}
+
+fn parse_80211(f: &[u8], info: &mut PacketInfo) -> Parsed {
+    let (Some(&fc0), Some(&fc1)) = (f.first(), f.get(1)) else {
+        return Parsed::default();
+    };
+    let frame_type = (fc0 >> 2) & 3;
+    let subtype = fc0 >> 4;
+    if frame_type != 2 {
+        info.summary = Some(format!("802.11 type {frame_type} subtype {subtype}"));
+        return Parsed::default();
+    }
+    let to_ds = fc1 & 1 != 0;
+    let from_ds = fc1 & 2 != 0;
+    let (Some(a1), Some(a2), Some(a3)) = (f.get(4..10), f.get(10..16), f.get(16..22)) else {
+        return Parsed::default();
+    };
+    let a4 = f.get(24..30);
+    let (da, sa) = match (to_ds, from_ds) {
+        (false, false) => (Some(a1), Some(a2)),
+        (true, false) => (Some(a3), Some(a2)),
+        (false, true) => (Some(a1), Some(a3)),
+        (true, true) => (Some(a3), a4),
+    };
+    info.dst_mac = da.map(format_mac);
+    info.src_mac = sa.map(format_mac);
+    let mut at = 24;
+    if to_ds && from_ds {
+        at += 6;
+    }
+    if subtype & 0x8 != 0 {
+        at += 2; // QoS control
+    }
+    if fc1 & 0x80 != 0 {
+        at += 4; // HT control (+HTC/Order bit)
+    }
+    if fc1 & 0x40 != 0 {
+        info.summary = Some("802.11 protected data".to_string());
+        return Parsed::default();
+    }
+    match snap_ethertype(f, at) {
+        Some(t) => {
+            info.ethertype = Some(t);
+            parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info)
+        }
+        None => Parsed::default(),
+    }
+}
+
+fn parse_l3(ethertype: u16, b: &[u8], info: &mut PacketInfo) -> Parsed {
+    match ethertype {
+        0x0800 => parse_ipv4(b, info),
+        0x86DD => parse_ipv6(b, info),
+        0x0806 => parse_arp(b, info),
+        _ => Parsed::default(),
+    }
+}
+
+fn parse_arp(b: &[u8], info: &mut PacketInfo) -> Parsed {
+    // Ethernet/IPv4 ARP only: htype 1, ptype 0x0800, hlen 6, plen 4.
+    let (Some(op), Some(spa), Some(tpa)) = (be16(b, 6), b.get(14..18), b.get(24..28)) else {
+        return Parsed {
+            proto: Some(Proto::Arp),
+            ..Parsed::default()
+        };
+    };
+    let sender = Ipv4Addr::new(spa[0], spa[1], spa[2], spa[3]);
+    let target = Ipv4Addr::new(tpa[0], tpa[1], tpa[2], tpa[3]);
+    info.summary = Some(match op {
+        1 => format!("ARP Request who-has {target} tell {sender}"),
+        2 => format!(
+            "ARP Reply {sender} is-at {}",
+            b.get(8..14).map(format_mac).unwrap_or_default()
+        ),
+        other => format!("ARP op {other} {sender} > {target}"),
+    });
+    Parsed {
+        proto: Some(Proto::Arp),
+        src: Some(Endpoint {
+            ip: Some(IpAddr::V4(sender)),
+            port: None,
+        }),
+        dst: Some(Endpoint {
+            ip: Some(IpAddr::V4(target)),
+            port: None,
+        }),
+    }
+}
+
+fn parse_ipv4(b: &[u8], info: &mut PacketInfo) -> Parsed {
+    let Some(&vihl) = b.first() else {
+        return Parsed::default();
+    };
+    let ihl = usize::from(vihl & 0x0F) * 4;
+    let (Some(total), Some(frag), Some(&proto), Some(s), Some(d)) = (
+        be16(b, 2),
+        be16(b, 6),
+        b.get(9),
+        b.get(12..16),
+        b.get(16..20),
+    ) else {
+        return Parsed::default();
+    };
+    if vihl >> 4 != 4 || ihl < 20 {
+        return Parsed::default();
+    }
+    let src = IpAddr::V4(Ipv4Addr::new(s[0], s[1], s[2], s[3]));
+    let dst = IpAddr::V4(Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+    let l4_len = usize::from(total).saturating_sub(ihl);
+    // Only the first fragment carries the transport header.
+    let first_fragment = frag & 0x1FFF == 0;
+    let l4 = if first_fragment {
+        b.get(ihl..).unwrap_or(&[])
+    } else {
+        &[]
+    };
+    transport(proto, src, dst, l4, l4_len, info)
+}
+
+fn parse_ipv6(b: &[u8], info: &mut PacketInfo) -> Parsed {
+    let (Some(plen), Some(&first_next), Some(s), Some(d)) =
+        (be16(b, 4), b.get(6), b.get(8..24), b.get(24..40))
+    else {
+        return Parsed::default();
+    };
+    let mut sa = [0u8; 16];
+    sa.copy_from_slice(s);
+    let mut da = [0u8; 16];
+    da.copy_from_slice(d);
+    let src = IpAddr::V6(Ipv6Addr::from(sa));
+    let dst = IpAddr::V6(Ipv6Addr::from(da));
+    let mut next = first_next;
+    let mut at = 40;
+    let mut remaining = usize::from(plen);
+    // Walk extension headers (hop-by-hop, routing, fragment, destination).
+    loop {
+        match next {
+            0 | 43 | 60 => {
+                let (Some(&nh), Some(&len)) = (b.get(at), b.get(at + 1)) else {
+                    return base(Proto::from_ip_number(next), src, dst);
+                };
+                let hl = (usize::from(len) + 1) * 8;
+                next = nh;
+                at += hl;
+                remaining = remaining.saturating_sub(hl);
+            }
+            44 => {
+                let (Some(&nh), Some(off)) = (b.get(at), be16(b, at + 2)) else {
+                    return base(Proto::from_ip_number(next), src, dst);
+                };
+                next = nh;
+                at += 8;
+                remaining = remaining.saturating_sub(8);
+                if off & 0xFFF8 != 0 {
+                    return base(Proto::from_ip_number(next), src, dst);
+                }
+            }
+            _ => break,
+        }
+    }
+    transport(next, src, dst, b.get(at..).unwrap_or(&[]), remaining, info)
+}
+
+fn base(proto: Proto, src: IpAddr, dst: IpAddr) -> Parsed {
+    Parsed {
+        proto: Some(proto),
+        src: Some(Endpoint {
+            ip: Some(src),
+            port: None,
+        }),
+        dst: Some(Endpoint {
+            ip: Some(dst),
+            port: None,
+        }),
+    }
+}
+
+/// `l4` holds the captured transport bytes; `l4_len` the length the IP
+/// header announces for them.
+fn transport(
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    l4: &[u8],
+    l4_len: usize,
+    info: &mut PacketInfo,
+) -> Parsed {
+    let mut p = base(Proto::from_ip_number(proto), src, dst);
+    match proto {
+        6 => {
+            let (Some(sp), Some(dp)) = (be16(l4, 0), be16(l4, 2)) else {
+                return p;
+            };
+            p.src = Some(Endpoint::new(src, sp));
+            p.dst = Some(Endpoint::new(dst, dp));
+            if let (Some(seq), Some(ack), Some(&off), Some(&flags), Some(win)) = (
+                be32(l4, 4),
+                be32(l4, 8),
+                l4.get(12),
+                l4.get(13),
+                be16(l4, 14),
+            ) {
+                let hl = usize::from(off >> 4) * 4;
+                let letters = tcp_flag_letters(flags);
+                let payload = l4_len.saturating_sub(hl);
+                info.seq = Some(seq);
+                info.ack = (flags & 0x10 != 0).then_some(ack);
+                info.window = Some(u32::from(win));
+                info.payload_len = u32::try_from(payload).ok();
+                info.summary = Some(format!(
+                    "TCP {} > {} [{letters}] seq {seq} ack {ack} win {win} length {payload}",
+                    Endpoint::new(src, sp),
+                    Endpoint::new(dst, dp)
+                ));
+                info.tcp_flags = Some(letters);
+            }
+        }
+        17 => {
+            let (Some(sp), Some(dp)) = (be16(l4, 0), be16(l4, 2)) else {
+                return p;
+            };
+            p.src = Some(Endpoint::new(src, sp));
+            p.dst = Some(Endpoint::new(dst, dp));
+            let len = be16(l4, 4)
+                .map(|l| usize::from(l).saturating_sub(8))
+                .unwrap_or(l4_len.saturating_sub(8));
+            info.payload_len = u32::try_from(len).ok();
+            info.summary = Some(format!(
+                "UDP {} > {} length {len}",
+                Endpoint::new(src, sp),
+                Endpoint::new(dst, dp)
+            ));
+        }
+        1 | 58 => {
+            let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) else {
+                return p;
+            };
+            let name = icmp_name(proto == 58, t);
+            let echo = match (proto, t) {
+                (1, 0 | 8) | (58, 128 | 129) => match (be16(l4, 4), be16(l4, 6)) {
+                    (Some(id), Some(seq)) => format!(", id {id}, seq {seq}"),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            let label = if proto == 58 { "ICMP6" } else { "ICMP" };
+            info.summary = Some(match name {
+                Some(n) => format!("{label} {n}{echo} {src} > {dst}"),
+                None => format!("{label} type {t} code {c} {src} > {dst}"),
+            });
+        }
+        _ => {}
+    }
+    p
+}
+
+fn icmp_name(v6: bool, t: u8) -> Option<&'static str> {
+    Some(match (v6, t) {
+        (false, 0) => "echo reply",
+        (false, 3) => "destination unreachable",
+        (false, 5) => "redirect",
+        (false, 8) => "echo request",
+        (false, 11) => "time exceeded",
+        (true, 1) => "destination unreachable",
+        (true, 2) => "packet too big",
+        (true, 3) => "time exceeded",
+        (true, 128) => "echo request",
+        (true, 129) => "echo reply",
+        (true, 133) => "router solicitation",
+        (true, 134) => "router advertisement",
+        (true, 135) => "neighbor solicitation",
+        (true, 136) => "neighbor advertisement",
+        (true, 143) => "multicast listener report v2",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth(ethertype: u16, body: &[u8]) -> Vec<u8> {
+        let mut f = vec![
+            0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B, 0x54, 0x8C, 0xA0, 0x98, 0x0E, 0x25,
+        ];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(body);
+        f
+    }
+
+    fn ipv4(proto: u8, total: u16, l4: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 128, proto, 0, 0];
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        h.extend_from_slice(&[192, 168, 0, 111, 31, 171, 152, 19]);
+        h.extend_from_slice(l4);
+        h
+    }
+
+    fn tcp(flags: u8) -> Vec<u8> {
+        let mut t = vec![0xF6, 0x6E, 0x01, 0xBB];
+        t.extend_from_slice(&1u32.to_be_bytes());
+        t.extend_from_slice(&1_974_835_126u32.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0x07, 0xFA, 0, 0, 0, 0]);
+        t
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp_ack() {
+        let f = eth(0x0800, &ipv4(6, 40, &tcp(0x10)));
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&f, LinkKind::Ethernet, &mut info);
+        assert_eq!(p.proto, Some(Proto::Tcp));
+        assert_eq!(p.src.unwrap().to_string(), "192.168.0.111:63086");
+        assert_eq!(p.dst.unwrap().to_string(), "31.171.152.19:443");
+        assert_eq!(info.src_mac.as_deref(), Some("54-8C-A0-98-0E-25"));
+        assert_eq!(info.dst_mac.as_deref(), Some("3C-84-6A-01-EA-8B"));
+        assert_eq!(info.tcp_flags.as_deref(), Some("."));
+        assert_eq!(info.ack, Some(1_974_835_126));
+        assert_eq!(info.window, Some(2042));
+        assert_eq!(info.payload_len, Some(0));
+    }
+
+    #[test]
+    fn tcp_flag_letters_follow_tcpdump() {
+        assert_eq!(tcp_flag_letters(0x02), "S");
+        assert_eq!(tcp_flag_letters(0x12), "S.");
+        assert_eq!(tcp_flag_letters(0x18), "P.");
+        assert_eq!(tcp_flag_letters(0x11), "F.");
+        assert_eq!(tcp_flag_letters(0x04), "R");
+        assert_eq!(tcp_flag_letters(0x14), "R.");
+        assert_eq!(tcp_flag_letters(0), "none");
+    }
+
+    #[test]
+    fn vlan_tag_and_truncated_udp() {
+        let mut body = vec![0x00, 0x05, 0x08, 0x00];
+        let udp = [0x13, 0x88, 0x00, 0x35, 0x00, 0x24];
+        body.extend_from_slice(&ipv4(17, 56, &udp));
+        let f = eth(0x8100, &body);
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&f, LinkKind::Ethernet, &mut info);
+        assert_eq!(info.vlan, Some(5));
+        assert_eq!(info.ethertype, Some(0x0800));
+        assert_eq!(p.proto, Some(Proto::Udp));
+        assert_eq!(p.dst.unwrap().port, Some(53));
+        assert_eq!(info.payload_len, Some(28));
+    }
+
+    #[test]
+    fn ipv6_with_hop_by_hop_and_icmpv6() {
+        let mut h = vec![0x60, 0, 0, 0, 0, 16, 0, 1];
+        h.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        h.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16]);
+        h.extend_from_slice(&[58, 0, 5, 2, 0, 0, 1, 0]); // hop-by-hop, next = ICMPv6
+        h.extend_from_slice(&[143, 0, 0, 0, 0, 0, 0, 1]);
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&eth(0x86DD, &h), LinkKind::Ethernet, &mut info);
+        assert_eq!(p.proto, Some(Proto::Icmpv6));
+        assert_eq!(p.dst.unwrap().ip.unwrap().to_string(), "ff02::16");
+        assert!(info.summary.unwrap().contains("multicast listener report"));
+    }
+
+    #[test]
+    fn arp_request() {
+        let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        a.extend_from_slice(&[1, 2, 3, 4, 5, 6, 192, 168, 0, 1]);
+        a.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 168, 0, 111]);
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&eth(0x0806, &a), LinkKind::Ethernet, &mut info);
+        assert_eq!(p.proto, Some(Proto::Arp));
+        assert_eq!(
+            info.summary.as_deref(),
+            Some("ARP Request who-has 192.168.0.111 tell 192.168.0.1")
+        );
+    }
+
+    #[test]
+    fn wifi_to_ds_data_frame_with_snap() {
+        let mut f = vec![0x08, 0x01, 0, 0];
+        f.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B]); // BSSID
+        f.extend_from_slice(&[0x54, 0x8C, 0xA0, 0x98, 0x0E, 0x25]); // SA
+        f.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B]); // DA
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+        f.extend_from_slice(&ipv4(6, 40, &tcp(0x18)));
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&f, LinkKind::Ieee80211, &mut info);
+        assert_eq!(info.src_mac.as_deref(), Some("54-8C-A0-98-0E-25"));
+        assert_eq!(info.tcp_flags.as_deref(), Some("P."));
+        assert_eq!(p.dst.unwrap().port, Some(443));
+    }
+
+    #[test]
+    fn garbage_and_empty_frames_do_not_panic() {
+        for len in 0..80 {
+            let f: Vec<u8> = (0..len).map(|i| (i * 37 + 5) as u8).collect();
+            for link in [LinkKind::Ethernet, LinkKind::Ieee80211, LinkKind::RawIp] {
+                let mut info = PacketInfo::default();
+                let _ = parse_frame(&f, link, &mut info);
+            }
+        }
+        let mut info = PacketInfo::default();
+        let _ = parse_frame(&eth(0x0800, &[0x4F]), LinkKind::Ethernet, &mut info);
+    }
+}

@@ -1,0 +1,354 @@
+//! A small ETL writer for tests and benchmarks: a log-file header buffer,
+//! per-CPU data buffers of EVENT_HEADER records, optional Xpress
+//! compression of the data buffers, and an optional circular wrap (the
+//! oldest buffers lost and the survivors stored out of order, as a wrapped
+//! circular logger leaves them).
+//!
+//! It writes what the reader expects from real files (layouts checked
+//! against the PktMon captures), so round-trip tests exercise the reader's
+//! ordering, clock and compression paths on inputs whose answer is known.
+
+use super::container::{BUFFER_HEADER_LEN, Guid};
+use super::xpress;
+
+/// One EVENT_HEADER record to write.
+#[derive(Debug, Clone)]
+pub struct TestEvent {
+    pub cpu: u32,
+    /// Raw QPC value (10 MHz clock in the header this writer emits).
+    pub raw_ts: i64,
+    pub provider: Guid,
+    pub id: u16,
+    pub version: u8,
+    pub keyword: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub payload: Vec<u8>,
+    /// Extended-data items (type, data) placed before the payload.
+    pub ext: Vec<(u16, Vec<u8>)>,
+}
+
+/// Builds an `.etl` file in memory.
+#[derive(Debug, Clone)]
+pub struct EtlWriter {
+    pub cpus: u32,
+    /// Bytes per data buffer (uncompressed).
+    pub buffer_size: usize,
+    pub compress: bool,
+    /// Lose this many of the oldest data buffers and store the rest
+    /// rotated (circular logger wrap). 0 = sequential file.
+    pub circular_lost: usize,
+    pub pointer_size: u32,
+    /// FILETIME of the header event.
+    pub start_filetime: i64,
+    /// Raw clock value at `start_filetime`.
+    pub start_raw: i64,
+    pub perf_freq: i64,
+    pub build: u32,
+    events: Vec<TestEvent>,
+}
+
+impl Default for EtlWriter {
+    fn default() -> Self {
+        EtlWriter {
+            cpus: 1,
+            buffer_size: 64 * 1024,
+            compress: false,
+            circular_lost: 0,
+            pointer_size: 8,
+            // 2021-06-03T13:49:55.4540046Z
+            start_filetime: 132_672_017_954_540_046,
+            start_raw: 118_544_129_007,
+            perf_freq: 10_000_000,
+            build: 19042,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// PktMon 160/170/240 payload.
+#[allow(clippy::too_many_arguments)]
+pub fn pktmon_packet_payload(
+    group: u64,
+    number: u16,
+    appearance: u16,
+    dir_tag: u16,
+    packet_type: u16,
+    component: u16,
+    edge: u16,
+    drop_reason: u32,
+    drop_location: u32,
+    original: u16,
+    frame: &[u8],
+) -> Vec<u8> {
+    let mut p = Vec::with_capacity(34 + frame.len());
+    p.extend_from_slice(&group.to_le_bytes());
+    p.extend_from_slice(&number.to_le_bytes());
+    p.extend_from_slice(&appearance.to_le_bytes());
+    p.extend_from_slice(&dir_tag.to_le_bytes());
+    p.extend_from_slice(&packet_type.to_le_bytes());
+    p.extend_from_slice(&component.to_le_bytes());
+    p.extend_from_slice(&edge.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes()); // filter
+    p.extend_from_slice(&drop_reason.to_le_bytes());
+    p.extend_from_slice(&drop_location.to_le_bytes());
+    p.extend_from_slice(&original.to_le_bytes());
+    p.extend_from_slice(&(frame.len() as u16).to_le_bytes());
+    p.extend_from_slice(frame);
+    p
+}
+
+/// PktMon 20 (component) payload.
+pub fn pktmon_component_payload(id: u16, ctype: u16, name: &str, description: &str) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&id.to_le_bytes());
+    p.extend_from_slice(&ctype.to_le_bytes());
+    for s in [name, description] {
+        for u in s.encode_utf16() {
+            p.extend_from_slice(&u.to_le_bytes());
+        }
+        p.extend_from_slice(&[0, 0]);
+    }
+    p
+}
+
+/// An Ethernet/IPv4/TCP frame (no options), `payload_len` bytes of data
+/// announced but only the headers included.
+pub fn tcp_frame(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    flags: u8,
+    seq: u32,
+) -> Vec<u8> {
+    let mut f = vec![
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
+    ];
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 128, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&0u32.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]);
+    f
+}
+
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+impl EtlWriter {
+    pub fn new(cpus: u32) -> Self {
+        EtlWriter {
+            cpus,
+            ..EtlWriter::default()
+        }
+    }
+
+    pub fn push(&mut self, ev: TestEvent) {
+        self.events.push(ev);
+    }
+
+    /// Encodes one EVENT_HEADER record (unpadded).
+    pub fn encode_event(&self, ev: &TestEvent) -> Vec<u8> {
+        let mut ext = Vec::new();
+        for (i, (ty, data)) in ev.ext.iter().enumerate() {
+            let more = u16::from(i + 1 < ev.ext.len());
+            ext.extend_from_slice(&0u16.to_le_bytes());
+            ext.extend_from_slice(&ty.to_le_bytes());
+            ext.extend_from_slice(&more.to_le_bytes());
+            ext.extend_from_slice(&(data.len() as u16).to_le_bytes());
+            ext.extend_from_slice(data);
+            ext.resize(align8(ext.len()), 0);
+        }
+        let size = 0x50 + ext.len() + ev.payload.len();
+        let mut r = Vec::with_capacity(size);
+        r.extend_from_slice(&(size as u16).to_le_bytes());
+        let (header_type, ptr_flag) = if self.pointer_size == 4 {
+            (0x12u8, 0x0020u16)
+        } else {
+            (0x13u8, 0x0040u16)
+        };
+        r.push(header_type);
+        r.push(0xC0);
+        let flags = ptr_flag | u16::from(!ev.ext.is_empty());
+        r.extend_from_slice(&flags.to_le_bytes());
+        r.extend_from_slice(&0u16.to_le_bytes()); // EventProperty
+        r.extend_from_slice(&ev.tid.to_le_bytes());
+        r.extend_from_slice(&ev.pid.to_le_bytes());
+        r.extend_from_slice(&ev.raw_ts.to_le_bytes());
+        r.extend_from_slice(&ev.provider.to_bytes());
+        r.extend_from_slice(&ev.id.to_le_bytes());
+        r.push(ev.version);
+        r.push(0); // channel
+        r.push(4); // level
+        r.push(0); // opcode
+        r.extend_from_slice(&0u16.to_le_bytes()); // task
+        r.extend_from_slice(&ev.keyword.to_le_bytes());
+        r.extend_from_slice(&0u64.to_le_bytes()); // kernel/user time
+        r.extend_from_slice(&[0u8; 16]); // activity id
+        r.extend_from_slice(&ext);
+        r.extend_from_slice(&ev.payload);
+        r
+    }
+
+    fn header_buffer(&self, buffers_written: u32, log_file_mode: u32) -> Vec<u8> {
+        let ptr = self.pointer_size as usize;
+        let mut lh = Vec::new();
+        lh.extend_from_slice(&(self.buffer_size as u32).to_le_bytes());
+        lh.extend_from_slice(&0x0002_000Au32.to_le_bytes()); // Version
+        lh.extend_from_slice(&self.build.to_le_bytes());
+        lh.extend_from_slice(&self.cpus.to_le_bytes());
+        lh.extend_from_slice(&0i64.to_le_bytes()); // EndTime
+        lh.extend_from_slice(&156_250u32.to_le_bytes());
+        lh.extend_from_slice(&512u32.to_le_bytes());
+        lh.extend_from_slice(&log_file_mode.to_le_bytes());
+        lh.extend_from_slice(&buffers_written.to_le_bytes());
+        lh.extend_from_slice(&1u32.to_le_bytes()); // StartBuffers
+        lh.extend_from_slice(&self.pointer_size.to_le_bytes());
+        lh.extend_from_slice(&0u32.to_le_bytes()); // EventsLost
+        lh.extend_from_slice(&2396u32.to_le_bytes()); // CpuSpeedInMHz
+        lh.resize(lh.len() + 2 * ptr, 0); // LoggerName, LogFileName pointers
+        lh.resize(lh.len() + 0xB0, 0); // TIME_ZONE_INFORMATION
+        lh.extend_from_slice(&(self.start_filetime - self.start_raw).to_le_bytes()); // BootTime
+        lh.extend_from_slice(&self.perf_freq.to_le_bytes());
+        lh.extend_from_slice(&self.start_filetime.to_le_bytes());
+        lh.extend_from_slice(&1u32.to_le_bytes()); // ReservedFlags: QPC
+        lh.extend_from_slice(&0u32.to_le_bytes()); // BuffersLost
+        for s in ["etwnet test", "C:\\test.etl"] {
+            for u in s.encode_utf16() {
+                lh.extend_from_slice(&u.to_le_bytes());
+            }
+            lh.extend_from_slice(&[0, 0]);
+        }
+        let size = 0x20 + lh.len();
+        let mut rec = Vec::new();
+        rec.extend_from_slice(&2u16.to_le_bytes());
+        rec.push(0x02);
+        rec.push(0xC0);
+        rec.extend_from_slice(&(size as u16).to_le_bytes());
+        rec.extend_from_slice(&0u16.to_le_bytes()); // HookId: header
+        rec.extend_from_slice(&0u32.to_le_bytes());
+        rec.extend_from_slice(&0u32.to_le_bytes());
+        rec.extend_from_slice(&self.start_raw.to_le_bytes());
+        rec.extend_from_slice(&0u64.to_le_bytes());
+        rec.extend_from_slice(&lh);
+        rec.resize(align8(rec.len()), 0);
+        let filled = BUFFER_HEADER_LEN + rec.len();
+        let total = align8(filled).max(1024);
+        let mut b = buffer_header(total, filled, 0, 0, 0, 0x01, 4, 0);
+        b.extend_from_slice(&rec);
+        b.resize(total, 0xFF);
+        b
+    }
+
+    /// Writes the file.
+    pub fn finish(&self) -> Vec<u8> {
+        self.finish_with_kept().0
+    }
+
+    /// Writes the file; also returns the raw timestamps of the events that
+    /// survive (all of them unless the circular wrap lost buffers), sorted.
+    pub fn finish_with_kept(&self) -> (Vec<u8>, Vec<i64>) {
+        // Per CPU: events in the order given, packed into buffers.
+        type Buf = (u32, Vec<u8>, i64, Vec<i64>); // cpu, body, last ts, event ts
+        let mut data_buffers: Vec<Buf> = Vec::new();
+        for cpu in 0..self.cpus {
+            let mut body: Vec<u8> = Vec::new();
+            let mut stamps = Vec::new();
+            let mut last_ts = 0;
+            for ev in self.events.iter().filter(|e| e.cpu == cpu) {
+                let rec = self.encode_event(ev);
+                let padded = align8(rec.len());
+                if !body.is_empty() && BUFFER_HEADER_LEN + body.len() + padded > self.buffer_size {
+                    data_buffers.push((
+                        cpu,
+                        std::mem::take(&mut body),
+                        last_ts,
+                        std::mem::take(&mut stamps),
+                    ));
+                }
+                body.extend_from_slice(&rec);
+                body.resize(body.len() + padded - rec.len(), 0);
+                last_ts = ev.raw_ts;
+                stamps.push(ev.raw_ts);
+            }
+            if !body.is_empty() {
+                data_buffers.push((cpu, body, last_ts, stamps));
+            }
+        }
+        // Flush order = sequence order: by the last timestamp in each buffer.
+        data_buffers.sort_by_key(|(cpu, _, ts, _)| (*ts, *cpu));
+        type Numbered = (u64, u32, Vec<u8>, i64, Vec<i64>); // seq, cpu, body, last ts, event ts
+        let mut numbered: Vec<Numbered> = data_buffers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (cpu, body, ts, stamps))| (i as u64 + 1, cpu, body, ts, stamps))
+            .collect();
+        let mut mode = 0x1u32;
+        if self.circular_lost > 0 {
+            mode = 0x2;
+            let lost = self.circular_lost.min(numbered.len());
+            numbered.drain(..lost);
+            // The survivors sit where the wrap left them: newest first.
+            let split = numbered.len() / 2;
+            numbered.rotate_left(split);
+        }
+        if self.compress {
+            mode |= 0x0400_0000;
+        }
+        let mut file = self.header_buffer(numbered.len() as u32 + 1, mode);
+        let mut kept: Vec<i64> = numbered.iter().flat_map(|b| b.4.iter().copied()).collect();
+        kept.sort_unstable();
+        for (seq, cpu, body, ts, _) in numbered {
+            let filled = BUFFER_HEADER_LEN + body.len();
+            if self.compress {
+                let packed = xpress::compress(&body);
+                let size = BUFFER_HEADER_LEN + packed.len();
+                file.extend_from_slice(&buffer_header(size, filled, seq, cpu, ts, 0x60, 0, filled));
+                file.extend_from_slice(&packed);
+            } else {
+                let size = self.buffer_size.max(filled);
+                let start = file.len();
+                file.extend_from_slice(&buffer_header(size, filled, seq, cpu, ts, 0x20, 0, filled));
+                file.extend_from_slice(&body);
+                file.resize(start + size, 0xFF);
+            }
+        }
+        (file, kept)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn buffer_header(
+    size: usize,
+    saved: usize,
+    seq: u64,
+    cpu: u32,
+    ts: i64,
+    flags: u16,
+    buffer_type: u16,
+    offset: usize,
+) -> Vec<u8> {
+    let mut h = Vec::with_capacity(BUFFER_HEADER_LEN);
+    h.extend_from_slice(&(size as u32).to_le_bytes());
+    h.extend_from_slice(&(saved as u32).to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes()); // CurrentOffset
+    h.extend_from_slice(&0i32.to_le_bytes()); // ReferenceCount
+    h.extend_from_slice(&ts.to_le_bytes());
+    h.extend_from_slice(&seq.to_le_bytes());
+    h.extend_from_slice(&0u64.to_le_bytes()); // clock
+    h.push(cpu as u8);
+    h.push(0);
+    h.extend_from_slice(&0u16.to_le_bytes()); // LoggerId
+    h.extend_from_slice(&3u32.to_le_bytes()); // State
+    h.extend_from_slice(&(offset.max(saved) as u32).to_le_bytes());
+    h.extend_from_slice(&flags.to_le_bytes());
+    h.extend_from_slice(&buffer_type.to_le_bytes());
+    h.resize(BUFFER_HEADER_LEN, 0);
+    h
+}
