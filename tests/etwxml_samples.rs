@@ -97,9 +97,19 @@ fn tracerpt_utf16le_bom_with_events_root() {
             .starts_with("TCP: connection 0xFFFFE189BD811AA0 (local=")
     );
     assert_eq!(e.layer, Layer::Tcpip);
+    // Typed slots from the schema's enrich.
+    assert_eq!(e.kind, Kind::TcpConnectCompleted);
+    assert_eq!(e.tcb, Some(0xFFFF_E189_BD81_1AA0));
+    assert_eq!(e.pid, Some(4312));
+    assert_eq!(e.local.unwrap().to_string(), "192.168.1.50:51234");
 
     let e = &s.events[1];
     assert_eq!(e.event_id, Some(1051));
+    assert_eq!(e.kind, Kind::TcpStateChange);
+    assert_eq!(
+        (e.state_from.as_deref(), e.state_to.as_deref()),
+        (Some("SynSent"), Some("Established"))
+    );
     assert_eq!(
         e.fields,
         [
@@ -214,8 +224,13 @@ fn netsh_xml_with_local_offset_time() {
     assert_eq!(e.field("ProcessId"), Some("0x1C90"));
     assert_eq!(e.field("Endpoint"), Some("0xFFFFB40A31D5C8A0"));
     assert_eq!(e.symbol.as_deref(), Some("AfdCreate"));
+    assert_eq!(e.kind, Kind::AfdSocket);
+    assert_eq!(e.pid, Some(0x1C90));
+    assert_eq!(e.endpoint, Some(0xFFFF_B40A_31D5_C8A0));
     let e = &s.events[1];
     assert_eq!(e.event_id, Some(1017));
+    assert_eq!(e.kind, Kind::AfdConnect);
+    assert_eq!(e.status.as_deref(), Some("STATUS_CONNECTION_REFUSED"));
     assert_eq!(e.field("Status"), Some("0xC0000236"));
 }
 

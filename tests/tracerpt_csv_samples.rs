@@ -245,7 +245,8 @@ fn modern_dumpfile_kernel_and_manifest_rows() {
     assert_eq!(u.remote.unwrap().to_string(), "192.168.1.1:53");
     assert_eq!(by(Kind::KernelUdpRecv).bytes, Some(57));
 
-    // Manifest rows: provider, id, header ids and positional payload kept.
+    // Manifest rows: the positional payload is named from the provider
+    // schema, then the schema's enrich fills the typed slots.
     let m: Vec<&Event> = s
         .events
         .iter()
@@ -258,10 +259,18 @@ fn modern_dumpfile_kernel_and_manifest_rows() {
     );
     assert_eq!(m[0].layer, Layer::Tcpip);
     assert_eq!(m[0].header_pid, Some(4312));
-    assert_eq!(m[0].field("UserData2"), Some("192.168.1.50:51234"));
-    assert_eq!(m[0].field("UserData8"), Some("0xFFFFE189BD811AA0"));
-    assert_eq!(m[1].field("UserData2"), Some("EstablishedState"));
-    assert_eq!(m[2].fields.len(), 3);
+    assert_eq!(m[0].field("LocalAddress"), Some("192.168.1.50:51234"));
+    assert_eq!(m[0].field("Tcb"), Some("0xFFFFE189BD811AA0"));
+    assert_eq!(m[0].symbol.as_deref(), Some("TcpConnectTcbComplete"));
+    assert_eq!(m[0].kind, Kind::TcpConnectCompleted);
+    assert_eq!(m[0].tcb, Some(0xFFFF_E189_BD81_1AA0));
+    assert_eq!(m[0].pid, Some(4312));
+    assert_eq!(m[0].remote.unwrap().to_string(), "52.109.12.19:443");
+    assert_eq!(m[1].field("NewState"), Some("EstablishedState"));
+    assert_eq!(m[1].kind, Kind::TcpStateChange);
+    assert_eq!(m[1].state_to.as_deref(), Some("Established"));
+    assert_eq!(m[2].kind, Kind::TcpDataReceived);
+    assert_eq!(m[2].bytes, Some(1448));
 }
 
 #[test]

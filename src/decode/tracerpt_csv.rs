@@ -629,8 +629,26 @@ impl TracerptCsvDecoder {
             return;
         }
 
-        for (i, v) in data.iter().enumerate() {
-            ev.fields.push((format!("UserData{}", i + 1), v.clone()));
+        // tracerpt prints manifest payloads without names: take them from
+        // the provider schema when the value count matches its field list,
+        // else keep them by position (`UserData1`…).
+        let schema_fields = event_id.and_then(|id| {
+            crate::schema::registry()
+                .event(name, id, version)
+                .map(|s| &s.fields)
+                .filter(|f| f.len() == data.len())
+        });
+        match schema_fields {
+            Some(fields) => {
+                for (f, v) in fields.iter().zip(data) {
+                    ev.fields.push((f.name.clone(), v.clone()));
+                }
+            }
+            None => {
+                for (i, v) in data.iter().enumerate() {
+                    ev.fields.push((format!("UserData{}", i + 1), v.clone()));
+                }
+            }
         }
         if name == "EventTrace" || name == "SystemConfig" {
             // Trace header and machine configuration rundown.
@@ -638,6 +656,13 @@ impl TracerptCsvDecoder {
             ev.kind = Kind::TraceInfo;
         } else {
             ev.layer = layer_for_provider(name);
+            // A generic opcode name says less than the schema's event
+            // symbol, which enrich fills in when the symbol is unset.
+            if ev.symbol.as_deref().is_some_and(|t| {
+                t.eq_ignore_ascii_case("Info") || t.eq_ignore_ascii_case("win:Info")
+            }) {
+                ev.symbol = None;
+            }
             crate::schema::enrich(&mut ev);
         }
         sink.parsed();
