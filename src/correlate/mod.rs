@@ -108,6 +108,8 @@ pub struct Connection {
     pub syn_out: u64,
     pub synack_in: u64,
     pub synack_out: u64,
+    pub rst_out: u64,
+    pub rst_in: u64,
     pub bad_checksum_sent: u64,
     pub bad_checksum_received: u64,
     pub bad_checksum_evidence: Vec<SourceRef>,
@@ -148,6 +150,8 @@ impl Connection {
             syn_out: 0,
             synack_in: 0,
             synack_out: 0,
+            rst_out: 0,
+            rst_in: 0,
             bad_checksum_sent: 0,
             bad_checksum_received: 0,
             bad_checksum_evidence: Vec::new(),
@@ -867,6 +871,11 @@ impl Builder<'_> {
             conn.mark(sent, 'f');
         }
         if rst {
+            if sent {
+                conn.rst_out += 1;
+            } else {
+                conn.rst_in += 1;
+            }
             conn.mark(sent, 'r');
             conn.close_reason.get_or_insert_with(|| "RST".into());
         }
