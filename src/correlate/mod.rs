@@ -321,6 +321,7 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
     for &r in &order {
         b.event(r);
     }
+    b.join_listener_endpoints(&order);
     for &r in &order {
         if let Some(ev) = b.a.event(d, r)
             && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
@@ -900,6 +901,33 @@ impl Builder<'_> {
                 how: "capture tool named the process of a packet".into(),
                 evidence: vec![ev.source],
             });
+        }
+    }
+
+    /// TCPIP endpoint events that built a listener (endpoint created, port
+    /// acquired, `replaced base endpoint`) belong on the listener's row: the
+    /// listener pointer and the base endpoint it replaced are one socket.
+    fn join_listener_endpoints(&mut self, order: &[EvRef]) {
+        let mut socket_of: HashMap<u64, u32> = self.by_listener.clone();
+        for &r in order {
+            if let Some(ev) = self.a.event(self.d, r)
+                && ev.layer == Layer::Tcpip
+                && let (Some(a), Some(b)) = (ev.endpoint, ev.endpoint2)
+                && let Some(c) = socket_of.get(&a).copied()
+            {
+                socket_of.entry(b).or_insert(c);
+            }
+        }
+        for &r in order {
+            let Some(ev) = self.a.event(self.d, r) else {
+                continue;
+            };
+            if ev.layer != Layer::Tcpip || ev.tcb.is_some() || self.a.conn_id_of(r).is_some() {
+                continue;
+            }
+            if let Some(c) = ev.endpoint.and_then(|e| socket_of.get(&e)).copied() {
+                self.assign(c, r);
+            }
         }
     }
 
