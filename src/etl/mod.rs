@@ -334,6 +334,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
         })
         .collect();
 
+    out.events.reserve(decoded.len());
     for (i, (d, r)) in decoded.into_iter().zip(&merged).enumerate() {
         let line = i as u64 + 1;
         match d {
