@@ -79,6 +79,7 @@ impl Timestamp {
 
     /// Builds a timestamp from civil date/time parts; `None` when any part is
     /// out of range (so bad input is reported, never wrapped).
+    #[allow(clippy::too_many_arguments)] // the parts of a civil time, in order
     pub fn from_civil(
         year: i32,
         month: u32,

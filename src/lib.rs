@@ -4,8 +4,15 @@
 //! sent a packet, and why the stack dropped it.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod correlate;
 pub mod decode;
+pub mod detect;
 pub mod etl;
 pub mod event;
+pub mod input;
+pub mod output;
 pub mod pcapng;
+pub mod pipeline;
+pub mod pktmon;
 pub mod schema;

@@ -1,3 +1,209 @@
-fn main() {
-    println!("etwnet");
+//! The `etwnet` binary: parse arguments, call the library, set the exit code.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use etwnet::cli::{Cli, Command, DropsFormat, EventsFormat, InputConfig, WhoFormat};
+use etwnet::correlate;
+use etwnet::output;
+use etwnet::pipeline::{self, Decoded};
+
+/// Exit status for usage errors and unwritable outputs.
+const EXIT_USAGE: u8 = 2;
+/// Exit status when `--strict` and some input had errors.
+const EXIT_INPUT_ERRORS: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`etwnet events … | head`) is not an error.
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("etwnet: error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn decode(cfg: &InputConfig) -> anyhow::Result<Decoded> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = cfg.threads {
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build()?;
+    Ok(pool.install(|| pipeline::run(&cfg.inputs, &cfg.run)))
+}
+
+fn finish(cfg: &InputConfig, decoded: &Decoded) -> anyhow::Result<ExitCode> {
+    if !cfg.quiet {
+        output::write_summary(io::stderr().lock(), decoded)?;
+    }
+    let had_errors =
+        decoded.files.iter().any(|f| f.has_errors()) || decoded.problems.iter().any(|p| p.skipped);
+    Ok(if cfg.strict && had_errors {
+        ExitCode::from(EXIT_INPUT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn open_output(path: Option<&std::path::Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+        Some(p) => {
+            let f = File::create(p)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+            Box::new(BufWriter::new(f))
+        }
+    })
+}
+
+fn usage(msg: String) -> anyhow::Error {
+    anyhow::anyhow!(msg)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Detect { input, verbose } => {
+            let cfg = input.config().map_err(usage)?;
+            let decoded = decode(&cfg)?;
+            let mut out = io::stdout().lock();
+            output::write_detect_table(&mut out, &decoded)?;
+            if verbose {
+                for f in &decoded.files {
+                    for d in &f.diagnostics {
+                        writeln!(out, "{}: {}", decoded.location(d.source), d.message)?;
+                    }
+                }
+            }
+            out.flush()?;
+            finish(&cfg, &decoded)
+        }
+        Command::Events {
+            input,
+            format,
+            output,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let mut out = open_output(output.as_deref())?;
+            let decoded = decode(&cfg)?;
+            match format {
+                EventsFormat::Csv => output::write_events_csv(&mut out, &decoded, cfg.tz)?,
+                EventsFormat::Jsonl => output::write_events_jsonl(&mut out, &decoded, cfg.tz)?,
+            }
+            out.flush()?;
+            if let Some(p) = &output {
+                eprintln!("etwnet: wrote {}", p.display());
+            }
+            finish(&cfg, &decoded)
+        }
+        Command::Timeline {
+            input,
+            output,
+            no_events,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            let written =
+                output::timeline::write_timeline(&output, &decoded, &analysis, cfg.tz, !no_events)?;
+            let code = finish(&cfg, &decoded)?;
+            eprintln!(
+                "etwnet: {} connection(s)/flow(s), {} drop group(s), {} finding(s)",
+                analysis.connections.len(),
+                analysis.drops.len(),
+                analysis.findings.len()
+            );
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(code)
+        }
+        Command::Who {
+            input,
+            packet,
+            pktgroup,
+            at,
+            format,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let at_key = match &at {
+                None => None,
+                Some(t) => Some(etwnet::cli::parse_at(t, cfg.tz).ok_or_else(|| {
+                    usage(format!(
+                        "--at '{t}' is not a time like 2010-01-14T11:20:14Z"
+                    ))
+                })?),
+            };
+            let query = match &packet {
+                Some(p) => Some(correlate::who::parse_packet_spec(p).map_err(usage)?),
+                None => None,
+            };
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            let query = match (query, pktgroup) {
+                (Some(q), _) => q,
+                (None, Some(g)) => match correlate::who::query_for_pktgroup(&decoded, g) {
+                    Some(q) => q,
+                    None => {
+                        println!(
+                            "no PktMon packet with PktGroupId {g} and a decoded 5-tuple in the inputs"
+                        );
+                        return finish(&cfg, &decoded);
+                    }
+                },
+                (None, None) => return Err(usage("give --packet or --pktgroup".into())),
+            };
+            let answer = correlate::who::who(&decoded, &analysis, &query, at_key, cfg.tz);
+            let mut out = io::stdout().lock();
+            match format {
+                WhoFormat::Text => output::timeline::write_who_text(&mut out, &answer)?,
+                WhoFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &answer)?;
+                    writeln!(out)?;
+                }
+            }
+            out.flush()?;
+            finish(&cfg, &decoded)
+        }
+        Command::Drops {
+            input,
+            format,
+            output,
+        } => {
+            let cfg = input.config().map_err(usage)?;
+            let mut out = open_output(output.as_deref())?;
+            let decoded = decode(&cfg)?;
+            let analysis = correlate::analyze(&decoded, cfg.tz);
+            match format {
+                DropsFormat::Table => {
+                    output::timeline::write_drops_table(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+                DropsFormat::Csv => {
+                    output::timeline::write_drops_csv(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+                DropsFormat::Json => {
+                    output::timeline::write_drops_json(&mut out, &decoded, &analysis, cfg.tz)?
+                }
+            }
+            out.flush()?;
+            finish(&cfg, &decoded)
+        }
+    }
 }

@@ -147,10 +147,10 @@ pub fn split_wide(s: &str) -> Vec<&str> {
             while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
                 j += 1;
             }
-            if (j - i >= 2 || b[i] == b'\t' || j == b.len()) && start.is_some() {
-                if let Some(st) = start.take() {
-                    out.push(&s[st..i]);
-                }
+            if (j - i >= 2 || b[i] == b'\t' || j == b.len())
+                && let Some(st) = start.take()
+            {
+                out.push(&s[st..i]);
             }
             i = j;
             continue;

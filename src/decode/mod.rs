@@ -16,8 +16,15 @@
 use crate::event::{Event, FileId, SourceRef};
 
 pub mod common;
+pub mod etwxml;
+pub mod netmon;
+pub mod netsh;
 pub mod netstat;
+pub mod pktmon;
+pub mod pktmon_list;
+pub mod prefix;
 pub mod tasklist;
+pub mod tracerpt_csv;
 
 /// Input formats recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,10 +115,11 @@ impl Format {
     /// Whether `line` starts a record, i.e. a chunk may begin at it.
     pub fn is_record_start(self, line: &str) -> bool {
         match self {
-            Format::NetshText | Format::PktmonText => {
+            Format::NetshText => {
                 let t = line.trim_start_matches('\u{feff}');
                 t.starts_with('[') || t.as_bytes().first().is_some_and(u8::is_ascii_digit)
             }
+            Format::PktmonText => pktmon::is_record_start(line),
             Format::NetmonText => line.as_bytes().first().is_some_and(u8::is_ascii_digit),
             Format::EtwXml => {
                 line.trim_start().starts_with("<Event ") || line.trim_start().starts_with("<Event>")
@@ -267,20 +275,62 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     match format {
         Format::Tasklist => Some(Box::new(tasklist::TasklistDecoder::default())),
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
+        Format::NetshText => Some(Box::new(netsh::NetshDecoder)),
+        Format::NetmonText => Some(Box::new(netmon::NetmonDecoder::default())),
+        Format::PktmonText => Some(Box::new(pktmon::PktmonTextDecoder::default())),
+        Format::PktmonList => Some(Box::new(pktmon_list::PktmonListDecoder::default())),
+        Format::PktmonCounters => Some(Box::new(pktmon_list::PktmonCountersDecoder::default())),
+        Format::PktmonJson => Some(Box::new(pktmon_list::PktmonJsonDecoder::default())),
+        Format::EtwXml => Some(Box::new(etwxml::EtwXmlDecoder::default())),
+        Format::TracerptCsv => Some(Box::new(tracerpt_csv::TracerptCsvDecoder::default())),
         _ => None,
     }
 }
 
+/// A line longer than this is not decoded by default (reported as an error),
+/// so one pathological "line" cannot make a decoder buffer without bound.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Decodes a whole text with one decoder: the reference path used by tests
-/// and by the chunked driver for each chunk.
+/// and by the chunked driver for each chunk. `first_line` is the 1-based
+/// number of the text's first line in its file.
 pub fn decode_text(format: Format, file: FileId, first_line: u64, text: &str) -> Option<Sink> {
-    let mut dec = decoder_for(format)?;
+    decoder_for(format)?;
+    Some(decode_lines(
+        format,
+        file,
+        first_line,
+        text,
+        DEFAULT_MAX_LINE_BYTES,
+    ))
+}
+
+/// [`decode_text`] with an explicit line-length cap; formats without a text
+/// decoder yield an empty sink.
+pub fn decode_lines(
+    format: Format,
+    file: FileId,
+    first_line: u64,
+    text: &str,
+    max_line: usize,
+) -> Sink {
     let mut sink = Sink::new(file);
-    let mut n = first_line;
-    for line in common::lines(text) {
-        dec.line(n, line, &mut sink);
-        n += 1;
+    let Some(mut dec) = decoder_for(format) else {
+        return sink;
+    };
+    for (n, line) in (first_line..).zip(common::lines(text)) {
+        if line.len() > max_line {
+            sink.error(
+                n,
+                format!(
+                    "line of {} bytes exceeds the {max_line}-byte limit; not decoded",
+                    line.len()
+                ),
+            );
+        } else {
+            dec.line(n, line, &mut sink);
+        }
     }
     dec.finish(&mut sink);
-    Some(sink)
+    sink
 }

@@ -1,0 +1,286 @@
+//! Findings: rules that point at a likely cause, each with its evidence.
+//!
+//! (a) received packets that passed the NIC/filters but were dropped by
+//!     TCPIP with a checksum reason ⇒ NIC receive checksum offload;
+//! (b) bad checksums only on packets the capturing host sent ⇒ transmit
+//!     checksum offload, benign;
+//! (c) SYNs received and no SYN-ACK sent ⇒ dropped above the capture point;
+//! (d) repeated SYNs and connect failure ⇒ unreachable or filtered;
+//! (e) retransmissions over a threshold;
+//! (f) connections repeating at a fixed interval.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Direction, Kind, SourceRef};
+use crate::pipeline::Decoded;
+
+use super::{Analysis, ConnDirection};
+
+/// A finding with its evidence lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule letter and short name, e.g. `a:rx-checksum-offload`.
+    pub rule: &'static str,
+    pub severity: &'static str,
+    pub summary: String,
+    pub conn_ids: Vec<String>,
+    pub evidence: Vec<SourceRef>,
+}
+
+/// Retransmissions per connection that make rule (e) fire.
+pub const RETRANSMIT_THRESHOLD: u64 = 3;
+/// Connections to the same place needed before (f) looks for a period.
+const PERIODIC_MIN: usize = 3;
+
+pub fn find(d: &Decoded, a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    rx_checksum(d, a, &mut out);
+    tx_checksum(a, &mut out);
+    syn_no_synack(d, a, &mut out);
+    connect_failures(d, a, &mut out);
+    retransmits(d, a, &mut out);
+    periodic(d, a, &mut out);
+    out
+}
+
+fn rx_checksum(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    for g in &a.drops {
+        if g.layer != "pktmon"
+            || g.direction != Some(Direction::In)
+            || !g.reason_text.to_ascii_lowercase().contains("checksum")
+        {
+            continue;
+        }
+        // The packets were seen at other components before the drop.
+        let mut path_lines = Vec::new();
+        for src in g.sources.iter().take(20) {
+            let Some(ev) = d
+                .events
+                .get(src.file as usize)
+                .and_then(|evs| evs.iter().find(|e| e.source == *src))
+            else {
+                continue;
+            };
+            let Some((gid, num)) = ev
+                .packet
+                .as_ref()
+                .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
+            else {
+                continue;
+            };
+            for e in d.events.get(src.file as usize).into_iter().flatten() {
+                if e.kind == Kind::Packet
+                    && e.packet
+                        .as_ref()
+                        .is_some_and(|p| p.pkt_group_id == Some(gid) && p.pkt_number == Some(num))
+                    && path_lines.len() < 20
+                {
+                    path_lines.push(e.source);
+                }
+            }
+        }
+        let mut evidence = path_lines;
+        evidence.extend(g.sources.iter().take(10));
+        out.push(Finding {
+            rule: "a:rx-checksum-offload",
+            severity: "high",
+            summary: format!(
+                "{} received {} packet(s) {} -> {} passed the NIC and filter layers but were dropped at {} with \"{}\"{}: suspect the NIC's receive checksum offload (disable Rx checksum offload for this protocol on the adapter and retest)",
+                g.count,
+                g.proto.map_or("", |p| p.as_str()),
+                g.src,
+                g.dst,
+                g.component,
+                g.reason_text,
+                g.reason_code.map(|c| format!(" ({c})")).unwrap_or_default()
+            ),
+            conn_ids: g.conn_ids.iter().cloned().collect(),
+            evidence,
+        });
+    }
+}
+
+fn tx_checksum(a: &Analysis, out: &mut Vec<Finding>) {
+    for c in &a.connections {
+        if c.bad_checksum_sent > 0 && c.bad_checksum_received == 0 {
+            out.push(Finding {
+                rule: "b:tx-checksum-offload",
+                severity: "info",
+                summary: format!(
+                    "{} packet(s) sent by the capturing host on {} show a bad checksum and no received packet does: transmit checksum offload (the NIC fills the checksum after capture); benign",
+                    c.bad_checksum_sent,
+                    describe(c)
+                ),
+                conn_ids: vec![c.id.clone()],
+                evidence: c.bad_checksum_evidence.clone(),
+            });
+        }
+    }
+}
+
+fn describe(c: &super::Connection) -> String {
+    let ep =
+        |e: Option<crate::event::Endpoint>| e.map(|e| e.to_string()).unwrap_or_else(|| "?".into());
+    format!(
+        "{} {} {} <-> {}",
+        c.id,
+        c.proto.as_str(),
+        ep(c.local),
+        ep(c.remote)
+    )
+}
+
+/// Source lines of a connection's events that satisfy `pred` (at most 10).
+fn evidence_of(
+    d: &Decoded,
+    c: &super::Connection,
+    pred: impl Fn(&crate::event::Event) -> bool,
+) -> Vec<SourceRef> {
+    c.events
+        .iter()
+        .filter_map(|&(f, e)| d.events.get(f as usize)?.get(e as usize))
+        .filter(|e| pred(e))
+        .take(10)
+        .map(|e| e.source)
+        .collect()
+}
+
+fn is_syn(e: &crate::event::Event) -> bool {
+    e.packet
+        .as_ref()
+        .and_then(|p| p.tcp_flags.as_deref())
+        .is_some_and(|f| f.contains('S'))
+}
+
+fn syn_no_synack(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    for c in &a.connections {
+        if c.syn_in > 0
+            && c.synack_out == 0
+            && c.tcb
+                .is_none_or(|_| c.states.iter().all(|s| s != "Established"))
+        {
+            out.push(Finding {
+                rule: "c:syn-no-synack",
+                severity: "high",
+                summary: format!(
+                    "{} SYN(s) received on {} and no SYN-ACK sent: something above the capture point (firewall, WFP filter, no listener) drops them",
+                    c.syn_in,
+                    describe(c)
+                ),
+                conn_ids: vec![c.id.clone()],
+                evidence: evidence_of(d, c, is_syn),
+            });
+        }
+    }
+}
+
+fn connect_failures(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    for c in &a.connections {
+        let repeated_syn = c.syn_out >= 2 && c.synack_in == 0;
+        if c.direction == ConnDirection::Outbound && (c.connect_failed.is_some() || repeated_syn) {
+            out.push(Finding {
+                rule: "d:connect-failed",
+                severity: "high",
+                summary: format!(
+                    "{}: {}{} — the destination is unreachable or the traffic is filtered",
+                    describe(c),
+                    if repeated_syn {
+                        format!("{} SYNs sent without a SYN-ACK", c.syn_out)
+                    } else {
+                        "connect failed".into()
+                    },
+                    c.close_reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ),
+                conn_ids: vec![c.id.clone()],
+                evidence: c
+                    .connect_failed
+                    .into_iter()
+                    .chain(evidence_of(d, c, is_syn))
+                    .collect(),
+            });
+        }
+    }
+}
+
+fn retransmits(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    for c in &a.connections {
+        if c.retransmits >= RETRANSMIT_THRESHOLD {
+            out.push(Finding {
+                rule: "e:retransmissions",
+                severity: "medium",
+                summary: format!(
+                    "{}: {} retransmission(s){} — packet loss or a slow path",
+                    describe(c),
+                    c.retransmits,
+                    c.close_reason
+                        .as_ref()
+                        .map(|r| format!(", closed with {r}"))
+                        .unwrap_or_default()
+                ),
+                conn_ids: vec![c.id.clone()],
+                evidence: evidence_of(d, c, |e| {
+                    matches!(e.kind, Kind::TcpRetransmit | Kind::KernelTcpRetransmit)
+                }),
+            });
+        }
+    }
+}
+
+fn periodic(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    let mut by_dest: BTreeMap<(String, &'static str), Vec<&super::Connection>> = BTreeMap::new();
+    for c in &a.connections {
+        if c.direction == ConnDirection::Listener || c.first_key.is_none() {
+            continue;
+        }
+        let Some(r) = c.remote else { continue };
+        by_dest
+            .entry((r.to_string(), c.proto.as_str()))
+            .or_default()
+            .push(c);
+    }
+    for ((dest, proto), mut conns) in by_dest {
+        if conns.len() < PERIODIC_MIN {
+            continue;
+        }
+        conns.sort_by_key(|c| c.first_key);
+        let starts: Vec<i64> = conns.iter().filter_map(|c| c.first_key).collect();
+        let mut gaps: Vec<i64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        // Connections opened in a burst (within a second) count as one attempt.
+        gaps.retain(|g| *g > 1_000_000_000);
+        if gaps.len() + 1 < PERIODIC_MIN {
+            continue;
+        }
+        let mut sorted = gaps.clone();
+        sorted.sort_unstable();
+        let median = sorted[sorted.len() / 2];
+        if median < 10_000_000_000 {
+            continue;
+        }
+        let regular = gaps.iter().all(|g| (g - median).abs() * 10 <= median);
+        if regular {
+            out.push(Finding {
+                rule: "f:periodic",
+                severity: "info",
+                summary: format!(
+                    "{} {proto} connections to {dest} start every {} — a scheduled task or periodic protocol (e.g. browser master announcements every 12 minutes)",
+                    conns.len(),
+                    human_interval(median)
+                ),
+                conn_ids: conns.iter().map(|c| c.id.clone()).collect(),
+                evidence: conns.iter().filter_map(|c| evidence_of(d, c, |_| true).into_iter().next()).collect(),
+            });
+        }
+    }
+}
+
+fn human_interval(nanos: i64) -> String {
+    let s = nanos / 1_000_000_000;
+    if s >= 120 {
+        format!("~{} min {} s", s / 60, s % 60)
+    } else {
+        format!("~{s} s")
+    }
+}

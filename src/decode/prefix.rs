@@ -1,0 +1,241 @@
+//! The tracefmt line prefix shared by `netsh trace convert`, tracefmt and
+//! `pktmon etl2txt`: `[CPU]PID.TID::TIME [Provider]message`.
+//!
+//! The prefix is configurable on Windows (`%TRACE_FORMAT_PREFIX%`), so the
+//! parser is tolerant: the time may be `2025/03/27-16:12:13.966003800`
+//! (netsh), `2025-03-27 16:10:34.934020500` (pktmon), `09/20/2004-14:41:31.625`
+//! (old tracefmt, US date order) with 0–9 fraction digits; there may or may not
+//! be a space before the message; provider names may carry `/Channel`; a user
+//! may have quoted the line in Markdown (`> `, `***time***`).
+
+use crate::event::{Timestamp, Zone};
+
+/// A parsed prefix. `message` borrows the rest of the line after the
+/// provider tag (one leading space removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix<'a> {
+    pub cpu: u32,
+    pub pid: u32,
+    pub tid: u32,
+    pub ts: Timestamp,
+    /// Provider or WPP component name as printed, without the `/Channel`
+    /// suffix (`Microsoft-Windows-TCPIP`, `nt`, `viosock.sys`, `0`).
+    pub provider: &'a str,
+    /// The `/Channel` part, if any (`Microsoft-Windows-TCPIP/Diagnostic` → `Diagnostic`).
+    pub channel: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// Why a line that looks like a prefixed line could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrefixError {
+    /// Not a prefixed line at all (no `[digits]` start).
+    NotPrefixed,
+    /// Looks prefixed but a part is malformed; the text says which.
+    Malformed(&'static str),
+}
+
+/// Strips Markdown quoting a user may have pasted around a trace line.
+fn strip_markdown(line: &str) -> &str {
+    let mut s = line.trim_start_matches('\u{feff}').trim_start();
+    while let Some(rest) = s.strip_prefix('>') {
+        s = rest.trim_start();
+    }
+    s
+}
+
+/// Parses `[CPU]PID.TID::TIME [Provider]message`.
+pub fn parse_prefix(line: &str) -> Result<Prefix<'_>, PrefixError> {
+    let s = strip_markdown(line);
+    let rest = s.strip_prefix('[').ok_or(PrefixError::NotPrefixed)?;
+    let close = rest.find(']').ok_or(PrefixError::NotPrefixed)?;
+    let cpu_txt = &rest[..close];
+    if cpu_txt.is_empty() || !cpu_txt.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PrefixError::NotPrefixed);
+    }
+    let cpu = cpu_txt
+        .parse()
+        .map_err(|_| PrefixError::Malformed("CPU number"))?;
+    let rest = &rest[close + 1..];
+    let sep = rest
+        .find("::")
+        .ok_or(PrefixError::Malformed("missing '::' after PID.TID"))?;
+    let (pid_txt, tid_txt) = rest[..sep]
+        .split_once('.')
+        .ok_or(PrefixError::Malformed("PID.TID"))?;
+    let pid =
+        u32::from_str_radix(pid_txt.trim(), 16).map_err(|_| PrefixError::Malformed("PID (hex)"))?;
+    let tid =
+        u32::from_str_radix(tid_txt.trim(), 16).map_err(|_| PrefixError::Malformed("TID (hex)"))?;
+    let rest = &rest[sep + 2..];
+    // The provider tag is the first " [" after the time (pktmon and
+    // Markdown-quoted lines) or "[" right after it.
+    let open = rest
+        .find('[')
+        .ok_or(PrefixError::Malformed("missing [Provider]"))?;
+    let time_txt = rest[..open].trim().replace('*', "");
+    let ts = parse_trace_time(&time_txt).ok_or(PrefixError::Malformed("timestamp"))?;
+    let after = &rest[open + 1..];
+    let pclose = after
+        .find(']')
+        .ok_or(PrefixError::Malformed("unterminated [Provider]"))?;
+    let tag = &after[..pclose];
+    let (provider, channel) = match tag.split_once('/') {
+        Some((p, c)) => (p, Some(c)),
+        None => (tag, None),
+    };
+    let msg = &after[pclose + 1..];
+    let message = msg.strip_prefix(' ').unwrap_or(msg);
+    Ok(Prefix {
+        cpu,
+        pid,
+        tid,
+        ts,
+        provider,
+        channel,
+        message,
+    })
+}
+
+/// Parses the time forms trace converters print, as capture-machine local time:
+/// `YYYY/MM/DD-hh:mm:ss[.f…]`, `YYYY-MM-DD hh:mm:ss[.f…]`,
+/// `MM/DD/YYYY-hh:mm:ss[.f…]`, and `YYYY-MM-DDThh:mm:ss[.f…]`.
+pub fn parse_trace_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    // The date/time separator is the last '-', ' ' or 'T' before the first
+    // ':' (the date itself may contain '-').
+    let colon = s.find(':')?;
+    let split = s[..colon].rfind(['-', ' ', 'T'])?;
+    let (date, time) = (&s[..split], &s[split + 1..]);
+    let (y, m, d) = parse_date(date)?;
+    let (hh, mm, ss, nanos) = parse_time_of_day(time)?;
+    Timestamp::from_civil(y, m, d, hh, mm, ss, nanos, Zone::Local)
+}
+
+fn parse_date(date: &str) -> Option<(i32, u32, u32)> {
+    let parts: Vec<&str> = date.split(['/', '-', '.']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let num = |t: &str| -> Option<u32> {
+        if t.is_empty() || t.len() > 4 || !t.bytes().all(|x| x.is_ascii_digit()) {
+            None
+        } else {
+            t.parse().ok()
+        }
+    };
+    if a.len() == 4 {
+        Some((i32::try_from(num(a)?).ok()?, num(b)?, num(c)?))
+    } else if c.len() == 4 {
+        // US order MM/DD/YYYY as tracefmt prints it.
+        Some((i32::try_from(num(c)?).ok()?, num(a)?, num(b)?))
+    } else {
+        None
+    }
+}
+
+/// `hh:mm:ss[.fffffffff]` → (h, m, s, nanos). Accepts 0–9 fraction digits.
+pub fn parse_time_of_day(t: &str) -> Option<(u32, u32, u32, u32)> {
+    let (hms, frac) = match t.split_once(['.', ',']) {
+        Some((a, b)) => (a, b),
+        None => (t, ""),
+    };
+    let mut it = hms.split(':');
+    let h: u32 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let s: u32 = it.next()?.parse().ok()?;
+    if it.next().is_some() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut nanos: u32 = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        nanos += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
+    }
+    Some((h, m, s, nanos))
+}
+
+/// A time-of-day-only timestamp (pktmon `--timestamp-only`, real-time console).
+pub fn time_of_day_timestamp(t: &str) -> Option<Timestamp> {
+    let (h, m, s, n) = parse_time_of_day(t)?;
+    let nanos =
+        (i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)) * 1_000_000_000 + i64::from(n);
+    Some(Timestamp {
+        nanos,
+        zone: Zone::TimeOfDay,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netsh_form_without_space() {
+        let p = parse_prefix("[30]0000.0000::2025/03/27-16:12:13.966003800 [Microsoft-Windows-TCPIP]TCPIP: Network layer").unwrap();
+        assert_eq!((p.cpu, p.pid, p.tid), (30, 0, 0));
+        assert_eq!(p.provider, "Microsoft-Windows-TCPIP");
+        assert_eq!(p.message, "TCPIP: Network layer");
+        assert_eq!(p.ts.to_string(), "2025-03-27T16:12:13.9660038");
+        assert_eq!(p.ts.zone, Zone::Local);
+    }
+
+    #[test]
+    fn pktmon_form_with_space_and_hex_pid() {
+        let p = parse_prefix(
+            "[23]0004.06C4::2026-09-30 16:31:20.155844000 [Microsoft-Windows-PktMon] PktGroupId 1",
+        )
+        .unwrap();
+        assert_eq!((p.cpu, p.pid, p.tid), (23, 4, 0x6c4));
+        assert_eq!(p.message, "PktGroupId 1");
+        assert_eq!(p.ts.to_string(), "2026-09-30T16:31:20.1558440");
+    }
+
+    #[test]
+    fn old_tracefmt_us_date_millis() {
+        let p =
+            parse_prefix("[0]0C40.0C3C::09/20/2004-14:41:31.625 [tracedrv]Hello, 1 Hi").unwrap();
+        assert_eq!(p.pid, 0xC40);
+        assert_eq!(p.provider, "tracedrv");
+        assert_eq!(p.ts.to_string(), "2004-09-20T14:41:31.6250000");
+    }
+
+    #[test]
+    fn channel_and_markdown_quoting() {
+        let p = parse_prefix("> [04]0004.8018::2025-08-03 ***12:45:09.474440300*** [Microsoft-Windows-Hyper-V-VfpExt] Block rule").unwrap();
+        assert_eq!(p.provider, "Microsoft-Windows-Hyper-V-VfpExt");
+        assert_eq!(p.message, "Block rule");
+        let p = parse_prefix(
+            "[1]0000.0000::2025/03/27-16:12:13.1 [Microsoft-Windows-TCPIP/Diagnostic]x",
+        )
+        .unwrap();
+        assert_eq!(p.provider, "Microsoft-Windows-TCPIP");
+        assert_eq!(p.channel, Some("Diagnostic"));
+    }
+
+    #[test]
+    fn not_prefixed_and_malformed() {
+        assert_eq!(parse_prefix("hello").unwrap_err(), PrefixError::NotPrefixed);
+        assert_eq!(
+            parse_prefix("\tip: 1.2.3.4").unwrap_err(),
+            PrefixError::NotPrefixed
+        );
+        assert!(matches!(
+            parse_prefix("[1]0000.0000::2025/13/27-16:12:13.1 [X]m"),
+            Err(PrefixError::Malformed("timestamp"))
+        ));
+        assert!(matches!(
+            parse_prefix("[1]zz.0::"),
+            Err(PrefixError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn time_of_day_only() {
+        let t = time_of_day_timestamp("23:02:26.539704700").unwrap();
+        assert_eq!(t.to_string(), "T23:02:26.5397047");
+        assert!(time_of_day_timestamp("25:00:00").is_none());
+    }
+}

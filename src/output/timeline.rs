@@ -1,0 +1,512 @@
+//! The `timeline` outputs: connections.csv, events.csv, drops.csv,
+//! processes.csv and findings.csv, plus the `drops` and `who` renderings.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::correlate::who::WhoAnswer;
+use crate::correlate::{Analysis, DropGroup};
+use crate::pipeline::Decoded;
+
+use super::{fields_text, opt, ptr, ts_text};
+
+#[derive(Serialize)]
+struct ConnRow<'a> {
+    conn_id: &'a str,
+    proto: &'static str,
+    local_addr: String,
+    local_port: String,
+    remote_addr: String,
+    remote_port: String,
+    direction: &'static str,
+    pid: String,
+    process: String,
+    services: String,
+    first_ts: String,
+    last_ts: String,
+    duration_s: String,
+    states: String,
+    final_state: &'a str,
+    history: &'a str,
+    bytes_sent: u64,
+    bytes_received: u64,
+    packets_sent: u64,
+    packets_received: u64,
+    retransmits: u64,
+    drops: u64,
+    close_reason: &'a str,
+    tcb: String,
+    endpoint: String,
+    attribution: String,
+    confidence: &'static str,
+    sources: String,
+}
+
+fn addr(e: Option<crate::event::Endpoint>) -> (String, String) {
+    match e {
+        None => (String::new(), String::new()),
+        Some(e) => (opt(e.ip), opt(e.port)),
+    }
+}
+
+/// Writes connections.csv.
+pub fn write_connections<W: Write>(
+    out: W,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for c in &a.connections {
+        let (la, lp) = addr(c.local);
+        let (ra, rp) = addr(c.remote);
+        let pid = c.attribution.as_ref().map(|x| x.pid);
+        let name = pid.and_then(|p| a.process_name(p, c.first_key));
+        let mut attribution = c.attribution.as_ref().map_or(String::new(), |x| {
+            let ev: Vec<String> = x.evidence.iter().map(|s| d.location(*s)).collect();
+            format!("{} [{}]", x.how, ev.join(", "))
+        });
+        if let Some(n) = &name
+            && !n.conflicts.is_empty()
+        {
+            attribution.push_str(&format!(
+                "; PID also named {} elsewhere",
+                n.conflicts.join(", ")
+            ));
+        }
+        let sources: Vec<&str> = c.sources.iter().map(|f| d.file_name(*f)).collect();
+        w.serialize(ConnRow {
+            conn_id: &c.id,
+            proto: c.proto.as_str(),
+            local_addr: la,
+            local_port: lp,
+            remote_addr: ra,
+            remote_port: rp,
+            direction: c.direction.as_str(),
+            pid: opt(pid),
+            process: name.as_ref().map(|n| n.image.clone()).unwrap_or_default(),
+            services: name
+                .as_ref()
+                .map(|n| n.services.clone())
+                .unwrap_or_default(),
+            first_ts: ts_text(c.first, tz),
+            last_ts: ts_text(c.last, tz),
+            duration_s: c
+                .duration_s()
+                .map(|s| format!("{s:.6}"))
+                .unwrap_or_default(),
+            states: c.states.join(">"),
+            final_state: c.final_state().unwrap_or(""),
+            history: &c.history,
+            bytes_sent: c.bytes_sent,
+            bytes_received: c.bytes_received,
+            packets_sent: c.packets_sent,
+            packets_received: c.packets_received,
+            retransmits: c.retransmits,
+            drops: c.drops,
+            close_reason: c.close_reason.as_deref().unwrap_or(""),
+            tcb: ptr(c.tcb.or(c.listener)),
+            endpoint: ptr(c.endpoint),
+            attribution,
+            confidence: c.attribution.as_ref().map_or("", |x| x.confidence.as_str()),
+            sources: sources.join(";"),
+        })?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TimelineRow<'a> {
+    ts: String,
+    conn_id: &'a str,
+    layer: &'static str,
+    kind: &'static str,
+    pid: String,
+    process: String,
+    proto: &'static str,
+    local: String,
+    remote: String,
+    bytes: String,
+    state: String,
+    text: String,
+    source: String,
+}
+
+/// A short description of an event for events.csv.
+fn short_text(ev: &crate::event::Event) -> String {
+    let base = if ev.message.is_empty() {
+        fields_text(ev)
+    } else {
+        ev.message.clone()
+    };
+    let mut t: String = base.chars().take(300).collect();
+    if let Some(dr) = &ev.drop {
+        let reason = dr.text.as_deref().or(dr.name.as_deref()).unwrap_or("");
+        if !reason.is_empty() && !t.contains(reason) {
+            t = format!("DROP {reason}: {t}");
+        }
+    }
+    t
+}
+
+/// Writes events.csv: every event in time order with its connection.
+pub fn write_events<W: Write>(
+    out: W,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for &r in &a.order {
+        let Some(ev) = a.event(d, r) else { continue };
+        let pid = ev.pid.or(ev.header_pid.filter(|_| false));
+        let process = ev
+            .process_name
+            .clone()
+            .or_else(|| {
+                pid.and_then(|p| a.process_name(p, a.key_of(r)))
+                    .map(|n| n.image)
+            })
+            .unwrap_or_default();
+        let state = match (&ev.state_from, &ev.state_to) {
+            (Some(f), Some(t)) => format!("{f}>{t}"),
+            (None, Some(t)) => t.clone(),
+            _ => ev.field("state").unwrap_or("").to_string(),
+        };
+        w.serialize(TimelineRow {
+            ts: ts_text(ev.ts, tz),
+            conn_id: a.conn_id_of(r).unwrap_or(""),
+            layer: ev.layer.as_str(),
+            kind: ev.kind.as_str(),
+            pid: opt(pid),
+            process,
+            proto: ev.proto.map_or("", |p| p.as_str()),
+            local: opt(ev.local),
+            remote: opt(ev.remote),
+            bytes: opt(ev.bytes),
+            state,
+            text: short_text(ev),
+            source: d.location(ev.source),
+        })?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DropRow<'a> {
+    reason_code: String,
+    reason_name: &'a str,
+    reason: &'a str,
+    layer: &'static str,
+    component: &'a str,
+    location: String,
+    location_name: &'a str,
+    direction: &'static str,
+    proto: &'static str,
+    src: &'a str,
+    dst: &'a str,
+    count: u64,
+    first_ts: String,
+    last_ts: String,
+    conn_ids: String,
+    example_source: String,
+    example: &'a str,
+    hint: &'a str,
+}
+
+fn drop_row<'a>(g: &'a DropGroup, d: &Decoded, tz: Option<i16>) -> DropRow<'a> {
+    DropRow {
+        reason_code: opt(g.reason_code),
+        reason_name: g.reason_name.as_deref().unwrap_or(""),
+        reason: &g.reason_text,
+        layer: g.layer,
+        component: &g.component,
+        location: ptr(g.location),
+        location_name: g.location_name.as_deref().unwrap_or(""),
+        direction: g.direction.map_or("", |x| x.as_str()),
+        proto: g.proto.map_or("", |p| p.as_str()),
+        src: &g.src,
+        dst: &g.dst,
+        count: g.count,
+        first_ts: ts_text(g.first, tz),
+        last_ts: ts_text(g.last, tz),
+        conn_ids: g.conn_ids.iter().cloned().collect::<Vec<_>>().join(";"),
+        example_source: d.location(g.example),
+        example: &g.example_text,
+        hint: g.hint.unwrap_or(""),
+    }
+}
+
+/// Writes drops.csv.
+pub fn write_drops_csv<W: Write>(
+    out: W,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for g in &a.drops {
+        w.serialize(drop_row(g, d, tz))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes drops as a JSON array.
+pub fn write_drops_json<W: Write>(
+    mut out: W,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> io::Result<()> {
+    let rows: Vec<DropRow> = a.drops.iter().map(|g| drop_row(g, d, tz)).collect();
+    serde_json::to_writer_pretty(&mut out, &rows)?;
+    writeln!(out)
+}
+
+/// The `drops` table: totals per reason first, then each group.
+pub fn write_drops_table<W: Write>(
+    mut out: W,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> io::Result<()> {
+    if a.drops.is_empty() {
+        return writeln!(
+            out,
+            "No drop events in the inputs (PktMon drops, TCPIP network/transport drops, AFD datagram drops, WFP drops)."
+        );
+    }
+    let mut totals: Vec<(String, Option<u32>, u64)> = Vec::new();
+    for g in &a.drops {
+        match totals.iter_mut().find(|t| t.0 == g.reason_text) {
+            Some(t) => t.2 += g.count,
+            None => totals.push((g.reason_text.clone(), g.reason_code, g.count)),
+        }
+    }
+    writeln!(out, "Drops by reason")?;
+    for (reason, code, n) in &totals {
+        writeln!(
+            out,
+            "  {n:>8}  {reason}{}",
+            code.map(|c| format!(" ({c})")).unwrap_or_default()
+        )?;
+    }
+    writeln!(out)?;
+    for g in &a.drops {
+        writeln!(
+            out,
+            "{} x  {}{}",
+            g.count,
+            g.reason_text,
+            g.reason_code.map(|c| format!(" ({c})")).unwrap_or_default()
+        )?;
+        writeln!(
+            out,
+            "    where: {} {}{}",
+            g.layer,
+            g.component,
+            g.location
+                .map(|l| format!(
+                    ", location 0x{l:X}{}",
+                    g.location_name
+                        .as_deref()
+                        .map(|n| format!(" {n}"))
+                        .unwrap_or_default()
+                ))
+                .unwrap_or_default()
+        )?;
+        writeln!(
+            out,
+            "    flow:  {} {} {} -> {}{}",
+            g.direction
+                .map_or("", |x| if x == crate::event::Direction::In {
+                    "Rx"
+                } else {
+                    "Tx"
+                }),
+            g.proto.map_or("", |p| p.as_str()),
+            g.src,
+            g.dst,
+            if g.conn_ids.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  [{}]",
+                    g.conn_ids.iter().cloned().collect::<Vec<_>>().join(",")
+                )
+            }
+        )?;
+        writeln!(
+            out,
+            "    time:  {} .. {}",
+            ts_text(g.first, tz),
+            ts_text(g.last, tz)
+        )?;
+        writeln!(
+            out,
+            "    e.g.:  {}  {}",
+            d.location(g.example),
+            g.example_text
+        )?;
+        if let Some(h) = g.hint {
+            writeln!(out, "    hint:  {h}")?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ProcessRow<'a> {
+    source: String,
+    origin: &'static str,
+    pid: u32,
+    image: &'a str,
+    session_name: &'a str,
+    session: &'a str,
+    mem_kb: &'a str,
+    user: &'a str,
+    services: String,
+}
+
+/// Writes processes.csv (every claim: tasklist, netstat and trace).
+pub fn write_processes<W: Write>(out: W, d: &Decoded, a: &Analysis) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for c in a.processes.claims() {
+        w.serialize(ProcessRow {
+            source: d.location(c.source),
+            origin: c.origin,
+            pid: c.pid,
+            image: &c.image,
+            session_name: c.session_name.as_deref().unwrap_or(""),
+            session: c.session.as_deref().unwrap_or(""),
+            mem_kb: c.mem_kb.as_deref().unwrap_or(""),
+            user: c.user.as_deref().unwrap_or(""),
+            services: c.services.join(","),
+        })?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FindingRow<'a> {
+    rule: &'static str,
+    severity: &'static str,
+    summary: &'a str,
+    conn_ids: String,
+    evidence: String,
+}
+
+/// Writes findings.csv.
+pub fn write_findings<W: Write>(out: W, d: &Decoded, a: &Analysis) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for f in &a.findings {
+        w.serialize(FindingRow {
+            rule: f.rule,
+            severity: f.severity,
+            summary: &f.summary,
+            conn_ids: f.conn_ids.join(";"),
+            evidence: f
+                .evidence
+                .iter()
+                .map(|s| d.location(*s))
+                .collect::<Vec<_>>()
+                .join(";"),
+        })?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes all timeline outputs into `dir`; returns the paths written.
+pub fn write_timeline(
+    dir: &Path,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+    with_events: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let open = |name: &str| -> anyhow::Result<(PathBuf, BufWriter<File>)> {
+        let p = dir.join(name);
+        let f =
+            File::create(&p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+        Ok((p, BufWriter::new(f)))
+    };
+    let mut written = Vec::new();
+    let (p, f) = open("connections.csv")?;
+    write_connections(f, d, a, tz)?;
+    written.push(p);
+    if with_events {
+        let (p, f) = open("events.csv")?;
+        write_events(f, d, a, tz)?;
+        written.push(p);
+    }
+    let (p, f) = open("drops.csv")?;
+    write_drops_csv(f, d, a, tz)?;
+    written.push(p);
+    let (p, f) = open("processes.csv")?;
+    write_processes(f, d, a)?;
+    written.push(p);
+    let (p, f) = open("findings.csv")?;
+    write_findings(f, d, a)?;
+    written.push(p);
+    Ok(written)
+}
+
+/// Renders a `who` answer for people.
+pub fn write_who_text<W: Write>(mut out: W, w: &WhoAnswer) -> io::Result<()> {
+    writeln!(out, "packet: {}", w.query)?;
+    if w.matches.is_empty() {
+        writeln!(out, "no connection or flow matches.")?;
+        writeln!(out, "searched: {}", w.searched)?;
+        if w.nearest.is_empty() {
+            writeln!(out, "no flow shares an address or port with it.")?;
+        } else {
+            writeln!(out, "nearest candidates (same address or port):")?;
+            for n in &w.nearest {
+                writeln!(out, "  {n}")?;
+            }
+        }
+        return Ok(());
+    }
+    for (i, m) in w.matches.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        match m.pid {
+            Some(pid) => writeln!(
+                out,
+                "process: PID {pid} {}{}   confidence: {}",
+                m.image.as_deref().unwrap_or("(image unknown)"),
+                m.services
+                    .as_deref()
+                    .map(|s| format!(" (services: {s})"))
+                    .unwrap_or_default(),
+                m.confidence
+            )?,
+            None => writeln!(out, "process: unknown   confidence: none")?,
+        }
+        writeln!(
+            out,
+            "connection: {} {} {} <-> {} (packet {} by this host), {} .. {}",
+            m.conn_id, m.proto, m.local, m.remote, m.packet_direction, m.first_ts, m.last_ts
+        )?;
+        writeln!(out, "how: {}", m.attribution)?;
+        for n in &m.notes {
+            writeln!(out, "note: {n}")?;
+        }
+        writeln!(out, "evidence:")?;
+        for e in &m.evidence {
+            writeln!(out, "  {e}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! Typed slots from named fields: every ETW decoder (netsh text, NetMon
+//! text, XML, CSV, ETL) sets `provider`, `event_id`, `version` and `fields`,
+//! then calls [`enrich`].
+
+use super::{registry, values};
+use crate::event::{Direction, DropInfo, Event, Kind, Layer, Proto};
+
+// Field names the typed slots are read from (checked against the schemas
+// by tests/schema_names.rs).
+const TCB: &str = "Tcb";
+const ENDPOINT: &[&str] = &["Endpoint", "ListenEndpoint", "Listener", "PortAcquirer"];
+const ENDPOINT2: &[&str] = &["AcceptEndpoint", "OriginalAcquirer"];
+const PROCESS: &str = "Process";
+const PID: &[&str] = &["ProcessId", "Pid", "PID", "UserModePid"];
+const LOCAL: &[&str] = &[
+    "LocalAddress",
+    "LocalSockAddr",
+    "SocketAddress",
+    "SourceAddress",
+    "saddr",
+];
+const REMOTE: &[&str] = &["RemoteAddress", "RemoteSockAddr", "DestAddress", "daddr"];
+const AFD_BYTES: &[&str] = &["BufferLength", "BytesIndicated", "PacketSize"];
+const BYTES: &[&str] = &[
+    "NumBytes",
+    "BytesSent",
+    "size",
+    "FragmentSize",
+    "DataLength",
+];
+const STATUS: &[&str] = &["Status", "RequestStatus", "Error"];
+const REASON: &[&str] = &["Reason", "DropReason"];
+const DIRECTION: &[&str] = &["PathDirection", "Direction"];
+/// Value maps the code reads by name.
+pub const MAPS_USED: &[(&str, &str)] =
+    &[("Microsoft-Windows-TCPIP", "TCP_CONNECTION_STATE_ValueMap")];
+
+/// Every field name [`enrich`] reads.
+pub fn field_names_used() -> Vec<&'static str> {
+    let mut v = vec![
+        TCB,
+        PROCESS,
+        "OldState",
+        "NewState",
+        "TcpState",
+        "State",
+        "Address",
+        "sport",
+        "dport",
+        "IPTransportProtocol",
+        "Protocol",
+    ];
+    for l in [
+        ENDPOINT, ENDPOINT2, PID, LOCAL, REMOTE, AFD_BYTES, BYTES, STATUS, REASON, DIRECTION,
+    ] {
+        v.extend_from_slice(l);
+    }
+    v
+}
+
+/// The typed kind of (provider, event id) — `Kind::Raw` when none.
+pub fn kind_for(provider: &str, id: u32, symbol: &str) -> Kind {
+    match provider {
+        "Microsoft-Windows-TCPIP" => tcpip_kind(id, symbol),
+        "Microsoft-Windows-Winsock-AFD" => afd_kind(id),
+        "Microsoft-Windows-WFP" => match id {
+            1001 | 1003 | 1011 | 1029 => Kind::WfpDrop,
+            _ => Kind::WfpOther,
+        },
+        "Microsoft-Windows-Kernel-Network" => kernel_network_kind(id),
+        "Microsoft-Windows-NDIS-PacketCapture" if id == 1001 || id == 1003 => Kind::Packet,
+        _ => Kind::Raw,
+    }
+}
+
+/// Fills an event's typed slots (kind, tcb, endpoint, pid, local/remote,
+/// bytes, states, status, drop) from its provider, event id/version and
+/// named `fields`. Fields keep their rendered text; slots already set by
+/// the decoder are not overwritten.
+pub fn enrich(ev: &mut Event) {
+    let reg = registry();
+    let Some(provider) = ev.provider.as_deref() else {
+        return;
+    };
+    let Some(pi) = reg.provider_index(provider) else {
+        return;
+    };
+    let Some(p) = reg.providers.get(pi) else {
+        return;
+    };
+    let pname = p.name.clone();
+    if ev.layer == Layer::Other {
+        ev.layer = p.layer;
+    }
+    let schema = ev.event_id.and_then(|id| reg.event(&pname, id, ev.version));
+    if ev.symbol.is_none() {
+        ev.symbol = schema.map(|s| s.symbol.clone());
+    }
+    let Some(id) = ev.event_id else {
+        return;
+    };
+    let kind = kind_for(&pname, id, ev.symbol.as_deref().unwrap_or(""));
+    if ev.kind == Kind::Raw {
+        ev.kind = kind;
+    }
+    let is_afd = pname == "Microsoft-Windows-Winsock-AFD";
+
+    // Helper closures over the fields (cloned: the event is mutated below).
+    let fields = ev.fields.clone();
+    let get = |name: &str| -> Option<&str> {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let first = |names: &[&str]| names.iter().find_map(|n| get(n));
+
+    // Identity pointers.
+    if ev.tcb.is_none() {
+        ev.tcb = get(TCB).and_then(values::parse_ptr);
+    }
+    if ev.endpoint.is_none() {
+        ev.endpoint = first(ENDPOINT).and_then(values::parse_ptr);
+    }
+    if ev.endpoint2.is_none() {
+        ev.endpoint2 = first(ENDPOINT2).and_then(values::parse_ptr);
+    }
+    if is_afd && ev.process_object.is_none() {
+        ev.process_object = get(PROCESS).and_then(values::parse_ptr);
+    }
+
+    // Payload PID (AFD renders its ProcessId as a pointer-sized hex value).
+    if ev.pid.is_none() {
+        ev.pid = first(PID)
+            .and_then(values::parse_num)
+            .and_then(|v| u32::try_from(v).ok());
+    }
+
+    // Addresses.
+    let addr = |names: &[&str]| first(names).and_then(values::parse_address);
+    let mut local = addr(LOCAL);
+    let mut remote = addr(REMOTE);
+    if let Some(a) = get("Address").and_then(values::parse_address) {
+        // AFD `Address`: the local one for bind, the peer otherwise.
+        if matches!(ev.kind, Kind::AfdBind) {
+            local = local.or(Some(a));
+        } else {
+            remote = remote.or(Some(a));
+        }
+    }
+    // Kernel-Network renders ports separately.
+    if let (Some(l), Some(p)) = (local.as_mut(), get("sport").and_then(values::parse_num)) {
+        l.port = l.port.or(u16::try_from(p).ok());
+    }
+    if let (Some(r), Some(p)) = (remote.as_mut(), get("dport").and_then(values::parse_num)) {
+        r.port = r.port.or(u16::try_from(p).ok());
+    }
+    if ev.local.is_none() {
+        ev.local = local;
+    }
+    if ev.remote.is_none() {
+        ev.remote = remote;
+    }
+
+    // Transport protocol.
+    if ev.proto.is_none() {
+        ev.proto = proto_of(&pname, ev.kind, &get);
+    }
+
+    // Byte counts.
+    if ev.bytes.is_none() {
+        let names: &[&str] = if is_afd { AFD_BYTES } else { BYTES };
+        ev.bytes = first(names).and_then(values::parse_num);
+    }
+
+    // TCP states.
+    let state = |v: &str| -> Option<String> {
+        let name = match values::value_name(v) {
+            Some(n) => n.to_string(),
+            None => {
+                let n = values::parse_num(v)?;
+                reg.map_string(pi, "TCP_CONNECTION_STATE_ValueMap", n)?
+                    .to_string()
+            }
+        };
+        Some(name.strip_suffix("State").unwrap_or(&name).to_string())
+    };
+    if matches!(ev.kind, Kind::TcpStateChange) {
+        if ev.state_from.is_none() {
+            ev.state_from = get("OldState").and_then(state);
+        }
+        if ev.state_to.is_none() {
+            ev.state_to = get("NewState").and_then(state);
+        }
+    } else if ev.state_to.is_none() && pname == "Microsoft-Windows-TCPIP" {
+        ev.state_to = first(&["TcpState", "State"])
+            .filter(|_| {
+                schema.is_some_and(|s| {
+                    s.fields.iter().any(|f| {
+                        (f.name == "TcpState" || f.name == "State")
+                            && f.map.as_deref() == Some("TCP_CONNECTION_STATE_ValueMap")
+                    })
+                })
+            })
+            .and_then(state);
+    }
+
+    // Status.
+    if ev.status.is_none()
+        && let Some(v) = first(STATUS)
+    {
+        let (code, name) = values::parse_status(v);
+        let code = code.or_else(|| name.and_then(|n| reg.ntstatus_code(n)));
+        ev.status_code = code;
+        ev.status = match (name, code) {
+            (Some(n), _) => Some(n.to_string()),
+            (None, Some(0)) => Some("Success".to_string()),
+            (None, Some(c)) => Some(
+                reg.ntstatus_name(c)
+                    .map_or_else(|| format!("0x{c:08X}"), str::to_string),
+            ),
+            (None, None) => None,
+        };
+    }
+
+    // Drops.
+    if ev.drop.is_none()
+        && matches!(
+            ev.kind,
+            Kind::NetworkDrop | Kind::TransportDrop | Kind::AfdDatagramDrop
+        )
+        && let Some(v) = first(REASON)
+    {
+        let code = values::parse_num(v).and_then(|c| u32::try_from(c).ok());
+        let text = values::value_name(v).map(str::to_string).or_else(|| {
+            let f = schema?.fields.iter().find(|f| f.name == "Reason")?;
+            reg.map_string(pi, f.map.as_deref()?, u64::from(code?))
+                .map(str::to_string)
+        });
+        ev.drop = Some(DropInfo {
+            code,
+            text,
+            ..DropInfo::default()
+        });
+    }
+
+    // Direction.
+    if ev.direction.is_none()
+        && let Some(v) = first(DIRECTION)
+    {
+        let name = values::value_name(v)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        ev.direction = match (values::parse_num(v), name.as_str()) {
+            (_, "send" | "outbound" | "tx") => Some(Direction::Out),
+            (_, "receive" | "inbound" | "rx") => Some(Direction::In),
+            (Some(0), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::Out),
+            (Some(1), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::In),
+            _ => None,
+        };
+    }
+}
+
+fn proto_of<'a>(pname: &str, kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Proto> {
+    if let Some(v) = get("IPTransportProtocol").or_else(|| get("Protocol")) {
+        let n = values::parse_num(v).or_else(|| {
+            match values::value_name(v)?.to_ascii_uppercase().as_str() {
+                "TCP" => Some(6),
+                "UDP" => Some(17),
+                "ICMP" => Some(1),
+                "ICMPV6" => Some(58),
+                _ => None,
+            }
+        });
+        if let Some(n) = n.and_then(|n| u8::try_from(n).ok()).filter(|&n| n != 0) {
+            return Some(Proto::from_ip_number(n));
+        }
+    }
+    let name = kind.as_str();
+    if name.starts_with("tcp-") || name.starts_with("kernel-tcp") {
+        Some(Proto::Tcp)
+    } else if name.starts_with("udp-") || name.starts_with("kernel-udp") {
+        Some(Proto::Udp)
+    } else {
+        let _ = pname;
+        None
+    }
+}
+
+fn tcpip_kind(id: u32, symbol: &str) -> Kind {
+    match id {
+        1001 | 1013 => Kind::TcpEndpointCreated,
+        1008 => Kind::TcpEndpointBound,
+        1009 => Kind::TcpEndpointClosed,
+        1191 | 1194 => Kind::TcpPortAcquired,
+        1123 => Kind::TcpListenerActivated,
+        1002 | 1031 => Kind::TcpConnectRequested,
+        1033 => Kind::TcpConnectCompleted,
+        1018..=1021 | 1034 | 1045 | 1050 | 1183 => Kind::TcpConnectFailed,
+        1017 => Kind::TcpAcceptCompleted,
+        1051 => Kind::TcpStateChange,
+        1073 | 1332 | 1160 => Kind::TcpDataSent,
+        1074 => Kind::TcpDataReceived,
+        1159 => Kind::TcpSendPosted,
+        1156 | 1157 | 1176 => Kind::TcpDelivery,
+        // 1385: a tail loss probe resends the last segment.
+        1077 | 1351 | 1186 | 1187 | 1385 | 1584 => Kind::TcpRetransmit,
+        1064..=1066 => Kind::TcpTimer,
+        1038 => Kind::TcpCloseIssued,
+        1039 | 1040 | 1468 => Kind::TcpAbortIssued,
+        1042 => Kind::TcpDisconnectIssued,
+        1043 => Kind::TcpDisconnectCompleted,
+        1044 => Kind::TcpShutdown,
+        1046..=1048 | 1200 => Kind::TcpTimeout,
+        1184 | 1185 | 1479 => Kind::TcpReset,
+        1300 | 1477 => Kind::TcpSummary,
+        1215 | 1478 => Kind::NetworkDrop,
+        1214 => Kind::TransportDrop,
+        1391 => Kind::UdpEndpointCreated,
+        1397 => Kind::UdpEndpointClosed,
+        1169 => Kind::UdpSend,
+        1170 => Kind::UdpReceive,
+        _ if symbol.starts_with("Tcp") => Kind::TcpOther,
+        _ if symbol.starts_with("Udp") => Kind::UdpOther,
+        _ => Kind::IpOther,
+    }
+}
+
+fn afd_kind(id: u32) -> Kind {
+    match id {
+        1 | 1000 => Kind::AfdSocket,
+        2 | 3 | 40 | 1029 | 1030 => Kind::AfdBind,
+        1037 => Kind::AfdListen,
+        1036 => Kind::AfdWaitForListen,
+        4..=6 | 1017 | 1018 | 1020 | 1021 => Kind::AfdConnect,
+        35 | 36 | 3000 | 3001 => Kind::AfdConnectIndication,
+        15..=17 | 1023 | 1024 | 1026 | 1027 => Kind::AfdAccept,
+        9 | 10 | 18 | 24 | 25 | 1003 | 1011 => Kind::AfdSend,
+        11 | 19 | 23 | 1004 | 1012 => Kind::AfdRecv,
+        21 | 22 | 28 | 1005 | 1007 | 1013 => Kind::AfdSendTo,
+        12 | 20 | 26 | 27 | 1006 | 1009 | 1015 => Kind::AfdRecvFrom,
+        37..=39 | 3003 | 3004 => Kind::AfdDataIndication,
+        41 | 3006 => Kind::AfdDisconnectIndication,
+        7 | 8 | 1032 => Kind::AfdAbort,
+        14 | 1002 => Kind::AfdCleanup,
+        13 | 1001 => Kind::AfdClose,
+        33 | 34 | 1033 => Kind::AfdDatagramDrop,
+        _ => Kind::AfdOther,
+    }
+}
+
+fn kernel_network_kind(id: u32) -> Kind {
+    match id {
+        10 | 26 => Kind::KernelTcpSend,
+        11 | 27 => Kind::KernelTcpRecv,
+        12 | 28 => Kind::KernelTcpConnect,
+        13 | 29 => Kind::KernelTcpDisconnect,
+        14 | 30 => Kind::KernelTcpRetransmit,
+        15 | 31 => Kind::KernelTcpAccept,
+        16 | 32 => Kind::KernelTcpReconnect,
+        17 => Kind::KernelTcpFail,
+        18 | 34 => Kind::KernelTcpCopy,
+        42 | 58 => Kind::KernelUdpSend,
+        43 | 59 => Kind::KernelUdpRecv,
+        49 => Kind::KernelUdpFail,
+        _ => Kind::Raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SourceRef;
+
+    fn ev(provider: &str, id: u32, fields: &[(&str, &str)]) -> Event {
+        let mut e = Event::new(SourceRef::default(), Layer::Other, Kind::Raw);
+        e.provider = Some(provider.into());
+        e.event_id = Some(id);
+        e.fields = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        e
+    }
+
+    #[test]
+    fn afd_socket_gets_process_and_pid() {
+        let mut e = ev(
+            "Microsoft-Windows-Winsock-AFD",
+            1000,
+            &[
+                ("Process", "0x893F92B0"),
+                ("ProcessId", "0x00000A90"),
+                ("Endpoint", "0x8A28E2D8"),
+                ("Protocol", "6 (0x6)"),
+                ("Status", "Success"),
+            ],
+        );
+        enrich(&mut e);
+        assert_eq!(e.kind, Kind::AfdSocket);
+        assert_eq!(e.layer, Layer::Afd);
+        assert_eq!(e.pid, Some(2704));
+        assert_eq!(e.process_object, Some(0x893F_92B0));
+        assert_eq!(e.endpoint, Some(0x8A28_E2D8));
+        assert_eq!(e.proto, Some(Proto::Tcp));
+        assert_eq!(e.status.as_deref(), Some("Success"));
+        assert_eq!(e.status_code, Some(0));
+    }
+
+    #[test]
+    fn state_change_and_shutdown_status() {
+        let mut e = ev(
+            "Microsoft-Windows-TCPIP",
+            1051,
+            &[
+                ("Tcb", "0x8921DD28"),
+                ("OldState", "1(ListenState)"),
+                ("NewState", "3"),
+            ],
+        );
+        enrich(&mut e);
+        assert_eq!(e.kind, Kind::TcpStateChange);
+        assert_eq!(e.state_from.as_deref(), Some("Listen"));
+        assert_eq!(e.state_to.as_deref(), Some("SynRcvd"));
+        let mut e = ev(
+            "Microsoft-Windows-TCPIP",
+            1044,
+            &[
+                ("Status", "0xC0000241 - STATUS_CONNECTION_ABORTED"),
+                ("ProcessId", "2704 (0xA90)"),
+            ],
+        );
+        enrich(&mut e);
+        assert_eq!(e.status.as_deref(), Some("STATUS_CONNECTION_ABORTED"));
+        assert_eq!(e.status_code, Some(0xC000_0241));
+        assert_eq!(e.pid, Some(2704));
+        let mut e = ev("Microsoft-Windows-TCPIP", 1044, &[("Status", "0xC0000241")]);
+        enrich(&mut e);
+        assert_eq!(e.status.as_deref(), Some("STATUS_CONNECTION_ABORTED"));
+    }
+
+    #[test]
+    fn network_drop_reason_by_number_only() {
+        let mut e = ev(
+            "Microsoft-Windows-TCPIP",
+            1215,
+            &[
+                ("IPTransportProtocol", "1"),
+                ("Reason", "9"),
+                ("PathDirection", "0"),
+            ],
+        );
+        e.version = Some(1);
+        enrich(&mut e);
+        assert_eq!(e.kind, Kind::NetworkDrop);
+        assert_eq!(e.proto, Some(Proto::Icmp));
+        let d = e.drop.unwrap();
+        assert_eq!(d.code, Some(9));
+        assert_eq!(d.text.as_deref(), Some("Inspection drop"));
+        assert_eq!(e.direction, Some(Direction::Out));
+    }
+}

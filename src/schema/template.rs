@@ -1,0 +1,425 @@
+//! Message templates (`TCP: connection %4 transition from %1 to %2, SndNxt = %3.`):
+//! parsing, rendering, and matching a rendered message back into fields.
+//!
+//! Matching walks the template's literals left to right. A value runs up
+//! to the next occurrence of the following literal; when the value does
+//! not fit its field's type (a pointer, a number in any rendering style, a
+//! status, an address…) the next occurrence is tried. The type check is what
+//! keeps `send %2 %3 bytes` apart when `%2` is `posted posted`, and what
+//! makes a v0 template refuse a v1 message whose extra text would have to
+//! hide inside a number. A step budget bounds the backtracking.
+
+use super::values;
+
+/// The type of a field as far as rendering is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Pointer,
+    /// Any integer type (UInt8…Int64); may carry a value map.
+    Int,
+    Float,
+    Bool,
+    NtStatus,
+    /// SOCKADDR blob: `1.2.3.4:80`, `[v6]:443`.
+    SocketAddress,
+    /// A bare IP address (route prefixes, next hops, kernel saddr/daddr).
+    IpAddress,
+    Str,
+    Guid,
+    /// Binary, SID, FILETIME and anything else: accepted as text.
+    Other,
+}
+
+impl FieldType {
+    /// From the type names written by `tools/gen_schemas.py`.
+    pub fn from_schema(s: &str) -> FieldType {
+        match s {
+            "Pointer" => FieldType::Pointer,
+            "UInt8" | "UInt16" | "UInt32" | "UInt64" | "Int8" | "Int16" | "Int32" | "Int64" => {
+                FieldType::Int
+            }
+            "Double" | "Float" => FieldType::Float,
+            "Boolean" => FieldType::Bool,
+            "NTStatus" => FieldType::NtStatus,
+            "SocketAddress" => FieldType::SocketAddress,
+            "IPAddress" | "IPv4" | "IPv6" => FieldType::IpAddress,
+            "UnicodeString" | "AnsiString" => FieldType::Str,
+            "GUID" => FieldType::Guid,
+            _ => FieldType::Other,
+        }
+    }
+}
+
+/// One field of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    /// The schema's type name (`UInt32`, `SocketAddress`, …).
+    pub type_name: String,
+    pub ty: FieldType,
+    /// Value map name, when the schema ties one to the field.
+    pub map: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Lit(String),
+    /// 0-based field index (`%1` is 0).
+    Field(usize),
+}
+
+/// A parsed template: alternating literals and field references, always
+/// starting and ending with a (possibly empty) literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub text: String,
+    pub segs: Vec<Seg>,
+    /// Sum of literal lengths: the more literal text, the more specific.
+    pub literal_len: usize,
+}
+
+impl Template {
+    pub fn parse(text: &str) -> Template {
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            if c != '%' {
+                lit.push(c);
+                continue;
+            }
+            match chars.peek().map(|&(_, c)| c) {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut n = 0usize;
+                    while let Some(&(_, d)) = chars.peek() {
+                        match d.to_digit(10) {
+                            Some(v) => {
+                                n = n.saturating_mul(10).saturating_add(v as usize);
+                                chars.next();
+                            }
+                            None => break,
+                        }
+                    }
+                    segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                    segs.push(Seg::Field(n.saturating_sub(1)));
+                }
+                Some('%') => {
+                    chars.next();
+                    lit.push('%');
+                }
+                Some('n') => {
+                    chars.next();
+                    lit.push('\n');
+                }
+                Some('t') => {
+                    chars.next();
+                    lit.push('\t');
+                }
+                _ => lit.push('%'),
+            }
+        }
+        segs.push(Seg::Lit(lit));
+        let literal_len = segs
+            .iter()
+            .map(|s| match s {
+                Seg::Lit(l) => l.len(),
+                Seg::Field(_) => 0,
+            })
+            .sum();
+        Template {
+            text: text.to_string(),
+            segs,
+            literal_len,
+        }
+    }
+
+    /// The literal text before the first field.
+    pub fn lead(&self) -> &str {
+        match self.segs.first() {
+            Some(Seg::Lit(l)) => l,
+            _ => "",
+        }
+    }
+
+    /// Field indices the template renders, in template order.
+    pub fn field_refs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Field(i) => Some(*i),
+            Seg::Lit(_) => None,
+        })
+    }
+
+    /// The literal text with fields blanked: two templates with the same
+    /// skeleton cannot be told apart by their rendered text.
+    pub fn skeleton(&self) -> String {
+        self.segs
+            .iter()
+            .map(|s| match s {
+                Seg::Lit(l) => l.as_str(),
+                Seg::Field(_) => "\u{0}",
+            })
+            .collect()
+    }
+
+    /// The first alphanumeric word of the literal after the first field:
+    /// the second-level dispatch key.
+    pub fn key_word(&self) -> Option<&str> {
+        match self.segs.get(2) {
+            Some(Seg::Lit(l)) => first_word(l),
+            _ => None,
+        }
+    }
+
+    /// Renders with `value(i)` for field index `i`.
+    pub fn render(&self, mut value: impl FnMut(usize) -> String) -> String {
+        let mut out = String::new();
+        for s in &self.segs {
+            match s {
+                Seg::Lit(l) => out.push_str(l),
+                Seg::Field(i) => out.push_str(&value(*i)),
+            }
+        }
+        out
+    }
+
+    /// Matches `msg` (which must start with [`Template::lead`]); returns
+    /// `(field index, value)` for every field reference, in template order.
+    pub fn match_message<'m>(
+        &self,
+        msg: &'m str,
+        fields: &[Field],
+        valid_name: &dyn Fn(&Field, &str) -> bool,
+    ) -> Option<Vec<(usize, &'m str)>> {
+        let lead = self.lead();
+        if !msg.starts_with(lead) {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut budget = 256u32;
+        let ctx = MatchCtx {
+            segs: &self.segs,
+            msg,
+            fields,
+            valid_name,
+        };
+        ctx.go(1, lead.len(), &mut out, &mut budget).then_some(out)
+    }
+}
+
+/// First maximal run of ASCII alphanumerics.
+pub fn first_word(s: &str) -> Option<&str> {
+    let start = s.find(|c: char| c.is_ascii_alphanumeric())?;
+    let rest = &s[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Up to `n` alphanumeric words of `s`, in order.
+pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(n)
+}
+
+struct MatchCtx<'a, 'm> {
+    segs: &'a [Seg],
+    msg: &'m str,
+    fields: &'a [Field],
+    valid_name: &'a dyn Fn(&Field, &str) -> bool,
+}
+
+/// Trailing text a converter may add or drop at the end of a message.
+fn trim_tail(s: &str) -> &str {
+    s.trim_end_matches([' ', '\t', '\r', '\n'])
+}
+
+impl<'m> MatchCtx<'_, 'm> {
+    /// `i` indexes a Field segment (odd positions); `pos` is where its value starts.
+    fn go(&self, i: usize, pos: usize, out: &mut Vec<(usize, &'m str)>, budget: &mut u32) -> bool {
+        let msg = self.msg;
+        let Some(Seg::Field(fi)) = self.segs.get(i) else {
+            // No more fields: the rest must be the final literal (already
+            // consumed by the caller), modulo trailing blanks.
+            return trim_tail(msg.get(pos..).unwrap_or("")).is_empty();
+        };
+        let fi = *fi;
+        let lit = match self.segs.get(i + 1) {
+            Some(Seg::Lit(l)) => l.as_str(),
+            _ => "",
+        };
+        let is_last = i + 2 >= self.segs.len();
+        let rest = msg.get(pos..).unwrap_or("");
+        if is_last {
+            // The value runs to the end minus the final literal; converters
+            // sometimes drop the final period or add blanks.
+            let r = trim_tail(rest);
+            let l = trim_tail(lit);
+            let cands = [l, l.strip_suffix('.').unwrap_or(l)];
+            for l in cands {
+                if let Some(v) = r.strip_suffix(l)
+                    && self.valid(fi, v)
+                {
+                    out.push((fi, v.trim()));
+                    return true;
+                }
+            }
+            return false;
+        }
+        if lit.is_empty() {
+            // Two adjacent fields: split at blanks.
+            for (off, _) in rest
+                .match_indices(' ')
+                .chain(std::iter::once((rest.len(), "")))
+            {
+                if *budget == 0 {
+                    return false;
+                }
+                *budget -= 1;
+                let v = &rest[..off];
+                if self.valid(fi, v) {
+                    out.push((fi, v.trim()));
+                    if self.go(i + 2, pos + off, out, budget) {
+                        return true;
+                    }
+                    out.pop();
+                }
+            }
+            return false;
+        }
+        let mut from = 0;
+        while let Some(off) = rest.get(from..).and_then(|r| r.find(lit)) {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let at = from + off;
+            let v = &rest[..at];
+            if self.valid(fi, v) && !self.cuts_netmon_echo(fi, v, &rest[at..]) {
+                out.push((fi, v.trim()));
+                if self.go(i + 2, pos + at + lit.len(), out, budget) {
+                    return true;
+                }
+                out.pop();
+            }
+            // Next occurrence, one character further.
+            from = at + rest[at..].chars().next().map_or(1, char::len_utf8);
+        }
+        false
+    }
+
+    /// A number whose NetMon echo ` (0x…)` (the same number in hex) follows
+    /// must take the echo along.
+    fn cuts_netmon_echo(&self, fi: usize, v: &str, after: &str) -> bool {
+        let numeric = self
+            .fields
+            .get(fi)
+            .is_some_and(|f| matches!(f.ty, FieldType::Int | FieldType::NtStatus));
+        numeric
+            && after.strip_prefix(" (0x").is_some_and(|h| {
+                let end = h.find(')').unwrap_or(0);
+                end > 0 && u64::from_str_radix(&h[..end], 16).ok() == values::parse_num(v)
+            })
+    }
+
+    fn valid(&self, fi: usize, v: &str) -> bool {
+        let t = v.trim();
+        let Some(f) = self.fields.get(fi) else {
+            return true;
+        };
+        match f.ty {
+            FieldType::Pointer => values::parse_ptr(t).is_some() || t == "0" || t == "NULL",
+            FieldType::Int => {
+                values::is_numeric(t)
+                    || (f.map.is_some()
+                        && (t.starts_with("Unknown value: ") || (self.valid_name)(f, t)))
+            }
+            FieldType::Float => t.parse::<f64>().is_ok(),
+            FieldType::Bool => values::parse_bool(t).is_some(),
+            FieldType::NtStatus => values::is_status(t),
+            FieldType::SocketAddress | FieldType::IpAddress => {
+                t.is_empty()
+                    || values::parse_address(t).is_some()
+                    || values::is_numeric(t)
+                    || t.starts_with("0x")
+            }
+            FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
+            // NetMon's `(0x…)` echo always ends the previous value, never
+            // starts a value of its own.
+            FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, ty: &str) -> Field {
+        Field {
+            name: name.into(),
+            type_name: ty.into(),
+            ty: FieldType::from_schema(ty),
+            map: None,
+        }
+    }
+
+    #[test]
+    fn parses_escapes_and_refs() {
+        let t = Template::parse("a %1 b %10%% c%n");
+        assert_eq!(
+            t.segs,
+            vec![
+                Seg::Lit("a ".into()),
+                Seg::Field(0),
+                Seg::Lit(" b ".into()),
+                Seg::Field(9),
+                Seg::Lit("% c\n".into()),
+            ]
+        );
+        assert_eq!(t.key_word(), Some("b"));
+    }
+
+    #[test]
+    fn backtracks_on_type_mismatch() {
+        let t = Template::parse("TCP: connection %1 send %2 %3 bytes at %4.");
+        let fields = [
+            f("Tcb", "Pointer"),
+            f("Injected", "UnicodeString"),
+            f("NumBytes", "UInt32"),
+            f("SndNxt", "UInt32"),
+        ];
+        let m = t
+            .match_message(
+                "TCP: connection 0x8921DD28 send posted posted 13 (0xD) bytes at 2428590242 (0x90C158A2).",
+                &fields,
+                &|_, _| false,
+            )
+            .unwrap();
+        assert_eq!(
+            m,
+            vec![
+                (0, "0x8921DD28"),
+                (1, "posted posted"),
+                (2, "13 (0xD)"),
+                (3, "2428590242 (0x90C158A2)")
+            ]
+        );
+    }
+
+    #[test]
+    fn final_period_may_be_missing() {
+        let t = Template::parse("x = %1.");
+        let fields = [f("X", "UInt32")];
+        assert!(t.match_message("x = 5", &fields, &|_, _| false).is_some());
+        assert!(
+            t.match_message("x = 5.  ", &fields, &|_, _| false)
+                .is_some()
+        );
+        assert!(
+            t.match_message("x = five.", &fields, &|_, _| false)
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! How ETW converters render one field value, and how to read it back.
+//!
+//! The same number shows up as `13`, `13(Name)`, `Name`, `0xD`, NetMon's
+//! `13 (0xD)`, an NTSTATUS as `Success`, `STATUS_CONNECTION_ABORTED`,
+//! `0xC0000241` or `0xC0000241 - STATUS_CONNECTION_ABORTED`, a pointer as
+//! `0x8921DD28` or `0xFFFFE189BD811AA0`, an address as `1.2.3.4:80` or
+//! `[fe80::1]:443`. These helpers are total: malformed text gives `None`.
+
+use crate::decode::common::{parse_ip, parse_pointer, parse_socket_addr};
+use crate::event::Endpoint;
+
+fn is_dec(s: &str) -> bool {
+    let t = s.strip_prefix('-').unwrap_or(s);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_hex0x(s: &str) -> bool {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => !h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => false,
+    }
+}
+
+/// Splits `N(Name)` into (`N`, `Name`); `Name` may itself contain
+/// parentheses (`0((Ignore IPv4 address), IPv6 address =)`).
+pub fn split_num_name(v: &str) -> Option<(&str, &str)> {
+    let v = v.trim();
+    let open = v.find('(')?;
+    let num = &v[..open];
+    if !(is_dec(num) || is_hex0x(num)) || !v.ends_with(')') {
+        return None;
+    }
+    Some((num, &v[open + 1..v.len() - 1]))
+}
+
+/// Splits NetMon's `N (0xN)` into (`N`, `0xN`).
+pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
+    let v = v.trim();
+    let (a, b) = v.split_once(" (")?;
+    let b = b.strip_suffix(')')?;
+    ((is_dec(a) || is_hex0x(a)) && is_hex0x(b)).then_some((a, b))
+}
+
+/// The number a rendered integer value stands for, in any numeric style.
+pub fn parse_num(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if let Some((n, _)) = split_netmon_pair(v) {
+        return parse_num(n);
+    }
+    if let Some((n, _)) = split_num_name(v) {
+        return parse_num(n);
+    }
+    if let Some(rest) = v.strip_prefix("Unknown value: ") {
+        return parse_num(rest);
+    }
+    if is_hex0x(v) {
+        return u64::from_str_radix(&v[2..], 16).ok();
+    }
+    if is_dec(v) {
+        if let Some(neg) = v.strip_prefix('-') {
+            // Negative Int32 values keep their two's-complement meaning.
+            let n: i64 = neg.parse().ok()?;
+            return Some((-n) as u64);
+        }
+        return v.parse().ok();
+    }
+    None
+}
+
+/// True when `v` is a number in one of the numeric styles.
+pub fn is_numeric(v: &str) -> bool {
+    let v = v.trim();
+    is_dec(v) || is_hex0x(v) || split_netmon_pair(v).is_some() || split_num_name(v).is_some()
+}
+
+/// The symbolic part of a rendered value: `Name` from `N(Name)`, or the
+/// value itself when it is not a number.
+pub fn value_name(v: &str) -> Option<&str> {
+    let v = v.trim();
+    if let Some((_, name)) = split_num_name(v) {
+        return Some(name);
+    }
+    if is_numeric(v) {
+        return None;
+    }
+    Some(v)
+}
+
+/// A pointer in any style (`0x8921DD28`, `0x8921DD28 (…)`).
+pub fn parse_ptr(v: &str) -> Option<u64> {
+    let v = v.trim();
+    parse_pointer(v).or_else(|| split_netmon_pair(v).and_then(|(a, _)| parse_pointer(a)))
+}
+
+/// A rendered NTSTATUS: (code when known, name when known).
+pub fn parse_status(v: &str) -> (Option<u32>, Option<&str>) {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("Success") || v == "STATUS_SUCCESS" {
+        return (Some(0), Some("Success"));
+    }
+    if let Some((code, name)) = v.split_once(" - ") {
+        let c = parse_num(code).and_then(|c| u32::try_from(c).ok());
+        return (c, Some(name.trim()));
+    }
+    if let Some(rest) = v.strip_prefix("Unknown NTSTATUS Error code: ") {
+        return (parse_num(rest).and_then(|c| u32::try_from(c).ok()), None);
+    }
+    if v.starts_with("STATUS_") {
+        return (None, Some(v));
+    }
+    if let Some((n, name)) = split_num_name(v) {
+        return (parse_num(n).and_then(|c| u32::try_from(c).ok()), Some(name));
+    }
+    (parse_num(v).and_then(|c| u32::try_from(c).ok()), None)
+}
+
+/// True when `v` looks like a rendered NTSTATUS.
+pub fn is_status(v: &str) -> bool {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("Success") || is_numeric(v) {
+        return true;
+    }
+    if let Some(n) = v.strip_prefix("STATUS_") {
+        return !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    }
+    if let Some((code, name)) = v.split_once(" - ") {
+        return is_numeric(code) && !name.trim().is_empty();
+    }
+    v.starts_with("Unknown NTSTATUS Error code: ")
+}
+
+/// A rendered address: socket address with port, bare IP, or the NetMon
+/// `IP:port` form; `None` for anything else.
+pub fn parse_address(v: &str) -> Option<Endpoint> {
+    let v = v.trim();
+    if let Some(ip) = parse_ip(v) {
+        return Some(Endpoint {
+            ip: Some(ip),
+            port: None,
+        });
+    }
+    parse_socket_addr(v)
+}
+
+/// A boolean as TDH renders it.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let v = v.trim();
+    let name = split_num_name(v).map_or(v, |(_, n)| n);
+    match name {
+        "TRUE" | "true" | "True" | "1" => Some(true),
+        "FALSE" | "false" | "False" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_every_style() {
+        assert_eq!(parse_num("13"), Some(13));
+        assert_eq!(parse_num("13 (0xD)"), Some(13));
+        assert_eq!(parse_num("0xD"), Some(13));
+        assert_eq!(parse_num("9(Inspection drop)"), Some(9));
+        assert_eq!(parse_num("Unknown value: 0"), Some(0));
+        assert_eq!(parse_num("Inspection drop"), None);
+        assert_eq!(value_name("9(Inspection drop)"), Some("Inspection drop"));
+        assert_eq!(value_name("ListenState"), Some("ListenState"));
+        assert_eq!(value_name("2 (0x2)"), None);
+    }
+
+    #[test]
+    fn statuses_in_every_style() {
+        assert_eq!(parse_status("Success"), (Some(0), Some("Success")));
+        assert_eq!(
+            parse_status("0xC0000241 - STATUS_CONNECTION_ABORTED"),
+            (Some(0xC000_0241), Some("STATUS_CONNECTION_ABORTED"))
+        );
+        assert_eq!(parse_status("0xC0000241"), (Some(0xC000_0241), None));
+        assert_eq!(
+            parse_status("STATUS_CONNECTION_ABORTED"),
+            (None, Some("STATUS_CONNECTION_ABORTED"))
+        );
+        assert!(is_status("Unknown NTSTATUS Error code: 0x10003"));
+        assert!(!is_status("posted"));
+    }
+
+    #[test]
+    fn pointers_and_addresses() {
+        assert_eq!(parse_ptr("0x893F92B0"), Some(0x893F_92B0));
+        assert_eq!(parse_ptr("0xFFFFE189BD811AA0"), Some(0xFFFF_E189_BD81_1AA0));
+        assert_eq!(parse_ptr("12"), None);
+        let e = parse_address("192.168.1.212:13000").unwrap();
+        assert_eq!(e.port, Some(13000));
+        let e = parse_address("fe80::1").unwrap();
+        assert_eq!(e.port, None);
+        assert!(parse_address("[::1]:445").is_some());
+        assert!(parse_address("posted").is_none());
+    }
+}
