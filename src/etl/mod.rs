@@ -168,6 +168,8 @@ pub struct RecordView<'a> {
     pub pointer_size: u32,
     pub ts: Option<Timestamp>,
     pub source: SourceRef,
+    /// Windows build of the capture (drop-reason numbering depends on it).
+    pub build: Option<u32>,
 }
 
 impl RecordView<'_> {
@@ -286,6 +288,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
     }
     let clock = Clock::from_header(header.as_ref());
     let default_pointer_size = header.as_ref().map(|h| h.pointer_size).unwrap_or(8);
+    let build = header.as_ref().map(|h| h.provider_version);
 
     // 5. Per-CPU streams in SequenceNumber order, merged by timestamp.
     let mut order: Vec<usize> = (0..parsed.len()).collect();
@@ -329,6 +332,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
                     file,
                     line: i as u64 + 1,
                 },
+                build,
             };
             decode_record(&view)
         })

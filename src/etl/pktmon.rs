@@ -8,6 +8,7 @@ use super::container::{Guid, u16_at, u32_at, u64_at};
 use super::packet::{self, LinkKind};
 use super::{Decoded, RecordView};
 use crate::event::{Direction, DropInfo, Event, Kind, Layer, PacketInfo};
+use crate::pktmon::reasons;
 
 /// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
 pub const PROVIDER: Guid = Guid::new(
@@ -266,17 +267,19 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         push(&mut ev, "Edge", edge);
     }
     push(&mut ev, "Filter", filter);
+    // pktmon prints the reason's display string when it knows the code.
+    let family = reasons::ReasonFamily::for_build(v.build);
+    let reason_row = reasons::by_code(reason, family);
+    let reason_text = reason_row.map_or_else(|| reason.to_string(), |r| r.text.clone());
     if is_drop {
-        push(&mut ev, "DropReason", reason);
-        push(
-            &mut ev,
-            "DropLocation",
-            format!("{location:#010X}").replace("0X", "0x"),
-        );
+        push(&mut ev, "DropReason", &reason_text);
+        push(&mut ev, "DropLocation", format!("0x{location:08X}"));
         ev.drop = Some(DropInfo {
             code: Some(reason),
+            name: reason_row.map(|r| r.name.clone()),
+            text: reason_row.map(|r| r.text.clone()),
             location: Some(u64::from(location)),
-            ..DropInfo::default()
+            location_name: reasons::location_name(u64::from(location)),
         });
     }
     push(&mut ev, "OriginalSize", original);
@@ -288,7 +291,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     };
     ev.message = if is_drop {
         format!(
-            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
+            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason_text}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
         )
     } else {
         format!(
