@@ -49,7 +49,6 @@ fn main() {
     let snap: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
     for f in args.iter().skip(3) {
         let bytes = std::fs::read(f).expect("read");
-        phases(&bytes);
         time(f, &bytes, 5);
     }
     if mib == 0 {
@@ -98,6 +97,9 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     drop(w);
+    if let Ok(path) = std::env::var("ETL_BENCH_SAVE") {
+        std::fs::write(&path, &bytes).expect("save");
+    }
     time(&format!("generated, {snap}-byte snapshots"), &bytes, 2);
 }
 

@@ -388,9 +388,22 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
         _ => return None,
     };
     let mut ev = base(v, Kind::PktmonComponent);
+    // Same fields as the text decoder: `Component`, the property by its
+    // name, and the normalized `MAC` / `ifIndex` the component table uses.
     push(&mut ev, "Component", id);
-    push(&mut ev, "Property", &pname);
-    push(&mut ev, "Value", &value);
+    push(&mut ev, &pname, &value);
+    match (v.rec.id, ptype) {
+        (70, 6) => {
+            if let Some(mac) = u32_at(d, 4)
+                .and_then(|n| d.get(8..8 + n as usize))
+                .filter(|b| b.len() == 6)
+            {
+                push(&mut ev, "MAC", packet::format_mac(mac));
+            }
+        }
+        (30 | 50, 1) => push(&mut ev, "ifIndex", &value),
+        _ => {}
+    }
     let pad = if mapped { " " } else { "" };
     ev.message = format!("Property: Component {id}, {pname}  = {value}{pad} ");
     ev.packet = Some(PacketInfo {
