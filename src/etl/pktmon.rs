@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::container::{Guid, u16_at, u32_at, u64_at};
 use super::packet::{self, LinkKind};
-use super::{Decoded, RecordView};
+use super::{Decoded, FrameRef, RecordView};
 use crate::event::{Direction, DropInfo, Event, Kind, Layer, PacketInfo};
 use crate::pktmon::reasons;
 
@@ -305,7 +305,12 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             ev.proto = p.proto;
             ev.local = p.src;
             ev.remote = p.dst;
-            Some((lt, u32::from(original)))
+            Some(FrameRef {
+                link_type: lt,
+                original_len: u32::from(original),
+                offset: PACKET_FIXED,
+                len: b.len(),
+            })
         }
         _ => None,
     };
