@@ -102,32 +102,3 @@ fn main() {
     }
     time(&format!("generated, {snap}-byte snapshots"), &bytes, 2);
 }
-
-#[allow(dead_code)]
-fn phases(bytes: &[u8]) {
-    use etwnet::etl::container;
-    let t = Instant::now();
-    let mut off = 0;
-    let mut total = 0;
-    let mut bufs = Vec::new();
-    while off < bytes.len() {
-        let b = container::read_buffer_header(bytes, off).unwrap();
-        off += b.size;
-        bufs.push(b);
-    }
-    let mut payloads = Vec::new();
-    for b in &bufs {
-        let p = container::buffer_payload(bytes, b).unwrap();
-        total += p.len();
-        payloads.push(p);
-    }
-    let t1 = t.elapsed();
-    let mut recs = 0;
-    for (i, (p, b)) in payloads.iter().zip(&bufs).enumerate() {
-        recs += container::parse_records(p, i as u32, b.cpu).records.len();
-    }
-    println!(
-        "decompress {t1:?} ({total} bytes), records {recs} {:?}",
-        t.elapsed()
-    );
-}
