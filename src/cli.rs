@@ -109,7 +109,7 @@ pub enum Command {
     /// Which process sent (or received) a packet: PID, image, services, the
     /// connection, a confidence, and the evidence lines as file:line.
     ///
-    /// Example: etwnet who samples/seed001_exchange_udp_store --packet "udp 10.1.1.1:36003 > 172.23.98.97:2762"
+    /// Example: etwnet who samples/tracerpt_csv/seed001_exchange_udp_store --packet "udp 10.1.1.1:36003 > 172.23.98.97:2762"
     Who {
         #[command(flatten)]
         input: InputArgs,

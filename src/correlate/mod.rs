@@ -108,6 +108,8 @@ pub struct Connection {
     pub syn_out: u64,
     pub synack_in: u64,
     pub synack_out: u64,
+    pub rst_out: u64,
+    pub rst_in: u64,
     pub bad_checksum_sent: u64,
     pub bad_checksum_received: u64,
     pub bad_checksum_evidence: Vec<SourceRef>,
@@ -148,6 +150,8 @@ impl Connection {
             syn_out: 0,
             synack_in: 0,
             synack_out: 0,
+            rst_out: 0,
+            rst_in: 0,
             bad_checksum_sent: 0,
             bad_checksum_received: 0,
             bad_checksum_evidence: Vec::new(),
@@ -867,6 +871,11 @@ impl Builder<'_> {
             conn.mark(sent, 'f');
         }
         if rst {
+            if sent {
+                conn.rst_out += 1;
+            } else {
+                conn.rst_in += 1;
+            }
             conn.mark(sent, 'r');
             conn.close_reason.get_or_insert_with(|| "RST".into());
         }
@@ -882,8 +891,8 @@ impl Builder<'_> {
             }
         }
         // A process named in the capture (NetMon's process column).
-        if let (Some(pid), Some(_)) = (ev.pid, ev.process_name.as_deref())
-            && pid != 0
+        if let (Some(pid), Some(_)) = (ev.header_pid, ev.process_name.as_deref())
+            && pid > 4
         {
             conn.attribute(Attribution {
                 pid,
@@ -957,7 +966,14 @@ impl Builder<'_> {
                     conn.attribute(Attribution {
                         pid,
                         confidence: Confidence::High,
-                        how: format!("AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}", if dir == ConnDirection::Outbound { "connect" } else { "accept" }),
+                        how: format!(
+                            "AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}",
+                            match dir {
+                                ConnDirection::Outbound => "connect (remote address)",
+                                ConnDirection::Listener => "bind/listen (local address)",
+                                _ => "accept (Accept Endpoint, remote address)",
+                            }
+                        ),
                         evidence: vec![src, psrc],
                     });
                 }

@@ -66,7 +66,15 @@ impl ProcessTable {
     ) -> Self {
         let mut t = ProcessTable::default();
         for ev in events {
-            let (Some(pid), Some(image)) = (ev.pid, ev.process_name.as_deref()) else {
+            let snapshot = matches!(ev.kind, Kind::ProcessInfo | Kind::SocketRow);
+            // In a trace, a printed process name (NetMon's process column)
+            // belongs to the record's own PID, not to a PID in the payload.
+            let pid = if snapshot {
+                ev.pid
+            } else {
+                ev.header_pid.or(ev.pid)
+            };
+            let (Some(pid), Some(image)) = (pid, ev.process_name.as_deref()) else {
                 continue;
             };
             let image = image.trim();

@@ -120,7 +120,10 @@ impl Format {
                 t.starts_with('[') || t.as_bytes().first().is_some_and(u8::is_ascii_digit)
             }
             Format::PktmonText => pktmon::is_record_start(line),
-            Format::NetmonText => line.as_bytes().first().is_some_and(u8::is_ascii_digit),
+            Format::NetmonText => {
+                line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                    && !netmon::is_hex_dump_line(line)
+            }
             Format::EtwXml => {
                 line.trim_start().starts_with("<Event ") || line.trim_start().starts_with("<Event>")
             }

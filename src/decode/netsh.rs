@@ -102,14 +102,6 @@ fn is_converter_line(t: &str) -> bool {
         || (t.len() >= 3 && t.bytes().all(|b| matches!(b, b'-' | b'=' | b'*' | b' ')))
 }
 
-/// Whether `text` looks like netsh/tracefmt text (for format detection).
-pub fn looks_like(text: &str) -> bool {
-    crate::decode::common::lines(text)
-        .filter(|l| !l.trim().is_empty())
-        .take(20)
-        .any(|l| parse_prefix(l).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
