@@ -80,6 +80,30 @@ fn usage(msg: String) -> anyhow::Error {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Pcap {
+            input,
+            output,
+            drops_only,
+            component,
+        } => {
+            let bytes = std::fs::read(&input)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
+            let f = File::create(&output)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", output.display()))?;
+            let mut out = BufWriter::new(f);
+            let s = etwnet::pcapng::run_pcap(&bytes, &mut out, drops_only, component)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", input.display()))?;
+            println!(
+                "{}: {} packets ({} dropped) on {} interfaces written to {}; {} packet events without exportable bytes or filtered out",
+                input.display(),
+                s.packets,
+                s.drops,
+                s.interfaces,
+                output.display(),
+                s.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Detect { input, verbose } => {
             let cfg = input.config().map_err(usage)?;
             let decoded = decode(&cfg)?;
