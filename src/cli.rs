@@ -132,12 +132,6 @@ pub enum Command {
     /// count, first/last time, an example line and a hint; totals per reason first.
     ///
     /// Example: etwnet drops samples/pktmon/seed003_bmc_udp623_checksum_drop
-    /// Export the packets of a raw .etl as pcapng: one interface per PktMon
-    /// component or NDIS interface, packet comments with the component path,
-    /// PID/TID where known, drop reason and location, direction flags.
-    ///
-    /// Example: etwnet pcap PktMon.etl -o PktMon.pcapng --drops-only
-    Pcap(PcapArgs),
     Drops {
         #[command(flatten)]
         input: InputArgs,
@@ -166,23 +160,6 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         component: Option<u32>,
     },
-}
-
-/// Arguments of `etwnet pcap`.
-#[derive(Args, Debug)]
-pub struct PcapArgs {
-    /// A raw PktMon / NDIS capture `.etl` file.
-    #[arg(value_name = "INPUT.etl")]
-    pub input: PathBuf,
-    /// Output pcapng file.
-    #[arg(long, short = 'o', value_name = "OUT.pcapng")]
-    pub output: PathBuf,
-    /// Only dropped packets.
-    #[arg(long)]
-    pub drops_only: bool,
-    /// Only packets seen at this PktMon component id.
-    #[arg(long, value_name = "ID")]
-    pub component: Option<u32>,
 }
 
 /// Parses a `--at` time into a timeline key (UTC nanoseconds when the zone

@@ -88,11 +88,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let bytes = std::fs::read(&input)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
-            let f = File::create(&output)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", output.display()))?;
-            let mut out = BufWriter::new(f);
-            let s = etwnet::pcapng::run_pcap(&bytes, &mut out, drops_only, component)
+            // Convert into memory first so a failed conversion leaves no
+            // half-written file behind.
+            let mut buf = Vec::new();
+            let s = etwnet::pcapng::run_pcap(&bytes, &mut buf, drops_only, component)
                 .map_err(|e| anyhow::anyhow!("{}: {e:#}", input.display()))?;
+            let mut out = open_output(Some(&output))?;
+            out.write_all(&buf)?;
+            out.flush()?;
             println!(
                 "{}: {} packets ({} dropped) on {} interfaces written to {}; {} packet events without exportable bytes or filtered out",
                 input.display(),
@@ -205,28 +208,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             out.flush()?;
             finish(&cfg, &decoded)
-        }
-        Command::Pcap(args) => {
-            let bytes = std::fs::read(&args.input)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
-            // Convert into memory first so a failed conversion leaves no
-            // half-written file behind.
-            let mut buf = Vec::new();
-            let summary =
-                etwnet::pcapng::run_pcap(&bytes, &mut buf, args.drops_only, args.component)
-                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", args.input.display()))?;
-            let mut out = open_output(Some(&args.output))?;
-            out.write_all(&buf)?;
-            out.flush()?;
-            eprintln!(
-                "etwnet: wrote {}: {} packet(s) ({} dropped) on {} interface(s); {} packet event(s) without exportable bytes or filtered out",
-                args.output.display(),
-                summary.packets,
-                summary.drops,
-                summary.interfaces,
-                summary.skipped
-            );
-            Ok(ExitCode::SUCCESS)
         }
         Command::Drops {
             input,
