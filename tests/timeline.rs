@@ -238,6 +238,14 @@ fn seed003_drops_and_rx_checksum_finding() {
     assert_eq!(get("src"), "192.168.1.50:623");
     assert_eq!(get("count"), "3");
     assert!(get("hint").contains("receive checksum offload"));
+    // The path NIC → filters → TCPIP, ending in the drop.
+    let path = get("path");
+    assert!(
+        path.starts_with("e1r68x64.sys")
+            && path.contains("wfplwfs.sys")
+            && path.ends_with("tcpip.sys [11] DROP"),
+        "{path}"
+    );
     let dir = timeline(&[&bundle], "s3", "2");
     let findings = read_csv(&dir.join("findings.csv"));
     let f = findings
