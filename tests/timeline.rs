@@ -334,3 +334,57 @@ fn walk(p: &Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn tz_declares_the_offset_of_local_time_sources() {
+    let dir = out_dir("tz");
+    let (code, _, err) = etwnet(&[
+        "timeline",
+        "-q",
+        "--tz",
+        "+02:00",
+        "-o",
+        dir.to_str().unwrap(),
+        &sample("seed002_netsh.txt"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let conns = read_csv(&dir.join("connections.csv"));
+    assert!(
+        conns.iter().all(|c| c["first_ts"].ends_with("+02:00")),
+        "{conns:#?}"
+    );
+    // Without --tz, netsh text times are local with no zone.
+    let dir = timeline(&[&sample("seed002_netsh.txt")], "notz", "1");
+    let conns = read_csv(&dir.join("connections.csv"));
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["first_ts"].starts_with("2010-10-06T14:02:03.")
+                && !c["first_ts"].contains('+'))
+    );
+    // --at picks a time; a bad value is a usage error.
+    let (code, _, _) = etwnet(&[
+        "who",
+        "-q",
+        &sample("seed002_netsh.txt"),
+        "--packet",
+        "tcp 192.168.1.212:13000 > 192.168.1.200:55908",
+        "--at",
+        "not-a-time",
+    ]);
+    assert_eq!(code, 2);
+    let (code, out, _) = etwnet(&[
+        "who",
+        "-q",
+        &sample("seed002_netsh.txt"),
+        "--packet",
+        "tcp 192.168.1.212:13000 > 192.168.1.200:55908",
+        "--at",
+        "2010-10-06T14:02:03",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("PID 2704") && out.contains("confidence: high"),
+        "{out}"
+    );
+}
