@@ -150,8 +150,10 @@ pub fn decode_payload(pi: usize, schema: &EventSchema, data: &[u8], pointer_size
     }
 }
 
+/// The undecoded bytes as one hex field, named so that no typed slot
+/// reads it as the field's value.
 fn tail(f: &Field, rest: &[u8]) -> Option<(String, String)> {
-    (!rest.is_empty()).then(|| (f.name.clone(), hex(rest)))
+    (!rest.is_empty()).then(|| (format!("{}[undecoded]", f.name), hex(rest)))
 }
 
 /// The value of the length field a blob at `i` is sized by: the nearest
