@@ -474,6 +474,28 @@ mod tests {
     }
 
     #[test]
+    fn every_schema_event_survives_arbitrary_payloads() {
+        let reg = registry();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for e in &reg.events {
+            for len in [0usize, 3, 17, 64, 300] {
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed & 0xFF) as u8
+                    })
+                    .collect();
+                for ptr in [4, 8] {
+                    let p = decode_payload(e.provider, e, &data, ptr);
+                    assert_eq!(p.values.len(), e.fields.len());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn sid_and_strings() {
         let sid_bytes = [1u8, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
         match sid(&sid_bytes) {

@@ -2,7 +2,8 @@
 //! decoding of the network providers' records into [`Event`]s.
 //!
 //! For binary input the accounting unit is the trace record: every record
-//! is classified once as parsed (turned into an event), skipped (known but
+//! is classified once as parsed (turned into an event; a manifest event
+//! decoded only in part also carries a note), skipped (known but
 //! not decoded: the log-file header, kernel/system records, PktMon
 //! diagnostic records), unknown (provider or event id without a decoder) or
 //! error (a record or buffer that cannot be read), so the counts add up to
