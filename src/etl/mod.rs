@@ -2,7 +2,8 @@
 //! decoding of the network providers' records into [`Event`]s.
 //!
 //! For binary input the accounting unit is the trace record: every record
-//! is classified once as parsed (turned into an event), skipped (known but
+//! is classified once as parsed (turned into an event; a manifest event
+//! decoded only in part also carries a note), skipped (known but
 //! not decoded: the log-file header, kernel/system records, PktMon
 //! diagnostic records), unknown (provider or event id without a decoder) or
 //! error (a record or buffer that cannot be read), so the counts add up to
@@ -19,6 +20,7 @@ use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId, SourceRef, Timestamp};
 
 pub mod container;
+pub mod manifest;
 pub mod ndiscap;
 pub mod packet;
 pub mod pktmon;
@@ -168,6 +170,8 @@ pub struct FrameRef {
 pub enum Decoded {
     /// An event, and where its packet bytes are when it is a packet.
     Event(Box<Event>, Option<FrameRef>),
+    /// An event decoded only in part (the note says where it stopped).
+    Partial(Box<Event>, String),
     Skipped,
     Unknown(String),
     Error(String),
@@ -368,6 +372,11 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
                 }
                 out.events.push(*ev);
             }
+            Decoded::Partial(ev, m) => {
+                out.counts.parsed += 1;
+                diags.push(line, LineClass::Parsed, m);
+                out.events.push(*ev);
+            }
             Decoded::Skipped => out.counts.skipped += 1,
             Decoded::Unknown(m) => {
                 out.counts.unknown += 1;
@@ -492,6 +501,8 @@ fn decode_record(v: &RecordView<'_>) -> Decoded {
                 pktmon::decode(v)
             } else if v.rec.guid == ndiscap::PROVIDER {
                 ndiscap::decode(v)
+            } else if let Some(pi) = manifest::provider_for(&v.rec.guid) {
+                manifest::decode(v, pi)
             } else {
                 Decoded::Unknown(format!(
                     "event {} v{} of provider {{{}}} has no decoder",
