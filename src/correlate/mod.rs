@@ -295,6 +295,12 @@ struct Builder<'a> {
     by_listener: HashMap<u64, u32>,
     /// (proto, local, remote) → connection for flows without a TCB.
     by_tuple: HashMap<(Proto, Option<Endpoint>, Option<Endpoint>), u32>,
+    /// TCB connections by their 4-tuple, for kernel events.
+    tcb_by_tuple: HashMap<(Proto, Endpoint, Endpoint), u32>,
+    /// Connections by (proto, lower port, higher port), for packets: a
+    /// packet is matched against this bucket only, never against every
+    /// connection (NetMon packet lines carry ports but not addresses).
+    by_ports: HashMap<(Proto, u16, u16), Vec<u32>>,
     afd: HashMap<u64, AfdEndpoint>,
     proc_objects: HashMap<u64, (u32, SourceRef)>,
 }
@@ -308,6 +314,8 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
         by_tcb: HashMap::new(),
         by_listener: HashMap::new(),
         by_tuple: HashMap::new(),
+        tcb_by_tuple: HashMap::new(),
+        by_ports: HashMap::new(),
         afd: HashMap::new(),
         proc_objects: HashMap::new(),
     };
@@ -322,6 +330,9 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
         b.event(r);
     }
     b.join_listener_endpoints(&order);
+    for c in 0..b.a.connections.len() as u32 {
+        b.index_ports(c);
+    }
     for &r in &order {
         if let Some(ev) = b.a.event(d, r)
             && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
@@ -631,6 +642,10 @@ impl Builder<'_> {
                 evidence: vec![ev.source],
             });
         }
+        if let (Some(l), Some(rm)) = (conn.local, conn.remote) {
+            let key = (conn.proto, l, rm);
+            self.tcb_by_tuple.insert(key, c);
+        }
     }
 
     /// The kind (and target state) of the next TCPIP event on the same TCB.
@@ -660,7 +675,27 @@ impl Builder<'_> {
             conn.local = local;
             conn.remote = remote;
         }
+        self.index_ports(c);
         c
+    }
+
+    /// Adds a connection to the packet index once both its ports are known.
+    fn index_ports(&mut self, c: u32) {
+        let Some(conn) = self.a.connections.get(c as usize) else {
+            return;
+        };
+        if let (Some(a), Some(b)) = (
+            conn.local.and_then(|e| e.port),
+            conn.remote.and_then(|e| e.port),
+        ) {
+            let v = self
+                .by_ports
+                .entry((conn.proto, a.min(b), a.max(b)))
+                .or_default();
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
     }
 
     fn udp_or_tuple(&mut self, r: EvRef, ev: &Event) {
@@ -699,18 +734,10 @@ impl Builder<'_> {
             return;
         };
         // Join a TCB-keyed connection with the same 4-tuple, else a flow.
-        let c = self
-            .a
-            .connections
-            .iter()
-            .position(|c| {
-                c.proto == proto
-                    && c.tcb.is_some()
-                    && c.local == Some(local)
-                    && c.remote == Some(remote)
-            })
-            .map(|i| i as u32)
-            .unwrap_or_else(|| self.flow(proto, Some(local), Some(remote)));
+        let c = match self.tcb_by_tuple.get(&(proto, local, remote)) {
+            Some(c) => *c,
+            None => self.flow(proto, Some(local), Some(remote)),
+        };
         self.assign(c, r);
         let Some(conn) = self.a.connections.get_mut(c as usize) else {
             return;
@@ -770,7 +797,18 @@ impl Builder<'_> {
         // Prefer a TCB-keyed connection whose time span covers the packet.
         let slack = 5_000_000_000i64;
         let mut best: Option<(u32, bool, i64)> = None;
-        for (i, c) in self.a.connections.iter().enumerate() {
+        // Port-less packets (ICMP) only ever form their own flows.
+        let bucket = match (src.port, dst.port) {
+            (Some(p1), Some(p2)) => self
+                .by_ports
+                .get(&(proto, p1.min(p2), p1.max(p2)))
+                .map_or(&[][..], Vec::as_slice),
+            _ => &[][..],
+        };
+        for &i in bucket {
+            let Some(c) = self.a.connections.get(i as usize) else {
+                continue;
+            };
             if c.proto != proto || c.direction == ConnDirection::Listener {
                 continue;
             }
@@ -785,7 +823,7 @@ impl Builder<'_> {
                 _ => 0,
             };
             if best.is_none_or(|b| dist < b.2) {
-                best = Some((i as u32, sent, dist));
+                best = Some((i, sent, dist));
             }
         }
         if let Some((c, sent, _)) = best {
