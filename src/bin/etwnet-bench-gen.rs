@@ -684,7 +684,7 @@ fn gen_pktmon(path: &Path, target: u64, seed: u64) -> anyhow::Result<Expected> {
     while w.bytes < target {
         group += 1;
         let flow = rng.below(20_000);
-        let udp = flow % 4 == 0;
+        let udp = flow.is_multiple_of(4);
         let (a, b) = (
             format!("10.0.{}.{}", (flow >> 8) & 255, 1 + (flow & 127)),
             format!("192.168.{}.{}", (flow >> 7) % 200, 10 + flow % 200),
@@ -755,11 +755,11 @@ fn gen_pktmon(path: &Path, target: u64, seed: u64) -> anyhow::Result<Expected> {
     Ok(exp)
 }
 
-/// The step as an XML event: (event id, task, EventData fields, message).
-fn xml_event(
-    c: &mut Conn,
-    step: Step,
-) -> Option<(u32, &'static str, Vec<(&'static str, String)>, String)> {
+/// An XML event: (event id, task, EventData fields, message).
+type XmlEvent = (u32, &'static str, Vec<(&'static str, String)>, String);
+
+/// The step as an XML event.
+fn xml_event(c: &mut Conn, step: Step) -> Option<XmlEvent> {
     let tcb = format!("0x{:016X}", c.tcb);
     let mut msg = String::new();
     render_netsh_message(c, step, &mut msg);
