@@ -109,7 +109,7 @@ pub enum Command {
     /// Which process sent (or received) a packet: PID, image, services, the
     /// connection, a confidence, and the evidence lines as file:line.
     ///
-    /// Example: etwnet who samples/seed001_exchange_udp_store --packet "udp 10.1.1.1:36003 > 172.23.98.97:2762"
+    /// Example: etwnet who samples/tracerpt_csv/seed001_exchange_udp_store --packet "udp 10.1.1.1:36003 > 172.23.98.97:2762"
     Who {
         #[command(flatten)]
         input: InputArgs,
@@ -140,6 +140,25 @@ pub enum Command {
         /// Output file (default: standard output).
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Export the packets of a raw PktMon .etl as pcapng: one interface per
+    /// component and link type, a comment per packet with the component,
+    /// PktGroupId, PID/TID and, for drops, the reason and location;
+    /// direction flags. Prints the packet count.
+    ///
+    /// Example: etwnet pcap PktMon.etl -o PktMon.pcapng --drops-only
+    Pcap {
+        /// The .etl file.
+        input: PathBuf,
+        /// Output pcapng file.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Only dropped packets.
+        #[arg(long)]
+        drops_only: bool,
+        /// Only packets seen at this PktMon component id.
+        #[arg(long, value_name = "ID")]
+        component: Option<u32>,
     },
 }
 

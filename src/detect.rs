@@ -68,6 +68,10 @@ pub fn detect_text(text: &str) -> Format {
     {
         return Format::PktmonJson;
     }
+    // `pktmon list` / `pktmon counters` tables: only the heading is distinctive.
+    if let Some(f) = crate::decode::pktmon_list::sniff(text) {
+        return f;
+    }
     let mut score = Scores::default();
     let mut scored = 0u32;
     for line in lines(text)
@@ -80,11 +84,25 @@ pub fn detect_text(text: &str) -> Format {
     // Prose that merely quotes a few trace lines (a README, a mail) is not
     // a trace: the winner must match a fair share of the lines.
     let (best, matched) = score.best();
-    if matched * 4 < scored {
-        Format::Unknown
-    } else {
-        best
+    if matched * 4 >= scored && best != Format::Unknown {
+        return best;
     }
+    // The decoders' own sniffers know their rarer variants (translated
+    // labels, /fo list blocks, /m continuation rows, counters tables,
+    // header-less fragments).
+    if crate::decode::etwxml::sniff(text) {
+        return Format::EtwXml;
+    }
+    if crate::decode::tracerpt_csv::sniff(text) {
+        return Format::TracerptCsv;
+    }
+    if crate::decode::netstat::sniff(text) {
+        return Format::Netstat;
+    }
+    if crate::decode::tasklist::sniff(text) {
+        return Format::Tasklist;
+    }
+    Format::Unknown
 }
 
 #[derive(Default, Debug)]

@@ -150,6 +150,33 @@ fn usage(msg: String) -> anyhow::Error {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Pcap {
+            input,
+            output,
+            drops_only,
+            component,
+        } => {
+            let bytes = std::fs::read(&input)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
+            // Convert into memory first so a failed conversion leaves no
+            // half-written file behind.
+            let mut buf = Vec::new();
+            let s = etwnet::pcapng::run_pcap(&bytes, &mut buf, drops_only, component)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", input.display()))?;
+            let mut out = open_output(Some(&output))?;
+            out.write_all(&buf)?;
+            out.flush()?;
+            println!(
+                "{}: {} packets ({} dropped) on {} interfaces written to {}; {} packet events without exportable bytes or filtered out",
+                input.display(),
+                s.packets,
+                s.drops,
+                s.interfaces,
+                output.display(),
+                s.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Detect { input, verbose } => {
             let cfg = input.config().map_err(usage)?;
             let decoded = decode(&cfg)?;

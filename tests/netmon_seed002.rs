@@ -214,3 +214,15 @@ fn packets_with_flags_ports_seq_ack_and_checksum() {
         4
     );
 }
+
+#[test]
+fn truncated_lines_never_panic_and_are_accounted() {
+    let text = include_str!("../samples/seed002_netmon_afd_tcpip.txt");
+    for line in text.lines() {
+        for (i, _) in line.char_indices() {
+            let cut = &line[..i];
+            let sink = decode_text(Format::NetmonText, 0, 1, cut).unwrap();
+            assert_eq!(sink.counts.total(), count_lines(cut), "{cut:?}");
+        }
+    }
+}

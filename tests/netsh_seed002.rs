@@ -115,3 +115,16 @@ fn netsh_rendering_decodes_to_the_same_typed_events() {
         assert!(g.ts.is_some());
     }
 }
+
+#[test]
+fn truncated_lines_never_panic_and_are_accounted() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/seed002_netsh.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    for line in text.lines() {
+        for (i, _) in line.char_indices() {
+            let cut = &line[..i];
+            let sink = decode_text(Format::NetshText, 0, 1, cut).unwrap();
+            assert_eq!(sink.counts.total(), count_lines(cut), "{cut:?}");
+        }
+    }
+}

@@ -196,6 +196,30 @@ fn tasklist_m_modules() {
     assert!(s.events.iter().all(|e| e.field("services").is_none()));
 }
 
+/// Every sample of ours is recognised by its own module's `sniff` and not
+/// by the other one's (the lead's detection can call them).
+#[test]
+fn sniff_accepts_every_sample() {
+    for (dir, own, other) in [
+        (
+            "tasklist",
+            tasklist::sniff as fn(&str) -> bool,
+            netstat::sniff as fn(&str) -> bool,
+        ),
+        ("netstat", netstat::sniff, tasklist::sniff),
+    ] {
+        let Ok(rd) = std::fs::read_dir(sample(dir)) else {
+            panic!("samples/{dir} missing");
+        };
+        for entry in rd.flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            let text = encoding::decode(&bytes, None).text;
+            assert!(own(&text), "{}", entry.path().display());
+            assert!(!other(&text), "{}", entry.path().display());
+        }
+    }
+}
+
 #[test]
 fn tasklist_v_table_not_responding() {
     let (s, _) = decode_file(

@@ -265,7 +265,7 @@ fn periodic(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
                 rule: "f:periodic",
                 severity: "info",
                 summary: format!(
-                    "{} {proto} connections to {dest} start every {} — a scheduled task or periodic protocol (e.g. browser master announcements every 12 minutes)",
+                    "{} {proto} connections to {dest} start every {} — a timer-driven client: a scheduled task, a service's poll or retry loop, or a periodic protocol (browser announcements, for example, repeat every 12 minutes)",
                     conns.len(),
                     human_interval(median)
                 ),

@@ -108,6 +108,8 @@ pub struct Connection {
     pub syn_out: u64,
     pub synack_in: u64,
     pub synack_out: u64,
+    pub rst_out: u64,
+    pub rst_in: u64,
     pub bad_checksum_sent: u64,
     pub bad_checksum_received: u64,
     pub bad_checksum_evidence: Vec<SourceRef>,
@@ -148,6 +150,8 @@ impl Connection {
             syn_out: 0,
             synack_in: 0,
             synack_out: 0,
+            rst_out: 0,
+            rst_in: 0,
             bad_checksum_sent: 0,
             bad_checksum_received: 0,
             bad_checksum_evidence: Vec::new(),
@@ -317,6 +321,7 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
     for &r in &order {
         b.event(r);
     }
+    b.join_listener_endpoints(&order);
     for &r in &order {
         if let Some(ev) = b.a.event(d, r)
             && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
@@ -867,6 +872,11 @@ impl Builder<'_> {
             conn.mark(sent, 'f');
         }
         if rst {
+            if sent {
+                conn.rst_out += 1;
+            } else {
+                conn.rst_in += 1;
+            }
             conn.mark(sent, 'r');
             conn.close_reason.get_or_insert_with(|| "RST".into());
         }
@@ -891,6 +901,33 @@ impl Builder<'_> {
                 how: "capture tool named the process of a packet".into(),
                 evidence: vec![ev.source],
             });
+        }
+    }
+
+    /// TCPIP endpoint events that built a listener (endpoint created, port
+    /// acquired, `replaced base endpoint`) belong on the listener's row: the
+    /// listener pointer and the base endpoint it replaced are one socket.
+    fn join_listener_endpoints(&mut self, order: &[EvRef]) {
+        let mut socket_of: HashMap<u64, u32> = self.by_listener.clone();
+        for &r in order {
+            if let Some(ev) = self.a.event(self.d, r)
+                && ev.layer == Layer::Tcpip
+                && let (Some(a), Some(b)) = (ev.endpoint, ev.endpoint2)
+                && let Some(c) = socket_of.get(&a).copied()
+            {
+                socket_of.entry(b).or_insert(c);
+            }
+        }
+        for &r in order {
+            let Some(ev) = self.a.event(self.d, r) else {
+                continue;
+            };
+            if ev.layer != Layer::Tcpip || ev.tcb.is_some() || self.a.conn_id_of(r).is_some() {
+                continue;
+            }
+            if let Some(c) = ev.endpoint.and_then(|e| socket_of.get(&e)).copied() {
+                self.assign(c, r);
+            }
         }
     }
 

@@ -75,27 +75,28 @@ fn starts_event_tag(s: &str) -> bool {
 }
 
 /// Byte offset of the next `<Event` start tag (not `<Events`, `<EventData`).
+/// Lines are short, so scanning the `<` bytes beats building a substring
+/// searcher per call.
 fn find_start(s: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = s.get(from..)?.find("<Event") {
-        let at = from + i;
-        if starts_event_tag(&s[at..]) {
-            return Some(at);
-        }
-        from = at + "<Event".len();
-    }
-    None
+    memchr::memchr_iter(b'<', s.as_bytes()).find(|&i| starts_event_tag(&s[i..]))
 }
 
 const CLOSE: &str = "</Event>";
 
-/// Whether the text outside elements is only prolog, root tags, comments
-/// and whitespace.
-fn is_framing(mut s: &str) -> bool {
+/// Byte offset of the next `</Event>` (`<` is ASCII, so every hit is a
+/// char boundary).
+fn find_close(s: &str) -> Option<usize> {
+    memchr::memchr_iter(b'<', s.as_bytes()).find(|&i| s[i..].starts_with(CLOSE))
+}
+
+/// How the text outside `<Event>` elements on a line classifies: prolog,
+/// root tags, comments and whitespace are framing (skipped); a stray
+/// `</Event>` is a broken element (error); anything else is unknown.
+fn outside_class(mut s: &str) -> LineClass {
     loop {
         s = s.trim_start_matches('\u{feff}').trim_start();
         if s.is_empty() {
-            return true;
+            return LineClass::Skipped;
         }
         let end = if s.starts_with("<?") {
             s.find("?>").map(|i| i + 2)
@@ -108,7 +109,8 @@ fn is_framing(mut s: &str) -> bool {
         };
         match end {
             Some(e) => s = &s[e..],
-            None => return false,
+            None if s.contains(CLOSE) => return LineClass::Error,
+            None => return LineClass::Unknown,
         }
     }
 }
@@ -180,6 +182,19 @@ impl EtwXmlDecoder {
         }
     }
 
+    /// Classifies text outside elements, reporting a stray `</Event>`.
+    fn outside(text: &str, line_no: u64, sink: &mut Sink) -> LineClass {
+        let c = outside_class(text);
+        if c == LineClass::Error {
+            sink.diag(
+                line_no,
+                LineClass::Error,
+                "</Event> without a matching <Event>".to_string(),
+            );
+        }
+        c
+    }
+
     /// Accounts for the lines of a finished open element, except the current
     /// (last) line, which the caller classifies.
     fn account(open: &OpenElement, outcome: LineClass, sink: &mut Sink) {
@@ -204,7 +219,7 @@ impl LineDecoder for EtwXmlDecoder {
         let mut rest = line;
 
         if let Some(mut open) = self.open.take() {
-            let close = rest.find(CLOSE);
+            let close = find_close(rest);
             let restart = find_start(rest);
             match (close, restart) {
                 (close, Some(s)) if close.is_none_or(|c| s < c) => {
@@ -246,11 +261,9 @@ impl LineDecoder for EtwXmlDecoder {
         }
 
         while let Some(s) = find_start(rest) {
-            if !is_framing(&rest[..s]) {
-                class = Some(merge(class, LineClass::Unknown));
-            }
+            class = Some(merge(class, Self::outside(&rest[..s], line_no, sink)));
             let elem = &rest[s..];
-            match elem.find(CLOSE) {
+            match find_close(elem) {
                 Some(c) => {
                     let end = c + CLOSE.len();
                     let outcome = Self::element(&elem[..end], line_no, line_no, sink);
@@ -269,9 +282,7 @@ impl LineDecoder for EtwXmlDecoder {
                 }
             }
         }
-        if !is_framing(rest) {
-            class = Some(merge(class, LineClass::Unknown));
-        }
+        class = Some(merge(class, Self::outside(rest, line_no, sink)));
         match class.unwrap_or(LineClass::Skipped) {
             LineClass::Unknown => sink.unknown(line_no, line),
             c => sink.lines(c, 1),
@@ -374,27 +385,29 @@ fn on_tag(
     e: &BytesStart<'_>,
     data_name: &mut Option<String>,
 ) -> Result<(), String> {
-    let names: Vec<&str> = path.iter().map(String::as_str).collect();
-    match names.as_slice() {
-        ["Event", "System", "Provider"] => {
+    if path.len() != 3 {
+        return Ok(());
+    }
+    match (path[1].as_str(), path[2].as_str()) {
+        ("System", "Provider") => {
             let a = attrs(e)?;
             c.provider_name = attr(&a, "Name").map(str::to_string);
             c.provider_guid = attr(&a, "Guid").map(str::to_string);
         }
-        ["Event", "System", "TimeCreated"] => {
+        ("System", "TimeCreated") => {
             let a = attrs(e)?;
             c.system_time = attr(&a, "SystemTime").map(str::to_string);
             if let Some(raw) = attr(&a, "RawTime") {
                 c.fields.push(("RawTime".to_string(), raw.to_string()));
             }
         }
-        ["Event", "System", "Execution"] => {
+        ("System", "Execution") => {
             let a = attrs(e)?;
             c.pid = attr(&a, "ProcessID").map(str::to_string);
             c.tid = attr(&a, "ThreadID").map(str::to_string);
             c.cpu = attr(&a, "ProcessorID").map(str::to_string);
         }
-        ["Event", "EventData", "Data"] | ["Event", "EventData", "ComplexData"] => {
+        ("EventData", "Data" | "ComplexData") => {
             let a = attrs(e)?;
             *data_name = attr(&a, "Name").map(str::to_string);
         }
@@ -403,36 +416,43 @@ fn on_tag(
     Ok(())
 }
 
-/// Stores the text of an element that just ended at `path`.
+/// Stores the text of an element that just ended at `path` (matched
+/// without allocating: most elements are ignored).
 fn on_text_end(
     c: &mut Collected,
     path: &[String],
-    text: String,
+    text: &str,
     data_name: &mut Option<String>,
     leaf: bool,
 ) {
-    let names: Vec<&str> = path.iter().map(String::as_str).collect();
-    let t = text.trim().to_string();
-    match names.as_slice() {
-        ["Event", "System", "EventID"] => c.event_id = Some(t),
-        ["Event", "System", "Version"] => c.version = Some(t),
-        ["Event", "System", "Opcode"] => c.opcode = Some(t),
-        ["Event", "EventData", "Data"] | ["Event", "EventData", "ComplexData"] => {
+    let t = || text.trim().to_string();
+    if path.len() > 3 && path[1] == "UserData" {
+        if leaf {
+            let name = path[3..].join(".");
+            c.fields.push((name, t()));
+        }
+        return;
+    }
+    if path.len() != 3 {
+        return;
+    }
+    match (path[1].as_str(), path[2].as_str()) {
+        ("System", "EventID") => c.event_id = Some(t()),
+        ("System", "Version") => c.version = Some(t()),
+        ("System", "Opcode") => c.opcode = Some(t()),
+        ("EventData", "Data" | "ComplexData") => {
             let name = data_name
                 .take()
                 .unwrap_or_else(|| format!("Data{}", c.fields.len() + 1));
-            c.fields.push((name, t));
+            c.fields.push((name, t()));
         }
-        ["Event", "EventData", "Binary"] => c.fields.push(("Binary".to_string(), t)),
-        ["Event", "UserData", _wrapper, rest @ ..] if !rest.is_empty() && leaf => {
-            c.fields.push((rest.join("."), t));
-        }
-        ["Event", "RenderingInfo", "Message"] => c.message = Some(t),
-        ["Event", "RenderingInfo", "Task"] => c.rendered_task = Some(t),
-        ["Event", "RenderingInfo", "Opcode"] => c.rendered_opcode = Some(t),
-        ["Event", "RenderingInfo", "Provider"] => c.rendered_provider = Some(t),
-        ["Event", "RenderingInfo", "EventName"] => c.event_name = Some(t),
-        ["Event", "ExtendedTracingInfo", "EventGuid"] => c.event_guid = Some(t),
+        ("EventData", "Binary") => c.fields.push(("Binary".to_string(), t())),
+        ("RenderingInfo", "Message") => c.message = Some(t()),
+        ("RenderingInfo", "Task") => c.rendered_task = Some(t()),
+        ("RenderingInfo", "Opcode") => c.rendered_opcode = Some(t()),
+        ("RenderingInfo", "Provider") => c.rendered_provider = Some(t()),
+        ("RenderingInfo", "EventName") => c.event_name = Some(t()),
+        ("ExtendedTracingInfo", "EventGuid") => c.event_guid = Some(t()),
         _ => {}
     }
 }
@@ -475,7 +495,7 @@ pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
                 }
                 path.push(local(&e));
                 on_tag(&mut c, &path, &e, &mut data_name)?;
-                on_text_end(&mut c, &path, String::new(), &mut data_name, true);
+                on_text_end(&mut c, &path, "", &mut data_name, true);
                 path.pop();
                 last_start_depth = 0;
             }
@@ -494,13 +514,8 @@ pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
             },
             XmlEvent::End(_) => {
                 let leaf = last_start_depth == path.len();
-                on_text_end(
-                    &mut c,
-                    &path,
-                    std::mem::take(&mut text),
-                    &mut data_name,
-                    leaf,
-                );
+                on_text_end(&mut c, &path, &text, &mut data_name, leaf);
+                text.clear();
                 path.pop();
                 last_start_depth = 0;
                 if path.is_empty() {

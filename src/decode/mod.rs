@@ -120,7 +120,10 @@ impl Format {
                 t.starts_with('[') || t.as_bytes().first().is_some_and(u8::is_ascii_digit)
             }
             Format::PktmonText => pktmon::is_record_start(line),
-            Format::NetmonText => line.as_bytes().first().is_some_and(u8::is_ascii_digit),
+            Format::NetmonText => {
+                line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                    && !netmon::is_hex_dump_line(line)
+            }
             Format::EtwXml => {
                 line.trim_start().starts_with("<Event ") || line.trim_start().starts_with("<Event>")
             }
@@ -275,7 +278,7 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     match format {
         Format::Tasklist => Some(Box::new(tasklist::TasklistDecoder::default())),
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
-        Format::NetshText => Some(Box::new(netsh::NetshDecoder)),
+        Format::NetshText => Some(Box::new(netsh::NetshDecoder::default())),
         Format::NetmonText => Some(Box::new(netmon::NetmonDecoder::default())),
         Format::PktmonText => Some(Box::new(pktmon::PktmonTextDecoder::default())),
         Format::PktmonList => Some(Box::new(pktmon_list::PktmonListDecoder::default())),

@@ -14,9 +14,10 @@
 //! Columns are separated by runs of blanks; pasted copies use NBSP.
 
 use crate::decode::common::{parse_ip, split_wide};
+use crate::decode::prefix;
 use crate::decode::{LineClass, LineDecoder, Sink};
 use crate::event::{Endpoint, Event, Kind, Layer, PacketInfo, Proto};
-use crate::schema::{self, registry};
+use crate::schema;
 
 #[derive(Debug, Default)]
 pub struct NetmonDecoder {
@@ -134,7 +135,11 @@ fn parse_tcp_summary(summary: &str) -> Option<(PacketInfo, Option<u16>, Option<u
     Some((info, sport, dport))
 }
 
-/// `54 65 73 74 …  Test message1`: a hex dump line.
+/// `54 65 73 74 …  Test message1`: a hex dump line (NBSP allowed).
+pub fn is_hex_dump_line(line: &str) -> bool {
+    is_hex_dump(normalize(line).trim())
+}
+
 fn is_hex_dump(s: &str) -> bool {
     let hex_part = s.split("  ").next().unwrap_or("");
     let mut n = 0;
@@ -150,6 +155,19 @@ fn is_hex_dump(s: &str) -> bool {
     }
     // One two-digit token could be a frame number (`50  tcpserver.exe`).
     n >= 2
+}
+
+/// A time or time-offset column: `14:02:03.1234567`, `10/6/2010 2:02:03 PM`,
+/// `12.3456000`. Never a process column (`name (pid)`).
+fn is_time_column(c: &str) -> bool {
+    let c = c.trim();
+    if c.contains('(') || c.is_empty() || parse_ip(c).is_some() {
+        return false;
+    }
+    let t = c.trim_end_matches(" AM").trim_end_matches(" PM");
+    t.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b':' | b'.' | b'/' | b'-' | b' ' | b','))
+        && t.bytes().any(|b| b == b':' || b == b'.')
 }
 
 fn is_column_header(s: &str) -> bool {
@@ -192,7 +210,20 @@ impl LineDecoder for NetmonDecoder {
             return;
         }
         let frame: u64 = t[..digits].parse().unwrap_or(0);
-        let rest = after_frame.trim_start();
+        let mut rest = after_frame.trim_start();
+        // Optional time columns before the process (`Time Date Local
+        // Adjusted`, `Time Offset`), as NetMon exports them when shown.
+        let mut time_cols: Vec<&str> = Vec::new();
+        while let Some(col) = split_wide(rest).first().copied() {
+            if !is_time_column(col) || time_cols.len() >= 2 {
+                break;
+            }
+            time_cols.push(col);
+            rest = rest[col.len()..].trim_start();
+        }
+        let ts = time_cols
+            .iter()
+            .find_map(|c| prefix::parse_trace_time(c).or_else(|| prefix::time_of_day_timestamp(c)));
         let (pname, pid, rest) = match process_column(rest) {
             Some((n, p, r)) => (Some(n), Some(p), r.trim_start()),
             None => (None, None, rest),
@@ -201,32 +232,17 @@ impl LineDecoder for NetmonDecoder {
             let columns = split_wide(&rest[..msg_at.saturating_sub(tag.len() + 1)]);
             let message = rest[msg_at..].trim_end();
             let mut ev = Event::new(sink.src(line_no), Layer::Other, Kind::Raw);
+            ev.ts = ts;
             ev.header_pid = pid;
             ev.process_name = pname.map(str::to_string);
             ev.message = message.to_string();
-            let reg = registry();
-            match reg.provider_index(tag) {
-                Some(pi) => {
-                    let name = reg.providers.get(pi).map_or(tag, |p| &p.name);
-                    ev.provider = Some(name.to_string());
-                    match reg.match_in(pi, message) {
-                        Some(m) => {
-                            ev.event_id = Some(m.event_id);
-                            ev.version = Some(m.version);
-                            ev.symbol = Some(m.symbol);
-                            ev.fields = m.fields;
-                        }
-                        None => sink.diag(
-                            line_no,
-                            LineClass::Parsed,
-                            format!("{name}: no template matched; kept as raw"),
-                        ),
-                    }
-                    schema::enrich(&mut ev);
-                }
-                None => ev.provider = Some(tag.to_string()),
+            if let Err(note) = schema::apply_rendered(&mut ev, tag, message) {
+                sink.diag(line_no, LineClass::Parsed, note);
             }
             ev.fields.push(("frame".into(), frame.to_string()));
+            for c in &time_cols {
+                ev.fields.push(("netmon_time".into(), c.to_string()));
+            }
             for (k, v) in ["netmon_source", "netmon_destination"].iter().zip(columns) {
                 ev.fields.push((k.to_string(), v.to_string()));
             }
@@ -246,10 +262,14 @@ impl LineDecoder for NetmonDecoder {
             .map_or(rest.len(), |i| i + proto_name.len());
         let summary = rest[summary_at..].trim();
         let mut ev = Event::new(sink.src(line_no), Layer::Packet, Kind::Packet);
+        ev.ts = ts;
         ev.header_pid = pid;
         ev.process_name = pname.map(str::to_string);
         ev.message = summary.to_string();
         ev.fields.push(("frame".into(), frame.to_string()));
+        for c in &time_cols {
+            ev.fields.push(("netmon_time".into(), c.to_string()));
+        }
         ev.fields.push(("source".into(), src.to_string()));
         ev.fields.push(("destination".into(), dst.to_string()));
         ev.fields.push(("protocol".into(), proto_name.to_string()));
@@ -291,11 +311,6 @@ impl LineDecoder for NetmonDecoder {
     }
 }
 
-/// Whether `text` looks like a NetMon text export with ETW events.
-pub fn looks_like(text: &str) -> bool {
-    text.contains("_MicrosoftWindows") || text.contains("Flags=") && text.contains("SrcPort=")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +347,21 @@ mod tests {
             e.field("payload_hex"),
             Some("54 65 73 74 20 6D 65 73 73 61 67 65 31")
         );
+    }
+
+    #[test]
+    fn optional_time_columns() {
+        let text = "197  14:02:03.1234567  Idle (0)  TCPIP_MicrosoftWindowsTCPIP:TCP: connection 0x8921DD28 transition from ListenState to SynRcvdState, SndNxt = 0 (0x0).\n";
+        let sink = decode_text(Format::NetmonText, 0, 1, text).unwrap();
+        assert_eq!(sink.counts.parsed, 1);
+        let e = &sink.events[0];
+        assert_eq!(e.kind, Kind::TcpStateChange);
+        assert_eq!(e.ts.unwrap().to_string(), "T14:02:03.1234567");
+        assert_eq!(e.process_name.as_deref(), Some("Idle"));
+        assert!(!is_time_column("192.168.1.200"));
+        assert!(is_time_column("10/6/2010 2:02:03 PM"));
+        assert!(is_hex_dump_line("54 65 73  Tes"));
+        assert!(!is_hex_dump_line("50  tcpserver.exe (2704)  X_Y:z"));
     }
 
     #[test]

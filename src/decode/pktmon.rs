@@ -139,16 +139,15 @@ impl LineDecoder for PktmonTextDecoder {
             return;
         }
         let indented = t.starts_with([' ', '\t']);
-        if indented {
-            if let Some(p) = self
+        if indented
+            && let Some(p) = self
                 .pending
                 .as_mut()
                 .filter(|p| matches!(p.kind, PendingKind::Packet))
-            {
-                continuation(p, t.trim());
-                sink.parsed();
-                return;
-            }
+        {
+            continuation(p, t.trim());
+            sink.parsed();
+            return;
         }
         self.console(line_no, t, sink);
     }
@@ -160,15 +159,14 @@ impl LineDecoder for PktmonTextDecoder {
 
 /// Adds one indented line to a pending packet: hex dump or decode text.
 fn continuation(p: &mut Pending, text: &str) {
-    if let Some(rest) = text.strip_prefix("0x") {
-        if let Some((off, bytes)) = rest.split_once(':') {
-            if off.bytes().all(|b| b.is_ascii_hexdigit()) {
-                let digits = bytes.bytes().filter(u8::is_ascii_hexdigit).count();
-                p.hex_bytes += digits / 2;
-                p.hex_lines += 1;
-                return;
-            }
-        }
+    if let Some(rest) = text.strip_prefix("0x")
+        && let Some((off, bytes)) = rest.split_once(':')
+        && off.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        let digits = bytes.bytes().filter(u8::is_ascii_hexdigit).count();
+        p.hex_bytes += digits / 2;
+        p.hex_lines += 1;
+        return;
     }
     p.decoded.push(text.to_string());
 }
@@ -224,9 +222,14 @@ impl PktmonTextDecoder {
             return;
         }
         if provider != PROVIDER {
-            // Another provider or WPP (`--tmfpath`): kept as a raw event.
+            // Another provider (a pktmon log of a session that also traced
+            // TCPIP/AFD) is decoded through its schema like netsh text;
+            // WPP (`--tmfpath`) and unknown providers stay raw events.
             let mut ev = self.base_event(line_no, sink, Kind::Raw, provider, msg, ctx);
             ev.layer = Layer::Other;
+            if let Err(note) = crate::schema::apply_rendered(&mut ev, provider, msg) {
+                sink.diag(line_no, crate::decode::LineClass::Parsed, note);
+            }
             sink.event(ev);
             sink.parsed();
             return;

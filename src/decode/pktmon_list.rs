@@ -37,23 +37,23 @@ pub fn sniff(head: &str) -> Option<Format> {
     if t.starts_with('[') && t.contains("[Microsoft-Windows-PktMon]") {
         return None;
     }
-    let mut has_dashes = false;
-    for line in crate::decode::common::lines(head).take(100) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.first() == Some(&"Id")
-            && words.contains(&"Counter")
-            && words.contains(&"Direction")
-        {
+    // A table heading `Id …` directly followed by its dash underline.
+    let lines: Vec<&str> = crate::decode::common::lines(head)
+        .filter(|l| !l.trim().is_empty())
+        .take(60)
+        .collect();
+    for pair in lines.windows(2) {
+        let words: Vec<&str> = pair[0].split_whitespace().collect();
+        if words.first() != Some(&"Id") || !pair[1].trim_start().starts_with("--") {
+            continue;
+        }
+        if words.contains(&"Counter") && words.contains(&"Direction") {
             return Some(Format::PktmonCounters);
         }
-        if words.first() == Some(&"--") {
-            has_dashes = true;
-        }
-        if words.first() == Some(&"Id") && words.contains(&"Name") && !words.contains(&"Counter") {
+        if words.contains(&"Name") {
             return Some(Format::PktmonList);
         }
     }
-    let _ = has_dashes;
     None
 }
 
@@ -448,11 +448,11 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                 _ => None,
             };
             ev.fields.push((k.clone(), v.clone()));
-            if let Some(c) = canon {
-                if ev.field(c).is_none() || c == "MAC" && !ev.fields.iter().any(|(n, _)| n == "MAC")
-                {
-                    ev.fields.push((c.to_string(), v));
-                }
+            // The canonical name is added once, unless the key already is it.
+            if let Some(c) = canon
+                && !ev.fields.iter().any(|(n, _)| n == c)
+            {
+                ev.fields.push((c.to_string(), v));
             }
         }
     }
@@ -562,11 +562,13 @@ mod tests {
             Some(Format::PktmonJson)
         );
         assert_eq!(
-            sniff("Network Adapters:\n   Id MAC Address       Name\n"),
+            sniff("Network Adapters:\n   Id MAC Address       Name\n   -- ---  ----\n"),
             Some(Format::PktmonList)
         );
         assert_eq!(
-            sniff("   Id Name   Counter  Direction Packets Bytes | Direction Packets Bytes\n"),
+            sniff(
+                "   Id Name   Counter  Direction Packets Bytes | Direction Packets Bytes\n   -- ----\n"
+            ),
             Some(Format::PktmonCounters)
         );
         assert_eq!(sniff("hello"), None);

@@ -411,10 +411,7 @@ impl TasklistDecoder {
 
     fn is_na(&self, s: &str) -> bool {
         let t = s.trim();
-        t.is_empty()
-            || NA_SPELLINGS.iter().any(|n| t.eq_ignore_ascii_case(n))
-            || NA_SPELLINGS.iter().any(|n| t.to_lowercase() == *n)
-            || self.learned_na.iter().any(|n| n == t)
+        t.is_empty() || is_known_na(t) || self.learned_na.iter().any(|n| n == t)
     }
 
     /// PID 0 (System Idle Process) and PID 4 (System) never host services
@@ -717,7 +714,7 @@ fn row_by_shape(text: &str) -> Option<Row> {
     let pid = parse_pid(toks.get(pid_at)?)?;
     let image = toks.get(..pid_at)?.join(" ");
     let rest = toks.get(pid_at + 1..)?;
-    if rest.is_empty() || image.contains(':') {
+    if rest.is_empty() || !plausible_image(&image) {
         return None;
     }
     let mut row = Row {
@@ -753,15 +750,44 @@ fn row_by_shape(text: &str) -> Option<Row> {
         return Some(row);
     }
 
-    // `/svc` or `/m`: a comma-separated list or N/A.
+    // `/svc` or `/m`: a comma-separated list of names, or N/A.
     let list = rest.join(" ");
-    if looks_like_list(&list) || rest.len() <= 3 {
+    let names_ok = split_list(&list).iter().all(|i| plausible_list_item(i));
+    if (names_ok && looks_like_list(&list)) || is_known_na(&list) {
         row.has_list = true;
         row.items = split_list(&list);
         row.list_na = row.items.is_empty();
         return Some(row);
     }
     None
+}
+
+/// An image name as the table form prints it: at most 25 characters (the
+/// column truncates), at least one letter, and none of the characters
+/// Windows forbids in file names.
+fn plausible_image(s: &str) -> bool {
+    s.chars().count() <= 25
+        && s.chars().any(char::is_alphabetic)
+        && !s.chars().any(|c| {
+            c.is_control()
+                || matches!(
+                    c,
+                    '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | ','
+                )
+        })
+}
+
+/// A service short name or module file name.
+fn plausible_list_item(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '$' | '@' | '#' | '~' | '{' | '}')
+        })
+}
+
+fn is_known_na(s: &str) -> bool {
+    let t = s.trim().to_lowercase();
+    NA_SPELLINGS.iter().any(|n| *n == t)
 }
 
 /// Length of the longest prefix of `toks` shaped like
@@ -1105,6 +1131,47 @@ Benutzername:    PC\\anna\nCPU-Zeit:        0:00:05\nFenstertitel:    Nicht zutr
         assert!(!sniff(
             "[0]08FC.2CB4::2023/06/22-18:55:06.496848300 [nt]NSI: Enter"
         ));
+    }
+
+    #[test]
+    fn prose_is_not_a_process_row() {
+        let prose = concat!(
+            "=> It's payload is always 1 byte\n",
+            "|-> HTTP/1.1 200 OK\n",
+            "Wait Start TickCount 294068 Ticks: 6 (0:00:00:00.093)\n",
+            "0 0 0\n",
+            "8 posts | 1 followers\n",
+            "a) Create a distribution package which simply includes a 100 MB executable file\n",
+            "59270 0.000000 10.1.1.2 10.1.1.1 SMB Read AndX Response, 61440 bytes\n",
+        );
+        let s = run(prose);
+        assert_eq!(
+            s.events.len(),
+            0,
+            "{:?}",
+            s.events.first().map(|e| &e.message)
+        );
+        assert_eq!(s.counts.unknown, 7);
+        assert!(!sniff(prose));
+    }
+
+    #[test]
+    fn headerless_svc_rows_with_wrapped_lists() {
+        let text = concat!(
+            "svchost.exe                    800 BrokerInfrastructure, DcomLaunch, LSM,\n",
+            "                                   PlugPlay, Power\n",
+            "System                           4 N/A\n",
+            "vmmem                        13516 Services                   0           N/A\n",
+        );
+        let s = run(text);
+        assert_eq!((s.counts.parsed, s.events.len()), (4, 3));
+        assert_eq!(
+            s.events[0].field("services"),
+            Some("BrokerInfrastructure,DcomLaunch,LSM,PlugPlay,Power")
+        );
+        assert_eq!(s.events[1].field("services"), None);
+        assert_eq!(s.events[2].field("session_name"), Some("Services"));
+        assert_eq!(s.events[2].field("mem_kb"), None);
     }
 
     #[test]

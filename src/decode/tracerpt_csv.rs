@@ -22,6 +22,7 @@
 //! effectively always 0). The same typed-slot filling is used for kernel
 //! events in XML, where the fields arrive named ([`fill_kernel_slots`]).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -40,7 +41,7 @@ pub fn sniff(head: &str) -> bool {
         .take(20)
         .any(|l| {
             let cells = split_row(l);
-            let first = cells.first().map(String::as_str).unwrap_or("");
+            let first = cells.first().map(|c| c.as_ref()).unwrap_or("");
             (first.eq_ignore_ascii_case("Event Name")
                 && cells.iter().any(|c| c.eq_ignore_ascii_case("Clock-Time")))
                 || (first == "EventTrace" && cells.get(1).is_some_and(|c| c == "Header"))
@@ -381,46 +382,54 @@ pub fn fill_kernel_slots(ev: &mut Event, class: KernelClass, opcode: &str) -> Re
 /// Splits a tracerpt CSV row on commas, trimming the space padding of each
 /// cell and unquoting `"…"` cells (strings such as SystemConfig device
 /// names may contain commas).
-fn split_row(line: &str) -> Vec<String> {
+fn split_row(line: &str) -> Vec<Cow<'_, str>> {
+    let bytes = line.as_bytes();
     let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
+    let mut pos = 0usize;
     loop {
-        while matches!(chars.peek(), Some(' ' | '\t')) {
-            chars.next();
+        while bytes.get(pos).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            pos += 1;
         }
-        let mut cell = String::new();
-        let quoted = chars.peek() == Some(&'"');
-        if quoted {
-            chars.next();
-            while let Some(c) = chars.next() {
-                if c != '"' {
-                    cell.push(c);
-                } else if chars.peek() == Some(&'"') {
-                    chars.next();
-                    cell.push('"');
-                } else {
-                    break;
+        if bytes.get(pos) == Some(&b'"') {
+            // Quoted cell: `""` is a quote; text after the closing quote up
+            // to the comma is padding.
+            let mut cell = String::new();
+            let mut rest = &line[pos + 1..];
+            loop {
+                match rest.find('"') {
+                    Some(q) if rest[q + 1..].starts_with('"') => {
+                        cell.push_str(&rest[..=q]);
+                        rest = &rest[q + 2..];
+                    }
+                    Some(q) => {
+                        cell.push_str(&rest[..q]);
+                        rest = &rest[q + 1..];
+                        break;
+                    }
+                    None => {
+                        cell.push_str(rest);
+                        rest = "";
+                        break;
+                    }
                 }
             }
-        }
-        // Up to the next comma; after a quoted cell only padding remains.
-        let mut more = false;
-        for c in chars.by_ref() {
-            if c == ',' {
-                more = true;
-                break;
+            out.push(Cow::Owned(cell));
+            match rest.find(',') {
+                Some(c) => pos = line.len() - rest.len() + c + 1,
+                None => return out,
             }
-            if !quoted {
-                cell.push(c);
-            }
-        }
-        out.push(if quoted {
-            cell
         } else {
-            cell.trim_end().to_string()
-        });
-        if !more {
-            return out;
+            let rest = &line[pos..];
+            match memchr::memchr(b',', rest.as_bytes()) {
+                Some(c) => {
+                    out.push(Cow::Borrowed(rest[..c].trim_end()));
+                    pos += c + 1;
+                }
+                None => {
+                    out.push(Cow::Borrowed(rest.trim_end()));
+                    return out;
+                }
+            }
         }
     }
 }
@@ -474,7 +483,7 @@ impl Columns {
     }
 
     /// Column positions from a header row, `None` when it is not one.
-    fn from_header(cells: &[String]) -> Option<Columns> {
+    fn from_header(cells: &[Cow<'_, str>]) -> Option<Columns> {
         let first = cells.first()?;
         if !first
             .trim_start_matches('\u{feff}')
@@ -499,7 +508,7 @@ impl Columns {
 
     /// A row seen before any header (a pasted excerpt): XP when the third
     /// cell is a hex TID and the fourth a clock, modern otherwise.
-    fn guess(cells: &[String]) -> Columns {
+    fn guess(cells: &[Cow<'_, str>]) -> Columns {
         let third_hex = cells
             .get(2)
             .is_some_and(|c| c.starts_with("0x") || c.starts_with("0X"));
@@ -559,12 +568,12 @@ pub struct TracerptCsvDecoder {
 }
 
 impl TracerptCsvDecoder {
-    fn row(&mut self, line_no: u64, line: &str, cells: &[String], sink: &mut Sink) {
+    fn row(&mut self, line_no: u64, line: &str, cells: &[Cow<'_, str>], sink: &mut Sink) {
         let cols = self
             .columns
             .clone()
             .unwrap_or_else(|| Columns::guess(cells));
-        let cell = |i: Option<usize>| i.and_then(|i| cells.get(i)).map(String::as_str);
+        let cell = |i: Option<usize>| i.and_then(|i| cells.get(i)).map(|c| c.as_ref());
         let name = cell(Some(cols.event_name)).unwrap_or("");
         let opcode_name = cell(Some(cols.kind)).unwrap_or("");
         if name.is_empty() || cells.len() < cols.user_data {
@@ -590,7 +599,7 @@ impl TracerptCsvDecoder {
                     .push(("Clock-Time".to_string(), clock.to_string()));
             }
         }
-        let mut data: &[String] = cells.get(cols.user_data..).unwrap_or(&[]);
+        let mut data: &[Cow<'_, str>] = cells.get(cols.user_data..).unwrap_or(&[]);
         while let Some((last, rest)) = data.split_last() {
             if last.is_empty() {
                 data = rest;
@@ -618,7 +627,7 @@ impl TracerptCsvDecoder {
             ev.version = Some(layout.version);
             ev.provider = Some(class.as_str().to_string());
             for ((fname, _), v) in layout.fields.iter().zip(data) {
-                ev.fields.push((fname.clone(), v.clone()));
+                ev.fields.push((fname.clone(), v.to_string()));
             }
             if let Err(e) = fill_kernel_slots(&mut ev, class, opcode_name) {
                 sink.error(line_no, format!("{name} {opcode_name}: {e}"));
@@ -629,8 +638,27 @@ impl TracerptCsvDecoder {
             return;
         }
 
-        for (i, v) in data.iter().enumerate() {
-            ev.fields.push((format!("UserData{}", i + 1), v.clone()));
+        // tracerpt prints manifest payloads without names: take them from
+        // the provider schema when the value count matches its field list,
+        // else keep them by position (`UserData1`…).
+        let schema_fields = event_id.and_then(|id| {
+            crate::schema::registry()
+                .event(name, id, version)
+                .map(|s| &s.fields)
+                .filter(|f| f.len() == data.len())
+        });
+        match schema_fields {
+            Some(fields) => {
+                for (f, v) in fields.iter().zip(data) {
+                    ev.fields.push((f.name.clone(), v.to_string()));
+                }
+            }
+            None => {
+                for (i, v) in data.iter().enumerate() {
+                    ev.fields
+                        .push((format!("UserData{}", i + 1), v.to_string()));
+                }
+            }
         }
         if name == "EventTrace" || name == "SystemConfig" {
             // Trace header and machine configuration rundown.
@@ -638,6 +666,13 @@ impl TracerptCsvDecoder {
             ev.kind = Kind::TraceInfo;
         } else {
             ev.layer = layer_for_provider(name);
+            // A generic opcode name says less than the schema's event
+            // symbol, which enrich fills in when the symbol is unset.
+            if ev.symbol.as_deref().is_some_and(|t| {
+                t.eq_ignore_ascii_case("Info") || t.eq_ignore_ascii_case("win:Info")
+            }) {
+                ev.symbol = None;
+            }
             crate::schema::enrich(&mut ev);
         }
         sink.parsed();
@@ -714,6 +749,34 @@ mod tests {
     }
 
     #[test]
+    fn field_names_used_by_the_code_exist_in_the_schema() {
+        let names: Vec<&str> = kernel_layouts()
+            .iter()
+            .flat_map(|l| l.fields.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        // Read by fill_kernel_slots.
+        for n in [
+            "PID",
+            "size",
+            "saddr",
+            "daddr",
+            "sport",
+            "dport",
+            "FailureCode",
+        ] {
+            assert!(names.contains(&n), "{n}");
+        }
+        // Every opcode of the schema maps to a kernel kind, except the V1
+        // ACK/ARP diagnostics that are kept as raw events.
+        for l in kernel_layouts() {
+            let mut ev = Event::default();
+            fill_kernel_slots(&mut ev, l.class, &l.opcode).unwrap();
+            let raw_ok = ["ARPCopy", "FullACK", "PartACK", "DupACK"].contains(&l.opcode.as_str());
+            assert_eq!(ev.kind == Kind::Raw, raw_ok, "{}", l.opcode);
+        }
+    }
+
+    #[test]
     fn layout_is_chosen_by_value_count_without_version() {
         let l = select_layout(KernelClass::UdpIp, "Send", None, None, 8).unwrap();
         assert_eq!((l.version, l.event_type), (2, 10));
@@ -754,6 +817,21 @@ mod tests {
         assert_eq!(split_row("a,  b ,c"), ["a", "b", "c"]);
         assert_eq!(split_row(r#""x""y""#), [r#"x"y"#]);
         assert_eq!(split_row(r#""unterminated"#), ["unterminated"]);
+    }
+
+    #[test]
+    fn text_clock_row_is_local_time() {
+        let s = decode(
+            "Event Name, Type, TID, Clock-Time, Kernel(ms), User(ms), User Data\n\
+             UdpIp, Recv, 0x00000A10, 01/14/2010-12:20:14.1424158, 0, 0, 1140, 57, 10.1.1.10, 10.1.1.1, 53, 3311",
+        );
+        assert_eq!(s.counts.parsed, 1, "{:?}", s.diagnostics);
+        let e = &s.events[0];
+        assert_eq!(e.ts.unwrap().zone, crate::event::Zone::Local);
+        assert_eq!(e.ts.unwrap().to_string(), "2010-01-14T12:20:14.1424158");
+        assert_eq!(e.tid, Some(0xA10));
+        assert_eq!(e.version, Some(1));
+        assert_eq!(e.kind, Kind::KernelUdpRecv);
     }
 
     #[test]

@@ -88,10 +88,10 @@ impl ComponentTable {
             ..ComponentInfo::default()
         });
         let set = |slot: &mut Option<String>, v: Option<&str>| {
-            if slot.is_none() {
-                if let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) {
-                    *slot = Some(v.to_string());
-                }
+            if slot.is_none()
+                && let Some(v) = v.map(str::trim).filter(|v| !v.is_empty())
+            {
+                *slot = Some(v.to_string());
             }
         };
         set(&mut c.name, ev.field("Name"));
@@ -297,10 +297,11 @@ fn build(evs: &[&Event], table: Option<&ComponentTable>, from: ComponentSource) 
             media: p.media.clone(),
             dropped,
         });
-        if let (Some(o), Some(l)) = (p.original_size, p.logged_size) {
-            if o > l && truncated.is_none() {
-                truncated = Some((o, l));
-            }
+        if let (Some(o), Some(l)) = (p.original_size, p.logged_size)
+            && o > l
+            && truncated.is_none()
+        {
+            truncated = Some((o, l));
         }
         // Prefer the first appearance that decoded to a flow.
         if ev.local.is_some() && src.is_none() {

@@ -101,10 +101,10 @@ fn tables() -> &'static Tables {
                     }
                 }
                 "area" => {
-                    if let Some((lo, hi)) = code.split_once('-') {
-                        if let (Some(lo), Some(hi)) = (parse_hex(lo), parse_hex(hi)) {
-                            t.areas.push((lo, hi, (*text).to_string()));
-                        }
+                    if let Some((lo, hi)) = code.split_once('-')
+                        && let (Some(lo), Some(hi)) = (parse_hex(lo), parse_hex(hi))
+                    {
+                        t.areas.push((lo, hi, (*text).to_string()));
                     }
                 }
                 _ => {}
@@ -117,10 +117,10 @@ fn tables() -> &'static Tables {
 /// The reason for a numeric code in the given family.
 pub fn by_code(code: u32, family: ReasonFamily) -> Option<&'static Reason> {
     let t = tables();
-    if family == ReasonFamily::Npl2020 {
-        if let Some(r) = t.npl2020.get(&code) {
-            return Some(r);
-        }
+    if family == ReasonFamily::Npl2020
+        && let Some(r) = t.npl2020.get(&code)
+    {
+        return Some(r);
     }
     t.current.get(&code)
 }
@@ -155,10 +155,7 @@ pub fn location_name(code: u64) -> Option<String> {
 pub fn drop_info(reason: Option<&str>, location: Option<&str>, build: Option<u32>) -> DropInfo {
     let mut info = DropInfo::default();
     if let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) {
-        let numeric = r.parse::<u32>().ok().or_else(|| parse_hex(r)).filter(|_| {
-            r.bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b'x' || b == b'X')
-        });
+        let numeric = r.parse::<u32>().ok().or_else(|| parse_hex(r));
         if let Some(code) = numeric {
             info.code = Some(code);
             if let Some(row) = by_code(code, ReasonFamily::for_build(build)) {

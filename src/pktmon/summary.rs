@@ -70,10 +70,10 @@ fn ethertype_in(s: &str) -> Option<u16> {
 pub fn parse_host_port(s: &str) -> Option<Endpoint> {
     let s = s.trim();
     if s.contains(':') {
-        if let Some((a, p)) = s.rsplit_once('.') {
-            if let (Some(ip), Ok(port)) = (parse_ip(a), p.parse::<u16>()) {
-                return Some(Endpoint::new(ip, port));
-            }
+        if let Some((a, p)) = s.rsplit_once('.')
+            && let (Some(ip), Ok(port)) = (parse_ip(a), p.parse::<u16>())
+        {
+            return Some(Endpoint::new(ip, port));
         }
         let ip = parse_ip(s)?;
         return Some(Endpoint {
@@ -123,9 +123,13 @@ pub fn parse(text: &str) -> Decoded {
         ..Decoded::default()
     };
     let mut s = text.trim();
-    // Drops repeat the `Drop: ` label on the decoded line.
-    if let Some(r) = s.strip_prefix("Drop:") {
-        s = r.trim_start();
+    // Drops repeat the `Drop: ` label (or its translation, `丢弃：`) on the
+    // decoded line: a first word ending in a colon, other than `ip:`.
+    if let Some(first) = s.split_whitespace().next()
+        && first != "ip:"
+        && (first.ends_with(':') || first.ends_with('：'))
+    {
+        s = s[first.len()..].trim_start();
     }
     if let Some(r) = s.strip_prefix("ip:") {
         network(r.trim_start(), &mut d);

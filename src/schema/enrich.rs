@@ -164,7 +164,7 @@ pub fn enrich(ev: &mut Event) {
 
     // Transport protocol.
     if ev.proto.is_none() {
-        ev.proto = proto_of(&pname, ev.kind, &get);
+        ev.proto = proto_of(ev.kind, &get);
     }
 
     // Byte counts.
@@ -261,7 +261,7 @@ pub fn enrich(ev: &mut Event) {
     }
 }
 
-fn proto_of<'a>(pname: &str, kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Proto> {
+fn proto_of<'a>(kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Proto> {
     if let Some(v) = get("IPTransportProtocol").or_else(|| get("Protocol")) {
         let n = values::parse_num(v).or_else(|| {
             match values::value_name(v)?.to_ascii_uppercase().as_str() {
@@ -282,7 +282,6 @@ fn proto_of<'a>(pname: &str, kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) 
     } else if name.starts_with("udp-") || name.starts_with("kernel-udp") {
         Some(Proto::Udp)
     } else {
-        let _ = pname;
         None
     }
 }

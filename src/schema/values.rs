@@ -139,7 +139,40 @@ pub fn parse_address(v: &str) -> Option<Endpoint> {
             port: None,
         });
     }
-    parse_socket_addr(v)
+    parse_socket_addr(v).or_else(|| parse_sockaddr_hex(v))
+}
+
+/// `0x0200 32C8 C0A801D4 …`: a raw SOCKADDR as XML and binary decoders see
+/// `win:Binary` address fields: family (little-endian), port (big-endian),
+/// then the IPv4 address, or for family 23 flow info and the IPv6 address.
+pub fn parse_sockaddr_hex(v: &str) -> Option<Endpoint> {
+    let h = v
+        .strip_prefix("0x")
+        .or_else(|| v.strip_prefix("0X"))
+        .unwrap_or(v);
+    if h.len() < 16 || !h.len().is_multiple_of(2) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..h.len() / 2)
+        .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    let family = u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]);
+    let port = u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?]);
+    let ip = match family {
+        2 => {
+            let o: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+            std::net::IpAddr::from(o)
+        }
+        23 => {
+            let o: [u8; 16] = bytes.get(8..24)?.try_into().ok()?;
+            std::net::IpAddr::from(o)
+        }
+        _ => return None,
+    };
+    Some(Endpoint {
+        ip: Some(ip),
+        port: Some(port),
+    })
 }
 
 /// A boolean as TDH renders it.
@@ -197,5 +230,11 @@ mod tests {
         assert_eq!(e.port, None);
         assert!(parse_address("[::1]:445").is_some());
         assert!(parse_address("posted").is_none());
+        let e = parse_address("0x020032C8C0A801D40000000000000000").unwrap();
+        assert_eq!(e.to_string(), "192.168.1.212:13000");
+        // Odd length: not a SOCKADDR.
+        assert!(parse_address("0x020032C8C0A801D400000000000000000").is_none());
+        let e = parse_address("170001BB00000000FE80000000000000000000000000000100000000").unwrap();
+        assert_eq!(e.to_string(), "[fe80::1]:443");
     }
 }
