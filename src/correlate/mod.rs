@@ -981,13 +981,47 @@ impl Builder<'_> {
                 afd_events.push(r);
             }
         }
+        // Candidates by port (`same_ep` needs equal ports), so the join is
+        // not connections × AFD events. Buckets keep timeline order, so the
+        // nearest-first choice is unchanged.
+        let mut by_remote_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
+        let mut by_bound_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
+        for &r in &afd_events {
+            let Some(ev) = self.a.event(self.d, r) else {
+                continue;
+            };
+            match ev.kind {
+                Kind::AfdAccept | Kind::AfdConnect => {
+                    if let Some(e) = ev.remote {
+                        by_remote_port.entry(e.port).or_default().push(r);
+                    }
+                }
+                Kind::AfdListen | Kind::AfdBind => {
+                    if let Some(b) = ev
+                        .endpoint
+                        .and_then(|e| self.afd.get(&e))
+                        .and_then(|e| e.bound)
+                    {
+                        by_bound_port.entry(b.port).or_default().push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
         let mut endpoint_conn: HashMap<u64, u32> = HashMap::new();
         for ci in 0..self.a.connections.len() {
             let conn = &self.a.connections[ci];
             let (dir, remote, local, first) =
                 (conn.direction, conn.remote, conn.local, conn.first_key);
             let mut best: Option<(u64, i64, SourceRef)> = None;
-            for &r in &afd_events {
+            let bucket = match dir {
+                ConnDirection::Inbound | ConnDirection::Outbound => {
+                    remote.and_then(|e| by_remote_port.get(&e.port))
+                }
+                ConnDirection::Listener => local.and_then(|e| by_bound_port.get(&e.port)),
+                _ => None,
+            };
+            for &r in bucket.map_or(&[][..], Vec::as_slice) {
                 let Some(ev) = self.a.event(self.d, r) else {
                     continue;
                 };
