@@ -165,6 +165,14 @@ pub fn who(
                 n.conflicts.join(", ")
             ));
         }
+        if pid.is_none() {
+            notes.push(
+                "packet records (PktMon, NDIS capture) log the thread that handled a packet, not its owner; \
+                 add `netstat -ano` taken during the capture, or a netsh trace with the Microsoft-Windows-TCPIP \
+                 and Microsoft-Windows-Winsock-AFD providers, to attribute this flow"
+                    .into(),
+            );
+        }
         if pid.is_some() && name.is_none() {
             notes.push("no tasklist/netstat in the inputs names this PID".into());
         }
