@@ -194,6 +194,18 @@ impl Template {
         if !msg.starts_with(lead) {
             return None;
         }
+        // Cheap necessary condition before the backtracking search: the
+        // message ends with the final literal (a converter may drop its
+        // period or add blanks, as `go` allows).
+        if self.segs.len() > 1
+            && let Some(Seg::Lit(last)) = self.segs.last()
+        {
+            let m = trim_tail(msg);
+            let l = trim_tail(last);
+            if !m.ends_with(l) && !m.ends_with(l.strip_suffix('.').unwrap_or(l)) {
+                return None;
+            }
+        }
         let mut out = Vec::new();
         let mut budget = 256u32;
         let ctx = MatchCtx {
