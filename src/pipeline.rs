@@ -197,6 +197,7 @@ pub fn decode_file(id: FileId, file: &InputFile, opts: &RunOptions) -> (FileRepo
         rep.diagnostics_dropped += s.diagnostics_dropped;
         events.extend(s.events);
     }
+    decode::finish_file(format, &mut events);
     reconcile(&mut rep);
     rep.events = events.len() as u64;
     (rep, events)

@@ -290,6 +290,15 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     }
 }
 
+/// File-level pass over one file's events once its chunks (decoded
+/// independently) are joined in order: fills in what only a file header
+/// tells (PktMon text: the build that names numeric drop reasons).
+pub fn finish_file(format: Format, events: &mut [Event]) {
+    if format == Format::PktmonText {
+        pktmon::name_drops_from_header(events);
+    }
+}
+
 /// A line longer than this is not decoded by default (reported as an error),
 /// so one pathological "line" cannot make a decoder buffer without bound.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;

@@ -1,7 +1,7 @@
 //! Writes the seed corpora in `tests/fuzz/seeds/<target>/` from the
 //! project's own samples (short excerpts) plus hand-made edge cases, ETL
 //! files from the test writer and zip bundles. The seeds are checked in; run
-//! this again after adding samples: `cargo run --bin make_seeds`.
+//! this again after adding samples: `cargo run --release --example make_seeds` (in tests/fuzz).
 
 use std::fs;
 use std::io::Write;
