@@ -66,3 +66,53 @@ fn pktmon_filter_table_after_prompt_chunks_like_whole() {
         b"C: list\n # Name EtherType\n23\n--- ---\n 1 BMC 65 \n\t\xff\xff\xff\xff3\n23\n\xff\xff3\n23\n";
     targets::pktmon_text(input);
 }
+
+/// Found by the chunking property (tests/properties.rs) on
+/// samples/pktmon/numeric_drop_reason: numeric drop reasons are named from
+/// the build in the `[MSNT_SystemTrace]` header, which a chunk after the
+/// first never sees, so a large PktMon text file lost (or misnamed) drop
+/// reasons after its first chunk. Fixed by `decode::finish_file` (in
+/// src/decode/pktmon.rs, called by the driver once a file's chunks are
+/// joined).
+#[test]
+fn pktmon_numeric_drop_reasons_are_named_from_the_header_in_every_chunk() {
+    let text = "[00]1A2C.0F10::2024-11-05 09:30:00.000213000 [MSNT_SystemTrace] Event: Header, BufferSize: 16777216, ProviderVersion: 17763, NumberOfProcessors: 8\n\
+[00]0000.0000::2024-11-05 09:30:00.000216000 [Microsoft-Windows-PktMon] Drop: PktGroupId 844424930132001, PktNumber 1, Appearance 0, Direction Tx , Type Ethernet , Component 2, Filter 0, DropReason 101 , DropLocation 0xE0001005, OriginalSize 60, LoggedSize 60 \n\
+[00]0000.0000::2024-11-05 09:30:00.000217000 [Microsoft-Windows-PktMon] Drop: PktGroupId 844424930132002, PktNumber 1, Appearance 0, Direction Tx , Type Ethernet , Component 2, Filter 0, DropReason 101 , DropLocation 0xE0001005, OriginalSize 60, LoggedSize 60 \n";
+    targets::pktmon_text(text.as_bytes());
+    let whole = decode::decode_text(Format::PktmonText, 0, 1, text).unwrap();
+    let mut chunked = Vec::new();
+    for (first, chunk) in etwnet::pipeline::split_chunks(text, Format::PktmonText, 1) {
+        chunked.extend(
+            decode::decode_text(Format::PktmonText, 0, first, chunk)
+                .unwrap()
+                .events,
+        );
+    }
+    decode::finish_file(Format::PktmonText, &mut chunked);
+    assert_eq!(chunked, whole.events);
+    let names: Vec<_> = chunked
+        .iter()
+        .filter_map(|e| e.drop.as_ref()?.name.clone())
+        .collect();
+    assert_eq!(names, ["PktMonDrop_Pause", "PktMonDrop_Pause"]);
+}
+
+/// Found by tests/hostile.rs (NUL bytes in a netstat row): a row that starts
+/// with a protocol but does not parse was taken for netstat -b's "Can not
+/// obtain ownership information" sentence (marking the row before it), or
+/// skipped as a table header. Fixed in src/decode/netstat.rs: it is an error
+/// naming its line.
+#[test]
+fn netstat_garbled_row_is_an_error_not_a_header_or_ownership_note() {
+    let text = "  Proto  Local Address          Foreign Address        State           PID\n\
+  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING       1060\n\
+  TCP    0.0.0.0:1\0\0\0 0.0.0.0:0  LISTENING  4\n\
+  TCP    10.0.0.5:49823         20.42.73.29:443        ESTABLISHED     5212\n";
+    targets::netstat(text.as_bytes());
+    let s = decode::decode_text(Format::Netstat, 0, 1, text).unwrap();
+    assert_eq!(s.events.len(), 2);
+    assert_eq!(s.events[0].field("ownership"), None);
+    assert_eq!(s.counts.error, 1);
+    assert_eq!(s.diagnostics[0].source.line, 3);
+}

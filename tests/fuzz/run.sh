@@ -34,6 +34,7 @@ fi
 TOOLCHAIN=+nightly
 FLAGS=(--fuzz-dir "$FUZZ_DIR" -O -a -s none)
 cargo $TOOLCHAIN fuzz build "${FLAGS[@]}" || { echo "build failed" >&2; exit 2; }
+BIN="$FUZZ_DIR/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 mkdir -p corpus
 status=0
 printf '%-16s %12s %8s %7s %s\n' target executions seconds crashes corpus | tee -a corpus/runs.log
@@ -42,7 +43,9 @@ for t in "${TARGETS[@]}"; do
   before=$(ls "artifacts/$t" | wc -l)
   log="corpus/$t.log"
   start=$(date +%s)
-  cargo $TOOLCHAIN fuzz run "${FLAGS[@]}" "$t" "corpus/$t" "seeds/$t" -- \
+  # The binary built above, run directly: editing the sources while a long
+  # run goes on must not rebuild (and change) the later targets.
+  "$BIN/$t" "corpus/$t" "seeds/$t" -artifact_prefix="artifacts/$t/" \
     -runs="$RUNS" -max_total_time="$SECONDS_LIMIT" -max_len=16384 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
   rc=$?

@@ -260,7 +260,10 @@ pub fn whole_pipeline(data: &[u8]) {
 }
 
 /// Every target by name (for the stable loop and the seed generator).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Target)] = &[
     ("netsh_text", netsh_text),
     ("netmon_text", netmon_text),
     ("etw_xml", etw_xml),
