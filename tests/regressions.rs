@@ -116,3 +116,27 @@ fn netstat_garbled_row_is_an_error_not_a_header_or_ownership_note() {
     assert_eq!(s.counts.error, 1);
     assert_eq!(s.diagnostics[0].source.line, 3);
 }
+
+/// pktmon_text, found by libFuzzer (crash-80fffb56…, reduced by hand): a
+/// console `pktmon filter list` table stayed open across trace records, so
+/// console lines far below it (`C:\…>pktmon start`, `Processing...`) were
+/// decoded as filter rows in a whole-file decode but not when a chunk
+/// started between them. Fixed in src/decode/pktmon.rs: a record start ends
+/// the table.
+#[test]
+fn pktmon_filter_table_ends_at_the_first_record() {
+    let text = " # Name EtherType Protocol IP Address Port\n\
+ - ---- --------- -------- ---------- ----\n\
+ 1 BMC                                623\n\
+[00]1A2C.0F10::2024-11-05 09:30:00.000000000 [MSNT_SystemTrace] Event: PartitionInfoExtensionV2, EventVersion: 0\n\
+C:\\Windows\\system32>pktmon start --etw --log-mode real-time\n\
+Processing...\n";
+    targets::pktmon_text(text.as_bytes());
+    let s = decode::decode_text(Format::PktmonText, 0, 1, text).unwrap();
+    let filters = s
+        .events
+        .iter()
+        .filter(|e| e.kind == etwnet::event::Kind::PktmonFilter)
+        .count();
+    assert_eq!(filters, 1, "only the row under the heading is a filter");
+}

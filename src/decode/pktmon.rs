@@ -130,6 +130,11 @@ pub struct PktmonTextDecoder {
 impl LineDecoder for PktmonTextDecoder {
     fn line(&mut self, line_no: u64, line: &str, sink: &mut Sink) {
         let t = line.trim_start_matches('\u{feff}');
+        if is_record_start(t) {
+            // A console table (`pktmon filter list`) ends where the trace
+            // starts; a chunk starting here must decode as the whole file.
+            self.filters = None;
+        }
         if t.trim().is_empty() {
             self.filters = None;
             sink.skipped();
