@@ -141,6 +141,25 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Export the packets of a raw PktMon .etl as pcapng: one interface per
+    /// component and link type, a comment per packet with the component,
+    /// PktGroupId, PID/TID and, for drops, the reason and location;
+    /// direction flags. Prints the packet count.
+    ///
+    /// Example: etwnet pcap PktMon.etl -o PktMon.pcapng --drops-only
+    Pcap {
+        /// The .etl file.
+        input: PathBuf,
+        /// Output pcapng file.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Only dropped packets.
+        #[arg(long)]
+        drops_only: bool,
+        /// Only packets seen at this PktMon component id.
+        #[arg(long, value_name = "ID")]
+        component: Option<u32>,
+    },
 }
 
 /// Parses a `--at` time into a timeline key (UTC nanoseconds when the zone

@@ -239,7 +239,7 @@ macro_rules! kinds {
         /// values live in the typed fields of [`Event`] (addresses, bytes,
         /// states, status, drop reason) so the correlation layer can read them
         /// without matching strings.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub enum Kind {
             $($(#[$m])* $v,)*
         }
@@ -252,6 +252,11 @@ macro_rules! kinds {
             }
             pub fn from_name(s: &str) -> Option<Kind> {
                 match s { $($s => Some(Kind::$v),)* _ => None }
+            }
+        }
+        impl Serialize for Kind {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
             }
         }
     };
@@ -363,7 +368,7 @@ kinds! {
 }
 
 /// Transport protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -392,6 +397,30 @@ impl Proto {
             58 => Proto::Icmpv6,
             x => Proto::Other(x),
         }
+    }
+}
+
+impl Serialize for Proto {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Proto::Other(n) => s.serialize_str(&format!("ip-proto-{n}")),
+            p => s.serialize_str(p.as_str()),
+        }
+    }
+}
+
+impl Serialize for Direction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Pointers serialize as Windows prints them (`0x8921DD28`), so JSON output
+/// can be searched with the same text as the trace.
+fn hex_pointer<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(p) => s.serialize_str(&format!("0x{p:X}")),
+        None => s.serialize_none(),
     }
 }
 
@@ -427,7 +456,7 @@ impl fmt::Display for Endpoint {
 }
 
 /// Direction of a packet or drop relative to the capturing host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Received (Rx, inbound).
     In,
@@ -522,12 +551,16 @@ pub struct Event {
     pub remote: Option<Endpoint>,
     pub direction: Option<Direction>,
     /// TCB / connection pointer (TCPIP), the identity of a TCP connection.
+    #[serde(serialize_with = "hex_pointer")]
     pub tcb: Option<u64>,
     /// AFD endpoint pointer, or TCPIP endpoint/listener pointer.
+    #[serde(serialize_with = "hex_pointer")]
     pub endpoint: Option<u64>,
     /// A second endpoint pointer (AFD `Accept Endpoint`).
+    #[serde(serialize_with = "hex_pointer")]
     pub endpoint2: Option<u64>,
     /// Process object pointer (AFD `Process 0x…`).
+    #[serde(serialize_with = "hex_pointer")]
     pub process_object: Option<u64>,
     /// Byte count the event reports (send/recv length, packet size).
     pub bytes: Option<u64>,

@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
 
@@ -47,7 +49,75 @@ fn decode(cfg: &InputConfig) -> anyhow::Result<Decoded> {
         pool = pool.num_threads(n);
     }
     let pool = pool.build()?;
-    Ok(pool.install(|| pipeline::run(&cfg.inputs, &cfg.run)))
+    let mut run = cfg.run.clone();
+    let progress = (!cfg.quiet && io::stderr().is_terminal()).then(|| Progress::start(cfg));
+    if let Some(p) = &progress {
+        run.progress = Some(p.read.clone());
+    }
+    let decoded = pool.install(|| pipeline::run(&cfg.inputs, &run));
+    if let Some(p) = progress {
+        p.stop();
+    }
+    Ok(decoded)
+}
+
+/// A progress bar on stderr for decodes that take over a second: the
+/// pipeline counts input bytes read, a thread draws them.
+struct Progress {
+    read: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(cfg: &InputConfig) -> Progress {
+        let read = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        // Plain files' sizes; folders and bundles make the total a lower bound.
+        let total: u64 = cfg
+            .inputs
+            .iter()
+            .filter_map(|i| std::fs::metadata(i).ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        let (r, d) = (read.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut bar: Option<indicatif::ProgressBar> = None;
+            while !d.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if bar.is_none() && start.elapsed() >= std::time::Duration::from_secs(1) {
+                    let b = indicatif::ProgressBar::with_draw_target(
+                        Some(total.max(1)),
+                        indicatif::ProgressDrawTarget::stderr(),
+                    );
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    ) {
+                        b.set_style(style);
+                    }
+                    bar = Some(b);
+                }
+                if let Some(b) = &bar {
+                    let n = r.load(Ordering::Relaxed);
+                    if n > b.length().unwrap_or(0) {
+                        b.set_length(n);
+                    }
+                    b.set_position(n);
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        Progress { read, done, thread }
+    }
+
+    fn stop(self) {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
 }
 
 fn finish(cfg: &InputConfig, decoded: &Decoded) -> anyhow::Result<ExitCode> {
@@ -80,6 +150,33 @@ fn usage(msg: String) -> anyhow::Error {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Pcap {
+            input,
+            output,
+            drops_only,
+            component,
+        } => {
+            let bytes = std::fs::read(&input)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
+            // Convert into memory first so a failed conversion leaves no
+            // half-written file behind.
+            let mut buf = Vec::new();
+            let s = etwnet::pcapng::run_pcap(&bytes, &mut buf, drops_only, component)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", input.display()))?;
+            let mut out = open_output(Some(&output))?;
+            out.write_all(&buf)?;
+            out.flush()?;
+            println!(
+                "{}: {} packets ({} dropped) on {} interfaces written to {}; {} packet events without exportable bytes or filtered out",
+                input.display(),
+                s.packets,
+                s.drops,
+                s.interfaces,
+                output.display(),
+                s.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Detect { input, verbose } => {
             let cfg = input.config().map_err(usage)?;
             let decoded = decode(&cfg)?;

@@ -121,10 +121,9 @@ pub fn write_pcapng(
                 || e.packet.as_ref().and_then(|p| p.component) == opts.component
         })
         .collect();
-    let mut interfaces: BTreeMap<(u32, u16), u32> = BTreeMap::new();
+    let mut interfaces: BTreeMap<IfKey, u32> = BTreeMap::new();
     for (f, e) in &selected {
-        let comp = e.packet.as_ref().and_then(|p| p.component).unwrap_or(0);
-        interfaces.insert((comp, f.link_type), 0);
+        interfaces.insert(if_key(e, f.link_type), 0);
     }
     for (i, v) in interfaces.values_mut().enumerate() {
         *v = i as u32;
@@ -140,19 +139,35 @@ pub fn write_pcapng(
     end_of_options(&mut shb);
     write_block(out, BLOCK_SHB, &shb)?;
 
-    for &(comp, link_type) in interfaces.keys() {
+    for key in interfaces.keys() {
+        let (source, id, link_type, miniport) = *key;
         let mut idb = Vec::new();
         idb.extend_from_slice(&link_type.to_le_bytes());
         idb.extend_from_slice(&0u16.to_le_bytes());
         idb.extend_from_slice(&0u32.to_le_bytes()); // snaplen: unlimited
-        let name = format!("pktmon:{comp}");
+        let name = match (source, link_type) {
+            (IfSource::Pktmon, _) => format!("pktmon:{id}"),
+            (IfSource::Ndis, 105) => format!("wifi:{id}"),
+            (IfSource::Ndis, 101) => format!("mbb:{id}"),
+            (IfSource::Ndis, _) => format!("eth:{id}"),
+        };
         option(&mut idb, 2, name.as_bytes());
-        if let Some((n, d)) = names.get(&comp) {
-            option(
-                &mut idb,
-                3,
-                clip(&format!("Component {comp}: {n}, {d}")).as_bytes(),
-            );
+        match source {
+            IfSource::Pktmon => {
+                if let Some((n, d)) = names.get(&id) {
+                    let text = format!("Component {id}: {n}, {d}");
+                    option(&mut idb, 3, clip(&text).as_bytes());
+                }
+            }
+            // etl2pcapng's wording for a filter's view of an adapter.
+            IfSource::Ndis if miniport != id => {
+                option(
+                    &mut idb,
+                    3,
+                    format!("LWF over IfIndex {miniport}").as_bytes(),
+                );
+            }
+            IfSource::Ndis => {}
         }
         option(&mut idb, 9, &[7]); // if_tsresol: 10^-7 s
         end_of_options(&mut idb);
@@ -162,8 +177,7 @@ pub fn write_pcapng(
 
     for (f, e) in &selected {
         let p = e.packet.as_ref();
-        let comp = p.and_then(|p| p.component).unwrap_or(0);
-        let Some(&if_id) = interfaces.get(&(comp, f.link_type)) else {
+        let Some(&if_id) = interfaces.get(&if_key(e, f.link_type)) else {
             continue;
         };
         // 100 ns units since 1970 (negative times clamp to 0).
@@ -202,6 +216,29 @@ pub fn write_pcapng(
     }
     summary.skipped = packet_events.saturating_sub(summary.packets);
     Ok(summary)
+}
+
+/// Which capture point a packet belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum IfSource {
+    Pktmon,
+    Ndis,
+}
+
+/// (source, component or LowerIfIndex, link type, MiniportIfIndex).
+type IfKey = (IfSource, u32, u16, u32);
+
+fn if_key(e: &Event, link_type: u16) -> IfKey {
+    let num = |k: &str| e.field(k).and_then(|v| v.parse::<u32>().ok());
+    match (num("LowerIfIndex"), num("MiniportIfIndex")) {
+        (Some(lower), Some(miniport)) if e.layer == crate::event::Layer::Packet => {
+            (IfSource::Ndis, lower, link_type, miniport)
+        }
+        _ => {
+            let comp = e.packet.as_ref().and_then(|p| p.component).unwrap_or(0);
+            (IfSource::Pktmon, comp, link_type, 0)
+        }
+    }
 }
 
 fn packet_comment(e: &Event, names: &HashMap<u32, (String, String)>) -> String {
@@ -250,10 +287,15 @@ fn packet_comment(e: &Event, names: &HashMap<u32, (String, String)>) -> String {
             s.push_str(&format!(" ({n})"));
         }
     }
+    if let (Some(lower), Some(miniport)) = (e.field("LowerIfIndex"), e.field("MiniportIfIndex")) {
+        s.push_str(&format!(
+            ", LowerIfIndex {lower}, MiniportIfIndex {miniport}"
+        ));
+    }
     if let (Some(pid), Some(tid)) = (e.header_pid, e.tid) {
         s.push_str(&format!(", PID={pid} TID={tid}"));
     }
-    s
+    s.trim_start_matches(", ").to_string()
 }
 
 /// `etwnet pcap INPUT.etl -o OUT.pcapng [--drops-only] [--component ID]`.

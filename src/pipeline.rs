@@ -7,12 +7,15 @@
 
 use rayon::prelude::*;
 
-use crate::decode::common::count_lines;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::decode::{self, Diagnostic, Format, LineClass, LineCounts, Sink};
 use crate::detect;
 use crate::event::{Event, FileId, SourceRef};
 use crate::input::encoding::{self, TextEncoding};
-use crate::input::{self, DiscoverOptions, InputFile, InputProblem};
+use crate::input::{self, DiscoverOptions, InputFile, InputProblem, Origin};
+use encoding_rs::DecoderResult;
 
 /// Options for one decode run.
 #[derive(Debug, Clone)]
@@ -27,6 +30,10 @@ pub struct RunOptions {
     /// pathological "line" cannot make a decoder buffer without bound.
     pub max_line_bytes: usize,
     pub discover: DiscoverOptions,
+    /// Size of the blocks a file is read in (streaming decode).
+    pub block_bytes: usize,
+    /// Input bytes read so far, for a progress display.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 impl Default for RunOptions {
@@ -37,6 +44,8 @@ impl Default for RunOptions {
             chunk_bytes: 4 << 20,
             max_line_bytes: decode::DEFAULT_MAX_LINE_BYTES,
             discover: DiscoverOptions::default(),
+            block_bytes: 16 << 20,
+            progress: None,
         }
     }
 }
@@ -114,93 +123,273 @@ pub fn run(inputs: &[String], opts: &RunOptions) -> Decoded {
     out
 }
 
-/// Decodes one input file.
+/// Decodes one input file, collecting its events.
 pub fn decode_file(id: FileId, file: &InputFile, opts: &RunOptions) -> (FileReport, Vec<Event>) {
+    let mut all: Vec<Event> = Vec::new();
+    let rep = decode_file_stream(id, file, opts, &mut |mut evs: Vec<Event>| {
+        if all.is_empty() {
+            all = evs;
+        } else {
+            all.append(&mut evs);
+        }
+    });
+    (rep, all)
+}
+
+/// Where a file's bytes are read from, block by block.
+enum Source<'a> {
+    File(std::fs::File),
+    Memory(&'a [u8]),
+}
+
+impl Source<'_> {
+    /// Appends up to `n` bytes to `buf`; returns whether the input is exhausted.
+    fn read_block(&mut self, buf: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+        match self {
+            Source::File(f) => {
+                use std::io::Read;
+                let want = n as u64;
+                let got = f.by_ref().take(want).read_to_end(buf)?;
+                Ok((got as u64) < want)
+            }
+            Source::Memory(rest) => {
+                let take = rest.len().min(n);
+                buf.extend_from_slice(&rest[..take]);
+                *rest = &rest[take..];
+                Ok(rest.is_empty())
+            }
+        }
+    }
+}
+
+/// Decodes one input file as a stream: the file is read in blocks of
+/// `opts.block_bytes`, its text encoding decoded incrementally (partial
+/// characters carried across blocks), the text cut before the last record
+/// start (the partial last record waits for the next block), and the ready
+/// text decoded in record-aligned chunks in parallel while the next block is
+/// read. `consumer` receives each chunk's events in file order, so memory
+/// holds about two blocks of text whatever the file size. Binary inputs and
+/// formats that cannot be split (small by nature: tasklist, netstat, CSV,
+/// JSON) are decoded whole.
+pub fn decode_file_stream(
+    id: FileId,
+    file: &InputFile,
+    opts: &RunOptions,
+    consumer: &mut dyn FnMut(Vec<Event>),
+) -> FileReport {
     let mut rep = FileReport {
         id,
         name: file.name.clone(),
         size: file.size,
         ..FileReport::default()
     };
-    let bytes = match file.read_all() {
-        Ok(b) => b,
-        Err(e) => {
-            rep.notes.push(format!("cannot read: {e}"));
+    let mut src = match &file.origin {
+        Origin::File(p) => match std::fs::File::open(p) {
+            Ok(f) => Source::File(f),
+            Err(e) => {
+                rep.notes.push(format!("cannot read: {e}"));
+                rep.file_error = true;
+                return rep;
+            }
+        },
+        Origin::Memory(b) => Source::Memory(b.as_slice()),
+    };
+    let block_bytes = opts.block_bytes.max(detect::HEAD_BYTES).max(1 << 16);
+    let mut block = Vec::with_capacity(block_bytes.min(file.size as usize + 16));
+    let read = |src: &mut Source, buf: &mut Vec<u8>| -> Result<bool, String> {
+        let before = buf.len();
+        let eof = src
+            .read_block(buf, block_bytes)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let n = (buf.len() - before) as u64;
+        if let Some(p) = &opts.progress {
+            p.fetch_add(n, Ordering::Relaxed);
+        }
+        Ok(eof)
+    };
+    let mut eof = match read(&mut src, &mut block) {
+        Ok(e) => e,
+        Err(m) => {
+            rep.notes.push(m);
             rep.file_error = true;
-            return (rep, Vec::new());
+            return rep;
         }
     };
-    rep.size = bytes.len() as u64;
     if opts.format.is_none_or(Format::is_binary)
-        && let Some(f) = detect::detect_binary(&bytes[..bytes.len().min(detect::HEAD_BYTES)])
+        && let Some(f) = detect::detect_binary(&block[..block.len().min(detect::HEAD_BYTES)])
     {
+        // Binary decoders need the whole file.
+        while !eof {
+            match read(&mut src, &mut block) {
+                Ok(e) => eof = e,
+                Err(m) => {
+                    rep.notes.push(m);
+                    rep.file_error = true;
+                    return rep;
+                }
+            }
+        }
+        rep.size = block.len() as u64;
         rep.format = Some(f);
         rep.encoding = Some("binary".into());
-        return decode_binary(rep, f, &bytes);
+        let (rep, events) = decode_binary(rep, f, &block);
+        consumer(events);
+        return rep;
     }
-    let dec = encoding::decode(&bytes, opts.encoding);
-    drop(bytes);
-    rep.encoding = Some(dec.encoding.name());
-    rep.file_error = dec.truncated || dec.malformed_count > 0;
-    if dec.truncated {
-        rep.notes.push(format!(
-            "{}: input ends in the middle of a character (truncated file?); the partial character was dropped",
-            dec.encoding.name()
-        ));
-    }
-    if dec.malformed_count > 0 && !dec.truncated {
-        rep.notes.push(format!(
-            "{} malformed {} sequence(s) replaced by U+FFFD (first at byte offset {})",
-            dec.malformed_count,
-            dec.encoding.name(),
-            dec.malformed.first().copied().unwrap_or(0)
-        ));
-    }
-    let text = dec.text;
-    rep.lines = count_lines(&text);
+    let enc = opts.encoding.unwrap_or_else(|| encoding::detect(&block));
+    rep.encoding = Some(enc.name());
+    let mut stream = TextStream::new(enc);
+    let mut text = String::with_capacity(block.len() + 16);
+    stream.push(&block, eof, &mut text);
+    block.clear();
     let head_end = floor_char_boundary(&text, detect::HEAD_BYTES);
     let head = &text[..head_end];
-    if opts.format.is_none() && detect::looks_binary(head) {
-        rep.format = Some(Format::Unknown);
-        rep.notes
-            .push("binary data, not a recognised trace format; skipped".into());
-        rep.file_error = true;
-        rep.counts.unknown = rep.lines;
-        return (rep, Vec::new());
-    }
-    let format = opts.format.unwrap_or_else(|| detect::detect_text(head));
-    rep.format = Some(format);
-    if format == Format::Unknown {
-        rep.notes.push("not a recognised format; skipped".into());
-        rep.counts.unknown = rep.lines;
-        return (rep, Vec::new());
-    }
-    if decode::decoder_for(format).is_none() {
-        rep.notes.push(format!(
-            "no text decoder for format {}; skipped",
-            format.as_str()
+    let mut skip_note: Option<(String, bool)> = None;
+    let format = if opts.format.is_none() && detect::looks_binary(head) {
+        skip_note = Some((
+            "binary data, not a recognised trace format; skipped".into(),
+            true,
         ));
-        rep.counts.unknown = rep.lines;
-        return (rep, Vec::new());
+        Format::Unknown
+    } else {
+        let f = opts.format.unwrap_or_else(|| detect::detect_text(head));
+        if f == Format::Unknown {
+            skip_note = Some(("not a recognised format; skipped".into(), false));
+        } else if decode::decoder_for(f).is_none() {
+            skip_note = Some((
+                format!("no text decoder for format {}; skipped", f.as_str()),
+                false,
+            ));
+        }
+        f
+    };
+    rep.format = Some(format);
+    let splittable = format.splittable() && skip_note.is_none();
+    let mut line_no = 1u64;
+    let mut failed: Option<String> = None;
+    loop {
+        // Text up to `cut` is ready; the rest (a partial record) waits.
+        let cut = if eof || failed.is_some() {
+            text.len()
+        } else if !splittable {
+            if skip_note.is_some() {
+                // Only counting lines: everything up to the last newline.
+                memchr::memrchr(b'\n', text.as_bytes()).map_or(0, |i| i + 1)
+            } else {
+                0
+            }
+        } else {
+            match last_record_start(&text, format) {
+                Some(c) => c,
+                // One record longer than the cap: cut at a line anyway so
+                // memory stays bounded (the decoder reports the broken record).
+                None if text.len() > MAX_PENDING_TEXT => {
+                    memchr::memrchr(b'\n', text.as_bytes()).map_or(text.len(), |i| i + 1)
+                }
+                None => 0,
+            }
+        };
+        let mut tail = text.split_off(cut);
+        let ready = text;
+        let done = eof || failed.is_some();
+        let (sinks, next) = rayon::join(
+            || {
+                if skip_note.is_some() || ready.is_empty() {
+                    return Vec::new();
+                }
+                split_chunks(&ready, format, opts.chunk_bytes)
+                    .par_iter()
+                    .map(|(first, chunk)| {
+                        decode::decode_lines(
+                            format,
+                            id,
+                            line_no + first - 1,
+                            chunk,
+                            opts.max_line_bytes,
+                        )
+                    })
+                    .collect::<Vec<Sink>>()
+            },
+            || {
+                if done {
+                    return Ok((tail, true));
+                }
+                let mut buf = Vec::with_capacity(block_bytes);
+                let e = read(&mut src, &mut buf)?;
+                stream.push(&buf, e, &mut tail);
+                Ok::<_, String>((tail, e))
+            },
+        );
+        let newlines = memchr::memchr_iter(b'\n', ready.as_bytes()).count() as u64;
+        rep.lines += if ready.as_bytes().last().is_some_and(|b| *b != b'\n') {
+            newlines + 1
+        } else {
+            newlines
+        };
+        line_no += newlines;
+        for s in sinks {
+            rep.counts.merge(&s.counts);
+            rep.diagnostics.extend(s.diagnostics);
+            rep.diagnostics_dropped += s.diagnostics_dropped;
+            rep.events += s.events.len() as u64;
+            if !s.events.is_empty() {
+                consumer(s.events);
+            }
+        }
+        if done {
+            break;
+        }
+        match next {
+            Ok((t, e)) => {
+                text = t;
+                eof = e;
+            }
+            Err(m) => {
+                // Decode what was read, then report the read error.
+                failed = Some(m);
+                text = String::new();
+            }
+        }
     }
-    let chunks = split_chunks(&text, format, opts.chunk_bytes);
-    let sinks: Vec<Sink> = chunks
-        .par_iter()
-        .map(|(first_line, chunk)| {
-            decode::decode_lines(format, id, *first_line, chunk, opts.max_line_bytes)
-        })
-        .collect();
-    let mut events = Vec::new();
-    for s in sinks {
-        rep.counts.merge(&s.counts);
-        rep.diagnostics.extend(s.diagnostics);
-        rep.diagnostics_dropped += s.diagnostics_dropped;
-        events.extend(s.events);
+    // Bytes read by the overlapped reads are counted through the stream.
+    rep.size = stream.consumed;
+    if let Some(m) = failed {
+        rep.notes.push(m);
+        rep.file_error = true;
+    }
+    stream.report(&mut rep);
+    if let Some((note, is_error)) = skip_note {
+        rep.notes.push(note);
+        rep.counts.unknown = rep.lines;
+        rep.file_error |= is_error;
+        return rep;
     }
     decode::finish_file(format, &mut events);
     reconcile(&mut rep);
-    rep.events = events.len() as u64;
-    (rep, events)
+    rep
+}
+
+/// A partial record longer than this is cut at a line anyway.
+const MAX_PENDING_TEXT: usize = 256 << 20;
+
+/// The start of the last complete line of `text` that starts a record
+/// (the text after the last newline is an incomplete line and not judged),
+/// or `None` when no complete line starts a record (position 0 excluded).
+fn last_record_start(text: &str, format: Format) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut end = memchr::memrchr(b'\n', b)?;
+    loop {
+        let start = memchr::memrchr(b'\n', &b[..end]).map_or(0, |i| i + 1);
+        if start == 0 {
+            return None;
+        }
+        let line = text.get(start..end)?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if format.is_record_start(line) {
+            return Some(start);
+        }
+        end = start - 1;
+    }
 }
 
 /// Makes the counts add up to the line count; a shortfall is a decoder
@@ -271,6 +460,219 @@ fn name_drop_reasons(events: &mut [Event], build: Option<u32>) {
     }
 }
 
+/// How many malformed-sequence offsets a file report keeps.
+const MAX_MALFORMED_OFFSETS: usize = 8;
+
+/// Incremental text decoding: bytes in, UTF-8 appended to a `String`, with
+/// partial characters carried to the next block. Gives the same text as
+/// [`encoding::decode`] on the whole input.
+struct TextStream {
+    encoding: TextEncoding,
+    kind: StreamKind,
+    /// Input bytes consumed so far.
+    consumed: u64,
+    /// Bytes of an incomplete UTF-8 sequence at the end of the last block.
+    carry: Vec<u8>,
+    started: bool,
+    malformed: Vec<u64>,
+    malformed_count: u64,
+    truncated: bool,
+}
+
+enum StreamKind {
+    Utf8,
+    /// UTF-16 and other WHATWG encodings (encoding_rs streaming decoder).
+    Rs(encoding_rs::Decoder),
+    /// OEM code pages: stateless byte → char tables.
+    SingleByte(&'static [char; 128]),
+}
+
+impl TextStream {
+    fn new(encoding: TextEncoding) -> Self {
+        use oem_cp::code_table::{DECODING_TABLE_CP437, DECODING_TABLE_CP850};
+        let kind = match encoding {
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom => StreamKind::Utf8,
+            TextEncoding::Utf16Le { .. } => {
+                StreamKind::Rs(encoding_rs::UTF_16LE.new_decoder_with_bom_removal())
+            }
+            TextEncoding::Utf16Be { .. } => {
+                StreamKind::Rs(encoding_rs::UTF_16BE.new_decoder_with_bom_removal())
+            }
+            TextEncoding::Cp437 => StreamKind::SingleByte(&DECODING_TABLE_CP437),
+            TextEncoding::Cp850 => StreamKind::SingleByte(&DECODING_TABLE_CP850),
+            TextEncoding::Whatwg(e) => StreamKind::Rs(e.new_decoder()),
+        };
+        TextStream {
+            encoding,
+            kind,
+            consumed: 0,
+            carry: Vec::new(),
+            started: false,
+            malformed: Vec::new(),
+            malformed_count: 0,
+            truncated: false,
+        }
+    }
+
+    fn bad(&mut self, at: u64) {
+        self.malformed_count += 1;
+        if self.malformed.len() < MAX_MALFORMED_OFFSETS {
+            self.malformed.push(at);
+        }
+    }
+
+    /// Decodes the next block (`last`: no more input follows) onto `out`.
+    fn push(&mut self, bytes: &[u8], last: bool, out: &mut String) {
+        let base = self.consumed;
+        self.consumed += bytes.len() as u64;
+        match &mut self.kind {
+            StreamKind::Utf8 => {
+                let mut body = bytes;
+                let mut at = base;
+                if !self.started && self.carry.is_empty() && body.len() < 3 && !last {
+                    // Too short to see a BOM yet: wait for more.
+                    self.carry.extend_from_slice(body);
+                    return;
+                }
+                let joined;
+                if !self.carry.is_empty() {
+                    at -= self.carry.len() as u64;
+                    let mut j = std::mem::take(&mut self.carry);
+                    j.extend_from_slice(body);
+                    joined = j;
+                    body = &joined;
+                }
+                if !self.started {
+                    self.started = true;
+                    if let Some(b) = body.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+                        body = b;
+                        at += 3;
+                    }
+                }
+                // Keep an incomplete sequence at the end for the next block.
+                let keep = if last { 0 } else { incomplete_utf8_tail(body) };
+                let (now, later) = body.split_at(body.len() - keep);
+                self.carry.extend_from_slice(later);
+                self.utf8(now, at, last, out);
+            }
+            StreamKind::Rs(dec) => {
+                self.started = true;
+                let mut src = bytes;
+                let mut pos = base;
+                let mut bad = Vec::new();
+                loop {
+                    let need = dec
+                        .max_utf8_buffer_length_without_replacement(src.len())
+                        .unwrap_or(src.len().saturating_mul(3))
+                        .max(16);
+                    out.reserve(need);
+                    let (res, read) = dec.decode_to_string_without_replacement(src, out, last);
+                    src = src.get(read..).unwrap_or_default();
+                    pos += read as u64;
+                    match res {
+                        DecoderResult::InputEmpty => break,
+                        DecoderResult::OutputFull => continue,
+                        DecoderResult::Malformed(len, after) => {
+                            bad.push(pos.saturating_sub(u64::from(len) + u64::from(after)));
+                            out.push('\u{FFFD}');
+                        }
+                    }
+                }
+                for b in bad {
+                    self.bad(b);
+                }
+                if last
+                    && matches!(
+                        self.encoding,
+                        TextEncoding::Utf16Le { .. } | TextEncoding::Utf16Be { .. }
+                    )
+                    && self.consumed % 2 == 1
+                {
+                    self.truncated = true;
+                }
+            }
+            StreamKind::SingleByte(table) => {
+                let table: &[char; 128] = table;
+                out.reserve(bytes.len());
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    let ascii = rest.iter().position(|b| *b >= 0x80).unwrap_or(rest.len());
+                    let (a, r) = rest.split_at(ascii);
+                    // ASCII bytes are valid UTF-8 as they are.
+                    out.push_str(std::str::from_utf8(a).unwrap_or_default());
+                    if let Some((&b, r2)) = r.split_first() {
+                        out.push(
+                            table
+                                .get(usize::from(b - 0x80))
+                                .copied()
+                                .unwrap_or('\u{FFFD}'),
+                        );
+                        rest = r2;
+                    } else {
+                        rest = r;
+                    }
+                }
+            }
+        }
+    }
+
+    fn utf8(&mut self, body: &[u8], at: u64, last: bool, out: &mut String) {
+        if let Ok(s) = std::str::from_utf8(body) {
+            out.push_str(s);
+            return;
+        }
+        out.reserve(body.len());
+        for chunk in body.utf8_chunks() {
+            out.push_str(chunk.valid());
+            let inv = chunk.invalid();
+            if !inv.is_empty() {
+                let off = inv.as_ptr() as usize - body.as_ptr() as usize;
+                self.bad(at + off as u64);
+                out.push('\u{FFFD}');
+                self.truncated = last && off + inv.len() == body.len();
+            }
+        }
+    }
+
+    /// File-level notes, as the whole-file decode words them.
+    fn report(&self, rep: &mut FileReport) {
+        let name = self.encoding.name();
+        rep.file_error |= self.truncated || self.malformed_count > 0;
+        if self.truncated {
+            rep.notes.push(format!(
+                "{name}: input ends in the middle of a character (truncated file?); the partial character was dropped"
+            ));
+        }
+        if self.malformed_count > 0 && !self.truncated {
+            rep.notes.push(format!(
+                "{} malformed {name} sequence(s) replaced by U+FFFD (first at byte offset {})",
+                self.malformed_count,
+                self.malformed.first().copied().unwrap_or(0)
+            ));
+        }
+    }
+}
+
+/// Length of an incomplete (but so far valid) UTF-8 sequence at the end of
+/// `b`, which the next block may complete.
+fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    for back in 1..=3.min(b.len()) {
+        let i = b.len() - back;
+        let byte = b[i];
+        if byte & 0xC0 == 0x80 {
+            continue; // continuation byte: look further back
+        }
+        let need = match byte {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 0,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     if i >= s.len() {
         return s.len();
@@ -322,6 +724,131 @@ pub fn split_chunks(text: &str, format: Format, target: usize) -> Vec<(u64, &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::common::count_lines;
+
+    fn memory_file(name: &str, bytes: Vec<u8>) -> InputFile {
+        InputFile {
+            name: name.into(),
+            size: bytes.len() as u64,
+            origin: Origin::Memory(Arc::new(bytes)),
+        }
+    }
+
+    fn netsh_text(records: usize) -> String {
+        let mut t = String::new();
+        for i in 0..records {
+            t.push_str(&format!(
+                "[0]0A90.0B2C::2010/10/06-14:02:03.{:09} [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28: Sent data with number of bytes = {} and Sequence number = 7. é\n",
+                i,
+                i + 2
+            ));
+            if i % 7 == 0 {
+                t.push_str("garbage line ü\n\n");
+            }
+        }
+        t
+    }
+
+    /// Streaming with tiny blocks (cutting characters and records) gives
+    /// the same events, counts and line numbers as one whole-text decode.
+    fn same_as_whole(bytes: Vec<u8>, text: &str, format: Format) {
+        let whole = decode::decode_text(format, 0, 1, text).unwrap();
+        for (block, chunk) in [(1 << 16, 1 << 10), (70_001, 333), (1 << 20, 1 << 22)] {
+            let opts = RunOptions {
+                block_bytes: block,
+                chunk_bytes: chunk,
+                ..RunOptions::default()
+            };
+            let f = memory_file("x", bytes.clone());
+            let (rep, events) = decode_file(0, &f, &opts);
+            assert_eq!(rep.format, Some(format));
+            assert_eq!(rep.lines, count_lines(text), "block {block}");
+            assert_eq!(rep.counts, whole.counts, "block {block}");
+            assert_eq!(rep.counts.total(), rep.lines);
+            assert_eq!(events.len(), whole.events.len());
+            for (a, b) in events.iter().zip(&whole.events) {
+                assert_eq!(a.source, b.source);
+                assert_eq!(a.message, b.message);
+                assert_eq!(a.bytes, b.bytes);
+            }
+            assert!(!rep.file_error, "{:?}", rep.notes);
+        }
+    }
+
+    #[test]
+    fn streaming_utf8_across_blocks_matches_whole_decode() {
+        let t = netsh_text(3000);
+        assert!(t.len() > 3 * 70_001);
+        same_as_whole(t.clone().into_bytes(), &t, Format::NetshText);
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(t.as_bytes());
+        same_as_whole(bom, &t, Format::NetshText);
+    }
+
+    #[test]
+    fn streaming_utf16le_across_blocks_matches_whole_decode() {
+        let t = netsh_text(3000).replace('\n', "\r\n");
+        let mut b = vec![0xFF, 0xFE];
+        for u in t.encode_utf16() {
+            b.extend_from_slice(&u.to_le_bytes());
+        }
+        same_as_whole(b, &t, Format::NetshText);
+    }
+
+    #[test]
+    fn streaming_reports_truncated_and_malformed_input() {
+        let t = netsh_text(50);
+        let mut b: Vec<u8> = Vec::new();
+        for u in t.encode_utf16() {
+            b.extend_from_slice(&u.to_le_bytes());
+        }
+        b.push(b'x');
+        let opts = RunOptions {
+            encoding: Some(TextEncoding::Utf16Le { bom: false }),
+            ..RunOptions::default()
+        };
+        let (rep, _) = decode_file(0, &memory_file("t", b), &opts);
+        assert!(rep.file_error);
+        assert!(
+            rep.notes.iter().any(|n| n.contains("truncated")),
+            "{:?}",
+            rep.notes
+        );
+
+        let mut b = t.clone().into_bytes();
+        b.insert(100, 0xFF);
+        let opts = RunOptions {
+            encoding: Some(TextEncoding::Utf8),
+            ..RunOptions::default()
+        };
+        let (rep, _) = decode_file(0, &memory_file("m", b), &opts);
+        assert!(
+            rep.notes
+                .iter()
+                .any(|n| n.contains("malformed") && n.contains("offset 100")),
+            "{:?}",
+            rep.notes
+        );
+    }
+
+    #[test]
+    fn incomplete_utf8_tails() {
+        assert_eq!(incomplete_utf8_tail(b"ab"), 0);
+        assert_eq!(incomplete_utf8_tail(&[b'a', 0xC3]), 1);
+        assert_eq!(incomplete_utf8_tail(&[0xE2, 0x82]), 2);
+        assert_eq!(incomplete_utf8_tail(&[0xE2, 0x82, 0xAC]), 0);
+        assert_eq!(incomplete_utf8_tail(&[0xF0, 0x9F, 0x98]), 3);
+    }
+
+    #[test]
+    fn last_record_start_skips_continuations_and_partial_line() {
+        let t = "[0]a\n\tcont\n[1]b\n\tcont\n[2]partial";
+        assert_eq!(
+            last_record_start(t, Format::NetshText),
+            Some(t.find("[1]").unwrap())
+        );
+        assert_eq!(last_record_start("[0]a\n\tx\n", Format::NetshText), None);
+    }
 
     #[test]
     fn chunks_start_at_records_and_keep_line_numbers() {

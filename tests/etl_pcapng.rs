@@ -119,3 +119,48 @@ fn nathaniel_component_filter_and_counts() {
     assert_eq!(c.interfaces, 1);
     assert!(run_pcap(b"not an etl", &mut Vec::new(), false, None).is_err());
 }
+
+#[test]
+fn cli_pcap_subcommand_writes_the_file() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples-real/etl_binary/nathaniel_security_PktMon.etl");
+    if !input.is_file() {
+        eprintln!("note: ../shared absent, skipped");
+        return;
+    }
+    let out_path = std::env::temp_dir().join(format!("etwnet-cli-{}.pcapng", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_etwnet"))
+        .arg("pcap")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out_path)
+        .args(["--component", "84"])
+        .output()
+        .expect("run etwnet");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let written: u64 = stdout
+        .split_once(": ")
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("packet count in output");
+    assert!(written > 0, "{stdout}");
+    if tshark_available() {
+        assert_eq!(tshark_count(&out_path, None) as u64, written);
+    }
+    let _ = std::fs::remove_file(&out_path);
+    // Not an ETL: a clear error, exit status 2.
+    let bad = Command::new(env!("CARGO_BIN_EXE_etwnet"))
+        .arg("pcap")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("-o")
+        .arg(std::env::temp_dir().join("etwnet-never.pcapng"))
+        .output()
+        .expect("run etwnet");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an .etl"));
+}

@@ -305,4 +305,15 @@ fn nathaniel_rundown_records_render_like_pktmon() {
     got.sort_unstable();
     assert_eq!(want.len(), 946);
     assert_eq!(got, want);
+
+    // The component table (shared with the text decoder) sees names, MACs
+    // and interface indexes.
+    let (tables, _) = etwnet::pktmon::assemble::component_tables(&out.events);
+    let table = tables.get(&0).expect("trailer table");
+    let c15 = table.get(15).expect("component 15");
+    assert_eq!(c15.mac.as_deref(), Some("00-FF-3C-DA-16-9C"));
+    let c4 = table.get(4).expect("component 4");
+    assert_eq!(c4.name.as_deref(), Some("ndiswan.sys"));
+    assert_eq!(c4.kind.as_deref(), Some("Miniport"));
+    assert_eq!(c4.if_index, Some(10));
 }

@@ -249,3 +249,115 @@ fn random_damage_never_panics() {
         }
     }
 }
+
+fn ndis_fragment(cpu: u32, raw_ts: i64, keyword: u64, lower: u32, frame: &[u8]) -> TestEvent {
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&7u32.to_le_bytes()); // MiniportIfIndex
+    payload.extend_from_slice(&lower.to_le_bytes());
+    payload.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    payload.extend_from_slice(frame);
+    // Newer builds append GftFlowEntryId and GftOffloadInformation.
+    payload.extend_from_slice(&[0u8; 16]);
+    TestEvent {
+        cpu,
+        raw_ts,
+        provider: etl::ndiscap::PROVIDER,
+        id: 1001,
+        version: 0,
+        keyword,
+        pid: 1234,
+        tid: 5678,
+        payload,
+        ext: Vec::new(),
+    }
+}
+
+#[test]
+fn ndis_packet_capture_fragments_become_packets_and_pcapng() {
+    use etl::ndiscap::{KW_NATIVE_80211, KW_PACKET_END, KW_PACKET_START, KW_SEND_PATH};
+    let mut w = EtlWriter::new(2);
+    let whole = KW_PACKET_START | KW_PACKET_END;
+    let frame = tcp_frame([192, 168, 1, 10], 49_000, [93, 184, 216, 34], 80, 0x02, 9);
+    w.push(ndis_fragment(
+        0,
+        w.start_raw + 5,
+        whole | KW_SEND_PATH,
+        7,
+        &frame,
+    ));
+    w.push(ndis_fragment(1, w.start_raw + 9, whole, 12, &frame[..20]));
+    // A Native 802.11 fragment (data frame header only) and a metadata record.
+    let wifi = [
+        0x08u8, 0x02, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0, 0,
+    ];
+    w.push(ndis_fragment(
+        0,
+        w.start_raw + 12,
+        whole | KW_NATIVE_80211,
+        7,
+        &wifi,
+    ));
+    let mut meta = ndis_fragment(1, w.start_raw + 15, 0, 7, &[]);
+    meta.id = 1002;
+    w.push(meta);
+    let bytes = w.finish();
+    let out = etl::decode_etl(&bytes, 0);
+    assert_eq!(out.counts.error, 0, "{:?}", out.diagnostics);
+    assert_eq!((out.counts.parsed, out.counts.skipped), (3, 2));
+    let e = &out.events[0];
+    assert_eq!(e.kind, Kind::Packet);
+    assert_eq!(
+        e.provider.as_deref(),
+        Some("Microsoft-Windows-NDIS-PacketCapture")
+    );
+    assert_eq!(e.direction, Some(Direction::Out));
+    assert_eq!(e.local.unwrap().to_string(), "192.168.1.10:49000");
+    assert_eq!(e.field("LowerIfIndex"), Some("7"));
+    assert_eq!(e.header_pid, Some(1234));
+    // Truncated capture: wire length from the IPv4 header (14 + 40).
+    let t = &out.events[1];
+    assert_eq!(t.direction, Some(Direction::In));
+    assert_eq!(t.packet.as_ref().unwrap().logged_size, Some(20));
+    assert_eq!(t.packet.as_ref().unwrap().frame_len, Some(54));
+    assert_eq!(
+        out.events[2].packet.as_ref().unwrap().media.as_deref(),
+        Some("WiFi")
+    );
+
+    let mut pcap = Vec::new();
+    let s = etwnet::pcapng::run_pcap(&bytes, &mut pcap, false, None).expect("pcap");
+    // eth:7, eth:12 (LWF over 7), wifi:7.
+    assert_eq!((s.packets, s.interfaces), (3, 3));
+    let have_tshark = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have_tshark {
+        let path = std::env::temp_dir().join(format!("etwnet-ndis-{}.pcapng", std::process::id()));
+        std::fs::write(&path, &pcap).expect("write");
+        let o = std::process::Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(&path)
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.interface_name",
+                "-e",
+                "frame.len",
+                "-e",
+                "frame.cap_len",
+            ])
+            .output()
+            .expect("tshark");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            rows,
+            vec!["eth:7\t54\t54", "eth:12\t54\t20", "wifi:7\t24\t24"],
+            "{text}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}

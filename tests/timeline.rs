@@ -158,3 +158,233 @@ fn timeline_is_identical_for_1_and_n_threads() {
         );
     }
 }
+
+#[test]
+fn seed001_who_sent_the_udp_packet() {
+    let bundle = sample("tracerpt_csv/seed001_exchange_udp_store");
+    let (code, out, err) = etwnet(&[
+        "who",
+        "-q",
+        &bundle,
+        "--packet",
+        "udp 10.1.1.1:36003 > 172.23.98.97:2762",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["matches"][0];
+    assert_eq!(m["pid"], 2136);
+    assert_eq!(m["image"], "store.exe");
+    assert!(
+        m["services"]
+            .as_str()
+            .unwrap_or("")
+            .contains("MSExchangeIS"),
+        "{m}"
+    );
+    assert_eq!(m["confidence"], "high");
+    assert_eq!(m["packet_direction"], "sent");
+    let ev = m["evidence"][0].as_str().unwrap();
+    assert!(
+        ev.contains("dumpfile.csv:") && ev.contains("UdpIp") && ev.contains("2136"),
+        "{ev}"
+    );
+    // The other spellings of the same packet.
+    for spec in [
+        "10.1.1.1:36003 -> 172.23.98.97:2762",
+        "172.23.98.97:2762 10.1.1.1:36003",
+    ] {
+        let (_, out, _) = etwnet(&["who", "-q", &bundle, "--packet", spec]);
+        assert!(out.contains("PID 2136 store.exe"), "{spec}: {out}");
+    }
+    // No match: say what was searched and the nearest candidates.
+    let (_, out, _) = etwnet(&[
+        "who",
+        "-q",
+        &bundle,
+        "--packet",
+        "udp 10.1.1.1:36003 > 172.23.98.97:9999",
+    ]);
+    assert!(out.contains("no connection or flow matches"), "{out}");
+    assert!(
+        out.contains("searched:") && out.contains("nearest candidates"),
+        "{out}"
+    );
+}
+
+#[test]
+fn seed003_drops_and_rx_checksum_finding() {
+    let bundle = sample("pktmon/seed003_bmc_udp623_checksum_drop");
+    let (code, out, err) = etwnet(&["drops", "-q", &bundle, "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    let h = r.headers().unwrap().clone();
+    let get = |name: &str| {
+        rows[0]
+            .get(h.iter().position(|x| x == name).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(get("reason_code"), "1203");
+    assert_eq!(get("reason"), "INET: checksum is invalid");
+    assert!(
+        get("component").contains("tcpip.sys"),
+        "{}",
+        get("component")
+    );
+    assert_eq!(get("src"), "192.168.1.50:623");
+    assert_eq!(get("count"), "3");
+    assert!(get("hint").contains("receive checksum offload"));
+    // The path NIC → filters → TCPIP, ending in the drop.
+    let path = get("path");
+    assert!(
+        path.starts_with("e1r68x64.sys")
+            && path.contains("wfplwfs.sys")
+            && path.ends_with("tcpip.sys [11] DROP"),
+        "{path}"
+    );
+    let dir = timeline(&[&bundle], "s3", "2");
+    let findings = read_csv(&dir.join("findings.csv"));
+    let f = findings
+        .iter()
+        .find(|f| f["rule"] == "a:rx-checksum-offload")
+        .expect("finding (a)");
+    assert!(
+        f["summary"].contains("192.168.1.50:623"),
+        "{}",
+        f["summary"]
+    );
+    assert!(f["evidence"].contains("pktmon.txt:"), "{}", f["evidence"]);
+}
+
+/// `timeline` over every real sample completes, accounts for every file,
+/// and lists the nathaniel PktMon flows with packets per direction.
+#[test]
+fn timeline_over_all_real_samples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples-real");
+    if !root.is_dir() {
+        eprintln!("skipped: ../shared is absent");
+        return;
+    }
+    let dir = out_dir("real");
+    let (code, _out, err) = etwnet(&[
+        "timeline",
+        root.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Every file has a summary line whose counts add up.
+    let n_files = walk(&root);
+    let summaries: Vec<&str> = err
+        .lines()
+        .filter(|l| {
+            l.starts_with("  ")
+                && !l.starts_with("  total:")
+                && l.contains(" = ")
+                && l.contains(" parsed + ")
+        })
+        .collect();
+    assert_eq!(summaries.len(), n_files, "{err}");
+    for l in summaries {
+        let nums: Vec<u64> = l
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect::<Vec<_>>();
+        // … N lines = P parsed + S skipped + U unknown + E error; K events
+        let k = nums.len();
+        assert_eq!(
+            nums[k - 6],
+            nums[k - 5] + nums[k - 4] + nums[k - 3] + nums[k - 2],
+            "{l}"
+        );
+    }
+    let conns = read_csv(&dir.join("connections.csv"));
+    let nat: Vec<_> = conns
+        .iter()
+        .filter(|c| c["sources"].ends_with("nathaniel_security_PktMon.txt"))
+        .collect();
+    assert!(nat.len() >= 20, "{}", nat.len());
+    let total: u64 = nat
+        .iter()
+        .map(|c| {
+            c["packets_sent"].parse::<u64>().unwrap()
+                + c["packets_received"].parse::<u64>().unwrap()
+        })
+        .sum();
+    assert!(total > 100, "{total}");
+    assert!(
+        nat.iter().any(|c| c["proto"] == "tcp"
+            && c["packets_sent"] != "0"
+            && c["packets_received"] != "0")
+    );
+}
+
+fn walk(p: &Path) -> usize {
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p) } else { 1 }
+        })
+        .sum()
+}
+
+#[test]
+fn tz_declares_the_offset_of_local_time_sources() {
+    let dir = out_dir("tz");
+    let (code, _, err) = etwnet(&[
+        "timeline",
+        "-q",
+        "--tz",
+        "+02:00",
+        "-o",
+        dir.to_str().unwrap(),
+        &sample("seed002_netsh.txt"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let conns = read_csv(&dir.join("connections.csv"));
+    assert!(
+        conns.iter().all(|c| c["first_ts"].ends_with("+02:00")),
+        "{conns:#?}"
+    );
+    // Without --tz, netsh text times are local with no zone.
+    let dir = timeline(&[&sample("seed002_netsh.txt")], "notz", "1");
+    let conns = read_csv(&dir.join("connections.csv"));
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["first_ts"].starts_with("2010-10-06T14:02:03.")
+                && !c["first_ts"].contains('+'))
+    );
+    // --at picks a time; a bad value is a usage error.
+    let (code, _, _) = etwnet(&[
+        "who",
+        "-q",
+        &sample("seed002_netsh.txt"),
+        "--packet",
+        "tcp 192.168.1.212:13000 > 192.168.1.200:55908",
+        "--at",
+        "not-a-time",
+    ]);
+    assert_eq!(code, 2);
+    let (code, out, _) = etwnet(&[
+        "who",
+        "-q",
+        &sample("seed002_netsh.txt"),
+        "--packet",
+        "tcp 192.168.1.212:13000 > 192.168.1.200:55908",
+        "--at",
+        "2010-10-06T14:02:03",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("PID 2704") && out.contains("confidence: high"),
+        "{out}"
+    );
+}

@@ -39,6 +39,9 @@ pub struct DropGroup {
     pub hint: Option<&'static str>,
     /// Every source line of a drop in this group (for findings' evidence).
     pub sources: Vec<SourceRef>,
+    /// The example packet's path through the stack (PktMon), e.g.
+    /// `e1r68x64.sys [7] → wfplwfs.sys [8] → tcpip.sys [11] DROP`.
+    pub path: Option<String>,
 }
 
 /// Known causes worth telling the user about, keyed on the reason text.
@@ -148,6 +151,7 @@ pub fn group(d: &Decoded, a: &Analysis) -> Vec<DropGroup> {
             conn_ids: BTreeSet::new(),
             hint: hint_for(&reason_text, layer, ev.direction),
             sources: Vec::new(),
+            path: None,
         });
         // TCPIP drop events state how many packets they cover.
         let n = ev
@@ -167,6 +171,7 @@ pub fn group(d: &Decoded, a: &Analysis) -> Vec<DropGroup> {
         }
     }
     let mut v: Vec<DropGroup> = groups.into_values().collect();
+    add_paths(d, &mut v);
     // Totals per reason first: biggest reasons, then biggest groups.
     let mut per_reason: BTreeMap<String, u64> = BTreeMap::new();
     for g in &v {
@@ -180,6 +185,36 @@ pub fn group(d: &Decoded, a: &Analysis) -> Vec<DropGroup> {
             .then_with(|| a.example.cmp(&b.example))
     });
     v
+}
+
+/// Fills each PktMon group's example path. All packets of one file are
+/// assembled once (appearances of a packet interleave with other packets,
+/// so they are grouped by PktGroupId/PktNumber, never by adjacency).
+fn add_paths(d: &Decoded, groups: &mut [DropGroup]) {
+    use std::collections::HashMap;
+    let mut per_file: HashMap<u32, HashMap<(u64, u32), String>> = HashMap::new();
+    for g in groups.iter_mut().filter(|g| g.layer == "pktmon") {
+        let file = g.example.file;
+        let Some(evs) = d.events.get(file as usize) else {
+            continue;
+        };
+        let Some(key) = evs
+            .iter()
+            .find(|e| e.source == g.example)
+            .and_then(|e| e.packet.as_ref())
+            .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
+        else {
+            continue;
+        };
+        let paths = per_file.entry(file).or_insert_with(|| {
+            crate::pktmon::assemble::assemble(evs)
+                .into_iter()
+                .filter(|p| p.is_dropped())
+                .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p.path_text())))
+                .collect()
+        });
+        g.path = paths.get(&key).cloned();
+    }
 }
 
 fn component_text(ev: &Event, a: &Analysis) -> String {

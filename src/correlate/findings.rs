@@ -43,7 +43,41 @@ pub fn find(d: &Decoded, a: &Analysis) -> Vec<Finding> {
     out
 }
 
+/// PktMon appearances of one file by packet identity, built once per file
+/// (appearances of different packets interleave, so never by adjacency).
+struct AppearanceIndex {
+    /// Source line → (PktGroupId, PktNumber).
+    key_of: std::collections::HashMap<u64, (u64, u32)>,
+    /// (PktGroupId, PktNumber) → the lines of its non-drop appearances.
+    lines: std::collections::HashMap<(u64, u32), Vec<SourceRef>>,
+}
+
+impl AppearanceIndex {
+    fn new(d: &Decoded, file: u32) -> Self {
+        let mut idx = AppearanceIndex {
+            key_of: std::collections::HashMap::new(),
+            lines: std::collections::HashMap::new(),
+        };
+        for e in d.events.get(file as usize).into_iter().flatten() {
+            let Some(key) = e
+                .packet
+                .as_ref()
+                .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
+            else {
+                continue;
+            };
+            idx.key_of.insert(e.source.line, key);
+            if e.kind == Kind::Packet {
+                idx.lines.entry(key).or_default().push(e.source);
+            }
+        }
+        idx
+    }
+}
+
 fn rx_checksum(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+    let mut appearances: std::collections::HashMap<u32, AppearanceIndex> =
+        std::collections::HashMap::new();
     for g in &a.drops {
         if g.layer != "pktmon"
             || g.direction != Some(Direction::In)
@@ -54,28 +88,15 @@ fn rx_checksum(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
         // The packets were seen at other components before the drop.
         let mut path_lines = Vec::new();
         for src in g.sources.iter().take(20) {
-            let Some(ev) = d
-                .events
-                .get(src.file as usize)
-                .and_then(|evs| evs.iter().find(|e| e.source == *src))
-            else {
+            let idx = appearances
+                .entry(src.file)
+                .or_insert_with(|| AppearanceIndex::new(d, src.file));
+            let Some(key) = idx.key_of.get(&src.line) else {
                 continue;
             };
-            let Some((gid, num)) = ev
-                .packet
-                .as_ref()
-                .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
-            else {
-                continue;
-            };
-            for e in d.events.get(src.file as usize).into_iter().flatten() {
-                if e.kind == Kind::Packet
-                    && e.packet
-                        .as_ref()
-                        .is_some_and(|p| p.pkt_group_id == Some(gid) && p.pkt_number == Some(num))
-                    && path_lines.len() < 20
-                {
-                    path_lines.push(e.source);
+            for l in idx.lines.get(key).into_iter().flatten() {
+                if path_lines.len() < 20 {
+                    path_lines.push(*l);
                 }
             }
         }

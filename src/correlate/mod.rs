@@ -295,6 +295,12 @@ struct Builder<'a> {
     by_listener: HashMap<u64, u32>,
     /// (proto, local, remote) → connection for flows without a TCB.
     by_tuple: HashMap<(Proto, Option<Endpoint>, Option<Endpoint>), u32>,
+    /// TCB connections by their 4-tuple, for kernel events.
+    tcb_by_tuple: HashMap<(Proto, Endpoint, Endpoint), u32>,
+    /// Connections by (proto, lower port, higher port), for packets: a
+    /// packet is matched against this bucket only, never against every
+    /// connection (NetMon packet lines carry ports but not addresses).
+    by_ports: HashMap<(Proto, u16, u16), Vec<u32>>,
     afd: HashMap<u64, AfdEndpoint>,
     proc_objects: HashMap<u64, (u32, SourceRef)>,
 }
@@ -308,6 +314,8 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
         by_tcb: HashMap::new(),
         by_listener: HashMap::new(),
         by_tuple: HashMap::new(),
+        tcb_by_tuple: HashMap::new(),
+        by_ports: HashMap::new(),
         afd: HashMap::new(),
         proc_objects: HashMap::new(),
     };
@@ -320,6 +328,10 @@ pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
     // packets (which may precede the accept event) are joined to them.
     for &r in &order {
         b.event(r);
+    }
+    b.join_listener_endpoints(&order);
+    for c in 0..b.a.connections.len() as u32 {
+        b.index_ports(c);
     }
     for &r in &order {
         if let Some(ev) = b.a.event(d, r)
@@ -630,6 +642,10 @@ impl Builder<'_> {
                 evidence: vec![ev.source],
             });
         }
+        if let (Some(l), Some(rm)) = (conn.local, conn.remote) {
+            let key = (conn.proto, l, rm);
+            self.tcb_by_tuple.insert(key, c);
+        }
     }
 
     /// The kind (and target state) of the next TCPIP event on the same TCB.
@@ -659,7 +675,27 @@ impl Builder<'_> {
             conn.local = local;
             conn.remote = remote;
         }
+        self.index_ports(c);
         c
+    }
+
+    /// Adds a connection to the packet index once both its ports are known.
+    fn index_ports(&mut self, c: u32) {
+        let Some(conn) = self.a.connections.get(c as usize) else {
+            return;
+        };
+        if let (Some(a), Some(b)) = (
+            conn.local.and_then(|e| e.port),
+            conn.remote.and_then(|e| e.port),
+        ) {
+            let v = self
+                .by_ports
+                .entry((conn.proto, a.min(b), a.max(b)))
+                .or_default();
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
     }
 
     fn udp_or_tuple(&mut self, r: EvRef, ev: &Event) {
@@ -698,18 +734,10 @@ impl Builder<'_> {
             return;
         };
         // Join a TCB-keyed connection with the same 4-tuple, else a flow.
-        let c = self
-            .a
-            .connections
-            .iter()
-            .position(|c| {
-                c.proto == proto
-                    && c.tcb.is_some()
-                    && c.local == Some(local)
-                    && c.remote == Some(remote)
-            })
-            .map(|i| i as u32)
-            .unwrap_or_else(|| self.flow(proto, Some(local), Some(remote)));
+        let c = match self.tcb_by_tuple.get(&(proto, local, remote)) {
+            Some(c) => *c,
+            None => self.flow(proto, Some(local), Some(remote)),
+        };
         self.assign(c, r);
         let Some(conn) = self.a.connections.get_mut(c as usize) else {
             return;
@@ -769,7 +797,18 @@ impl Builder<'_> {
         // Prefer a TCB-keyed connection whose time span covers the packet.
         let slack = 5_000_000_000i64;
         let mut best: Option<(u32, bool, i64)> = None;
-        for (i, c) in self.a.connections.iter().enumerate() {
+        // Port-less packets (ICMP) only ever form their own flows.
+        let bucket = match (src.port, dst.port) {
+            (Some(p1), Some(p2)) => self
+                .by_ports
+                .get(&(proto, p1.min(p2), p1.max(p2)))
+                .map_or(&[][..], Vec::as_slice),
+            _ => &[][..],
+        };
+        for &i in bucket {
+            let Some(c) = self.a.connections.get(i as usize) else {
+                continue;
+            };
             if c.proto != proto || c.direction == ConnDirection::Listener {
                 continue;
             }
@@ -784,7 +823,7 @@ impl Builder<'_> {
                 _ => 0,
             };
             if best.is_none_or(|b| dist < b.2) {
-                best = Some((i as u32, sent, dist));
+                best = Some((i, sent, dist));
             }
         }
         if let Some((c, sent, _)) = best {
@@ -903,6 +942,33 @@ impl Builder<'_> {
         }
     }
 
+    /// TCPIP endpoint events that built a listener (endpoint created, port
+    /// acquired, `replaced base endpoint`) belong on the listener's row: the
+    /// listener pointer and the base endpoint it replaced are one socket.
+    fn join_listener_endpoints(&mut self, order: &[EvRef]) {
+        let mut socket_of: HashMap<u64, u32> = self.by_listener.clone();
+        for &r in order {
+            if let Some(ev) = self.a.event(self.d, r)
+                && ev.layer == Layer::Tcpip
+                && let (Some(a), Some(b)) = (ev.endpoint, ev.endpoint2)
+                && let Some(c) = socket_of.get(&a).copied()
+            {
+                socket_of.entry(b).or_insert(c);
+            }
+        }
+        for &r in order {
+            let Some(ev) = self.a.event(self.d, r) else {
+                continue;
+            };
+            if ev.layer != Layer::Tcpip || ev.tcb.is_some() || self.a.conn_id_of(r).is_some() {
+                continue;
+            }
+            if let Some(c) = ev.endpoint.and_then(|e| socket_of.get(&e)).copied() {
+                self.assign(c, r);
+            }
+        }
+    }
+
     /// Joins AFD endpoints to TCP connections: accept (`Accept Endpoint` +
     /// remote address) and connect (remote address, nearest in time), then
     /// assigns the endpoint's AFD events to the connection.
@@ -915,13 +981,47 @@ impl Builder<'_> {
                 afd_events.push(r);
             }
         }
+        // Candidates by port (`same_ep` needs equal ports), so the join is
+        // not connections × AFD events. Buckets keep timeline order, so the
+        // nearest-first choice is unchanged.
+        let mut by_remote_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
+        let mut by_bound_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
+        for &r in &afd_events {
+            let Some(ev) = self.a.event(self.d, r) else {
+                continue;
+            };
+            match ev.kind {
+                Kind::AfdAccept | Kind::AfdConnect => {
+                    if let Some(e) = ev.remote {
+                        by_remote_port.entry(e.port).or_default().push(r);
+                    }
+                }
+                Kind::AfdListen | Kind::AfdBind => {
+                    if let Some(b) = ev
+                        .endpoint
+                        .and_then(|e| self.afd.get(&e))
+                        .and_then(|e| e.bound)
+                    {
+                        by_bound_port.entry(b.port).or_default().push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
         let mut endpoint_conn: HashMap<u64, u32> = HashMap::new();
         for ci in 0..self.a.connections.len() {
             let conn = &self.a.connections[ci];
             let (dir, remote, local, first) =
                 (conn.direction, conn.remote, conn.local, conn.first_key);
             let mut best: Option<(u64, i64, SourceRef)> = None;
-            for &r in &afd_events {
+            let bucket = match dir {
+                ConnDirection::Inbound | ConnDirection::Outbound => {
+                    remote.and_then(|e| by_remote_port.get(&e.port))
+                }
+                ConnDirection::Listener => local.and_then(|e| by_bound_port.get(&e.port)),
+                _ => None,
+            };
+            for &r in bucket.map_or(&[][..], Vec::as_slice) {
                 let Some(ev) = self.a.event(self.d, r) else {
                     continue;
                 };

@@ -278,7 +278,7 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     match format {
         Format::Tasklist => Some(Box::new(tasklist::TasklistDecoder::default())),
         Format::Netstat => Some(Box::new(netstat::NetstatDecoder::default())),
-        Format::NetshText => Some(Box::new(netsh::NetshDecoder)),
+        Format::NetshText => Some(Box::new(netsh::NetshDecoder::default())),
         Format::NetmonText => Some(Box::new(netmon::NetmonDecoder::default())),
         Format::PktmonText => Some(Box::new(pktmon::PktmonTextDecoder::default())),
         Format::PktmonList => Some(Box::new(pktmon_list::PktmonListDecoder::default())),

@@ -17,7 +17,7 @@ use crate::decode::common::{parse_ip, split_wide};
 use crate::decode::prefix;
 use crate::decode::{LineClass, LineDecoder, Sink};
 use crate::event::{Endpoint, Event, Kind, Layer, PacketInfo, Proto};
-use crate::schema::{self, registry};
+use crate::schema;
 
 #[derive(Debug, Default)]
 pub struct NetmonDecoder {
@@ -236,27 +236,8 @@ impl LineDecoder for NetmonDecoder {
             ev.header_pid = pid;
             ev.process_name = pname.map(str::to_string);
             ev.message = message.to_string();
-            let reg = registry();
-            match reg.provider_index(tag) {
-                Some(pi) => {
-                    let name = reg.providers.get(pi).map_or(tag, |p| &p.name);
-                    ev.provider = Some(name.to_string());
-                    match reg.match_in(pi, message) {
-                        Some(m) => {
-                            ev.event_id = Some(m.event_id);
-                            ev.version = Some(m.version);
-                            ev.symbol = Some(m.symbol);
-                            ev.fields = m.fields;
-                        }
-                        None => sink.diag(
-                            line_no,
-                            LineClass::Parsed,
-                            format!("{name}: no template matched; kept as raw"),
-                        ),
-                    }
-                    schema::enrich(&mut ev);
-                }
-                None => ev.provider = Some(tag.to_string()),
+            if let Err(note) = schema::apply_rendered(&mut ev, tag, message) {
+                sink.diag(line_no, LineClass::Parsed, note);
             }
             ev.fields.push(("frame".into(), frame.to_string()));
             for c in &time_cols {

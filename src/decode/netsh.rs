@@ -9,7 +9,7 @@
 use crate::decode::prefix::{PrefixError, parse_prefix};
 use crate::decode::{LineDecoder, Sink};
 use crate::event::{Event, Kind, Layer};
-use crate::schema::{self, registry};
+use crate::schema;
 
 /// Text a trace converter prints around the events (tracefmt's header and
 /// summary; netsh's banner). Matched at the start of a trimmed line.
@@ -33,17 +33,42 @@ const CONVERTER_LINES: &[&str] = &[
     "The command completed successfully.",
 ];
 
-#[derive(Debug, Default)]
-pub struct NetshDecoder;
+/// netsh text may carry PktMon events (`netsh trace start … provider=
+/// Microsoft-Windows-PktMon`, or a pktmon log with TCPIP lines): those
+/// lines and their indented packet decodes go to the PktMon decoder, so a
+/// mixed trace gives the same packet events as a pure one.
+#[derive(Default)]
+pub struct NetshDecoder {
+    pktmon: crate::decode::pktmon::PktmonTextDecoder,
+    in_pktmon: bool,
+}
+
+const PKTMON_PROVIDER: &str = "Microsoft-Windows-PktMon";
 
 impl LineDecoder for NetshDecoder {
+    fn finish(&mut self, sink: &mut Sink) {
+        self.pktmon.finish(sink);
+    }
+
     fn line(&mut self, line_no: u64, line: &str, sink: &mut Sink) {
+        let prefixed = parse_prefix(line);
+        match &prefixed {
+            Ok(p) if p.provider == PKTMON_PROVIDER => {
+                self.in_pktmon = true;
+                return self.pktmon.line(line_no, line, sink);
+            }
+            Ok(_) => self.in_pktmon = false,
+            Err(PrefixError::NotPrefixed) if self.in_pktmon && line.starts_with([' ', '\t']) => {
+                return self.pktmon.line(line_no, line, sink);
+            }
+            Err(_) => {}
+        }
         let trimmed = line.trim_start_matches('\u{feff}').trim();
         if trimmed.is_empty() {
             sink.skipped();
             return;
         }
-        match parse_prefix(line) {
+        match prefixed {
             Ok(p) => {
                 let mut ev = Event::new(sink.src(line_no), Layer::Other, Kind::Raw);
                 ev.ts = Some(p.ts);
@@ -51,31 +76,8 @@ impl LineDecoder for NetshDecoder {
                 ev.header_pid = Some(p.pid);
                 ev.tid = Some(p.tid);
                 ev.message = p.message.to_string();
-                let reg = registry();
-                match reg.provider_index(p.provider) {
-                    Some(pi) => {
-                        let name = reg.providers.get(pi).map_or(p.provider, |s| &s.name);
-                        ev.provider = Some(name.to_string());
-                        match reg.match_in(pi, p.message) {
-                            Some(m) => {
-                                ev.event_id = Some(m.event_id);
-                                ev.version = Some(m.version);
-                                ev.symbol = Some(m.symbol);
-                                ev.fields = m.fields;
-                            }
-                            None => sink.diag(
-                                line_no,
-                                crate::decode::LineClass::Parsed,
-                                format!("{name}: no template matched; kept as raw"),
-                            ),
-                        }
-                        schema::enrich(&mut ev);
-                    }
-                    None => {
-                        // WPP component or a provider without a schema.
-                        ev.provider = Some(p.provider.to_string());
-                        ev.layer = Layer::Other;
-                    }
+                if let Err(note) = schema::apply_rendered(&mut ev, p.provider, p.message) {
+                    sink.diag(line_no, crate::decode::LineClass::Parsed, note);
                 }
                 sink.event(ev);
                 sink.parsed();

@@ -261,9 +261,14 @@ impl PktmonTextDecoder {
             return;
         }
         if provider != PROVIDER {
-            // Another provider or WPP (`--tmfpath`): kept as a raw event.
+            // Another provider (a pktmon log of a session that also traced
+            // TCPIP/AFD) is decoded through its schema like netsh text;
+            // WPP (`--tmfpath`) and unknown providers stay raw events.
             let mut ev = self.base_event(line_no, sink, Kind::Raw, provider, msg, ctx);
             ev.layer = Layer::Other;
+            if let Err(note) = crate::schema::apply_rendered(&mut ev, provider, msg) {
+                sink.diag(line_no, crate::decode::LineClass::Parsed, note);
+            }
             sink.event(ev);
             sink.parsed();
             return;

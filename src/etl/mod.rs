@@ -2,7 +2,8 @@
 //! decoding of the network providers' records into [`Event`]s.
 //!
 //! For binary input the accounting unit is the trace record: every record
-//! is classified once as parsed (turned into an event), skipped (known but
+//! is classified once as parsed (turned into an event; a manifest event
+//! decoded only in part also carries a note), skipped (known but
 //! not decoded: the log-file header, kernel/system records, PktMon
 //! diagnostic records), unknown (provider or event id without a decoder) or
 //! error (a record or buffer that cannot be read), so the counts add up to
@@ -19,6 +20,8 @@ use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId, SourceRef, Timestamp};
 
 pub mod container;
+pub mod manifest;
+pub mod ndiscap;
 pub mod packet;
 pub mod pktmon;
 pub mod testutil;
@@ -151,11 +154,24 @@ impl Clock {
     }
 }
 
+/// Where a packet's bytes are inside a record's user data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef {
+    /// pcap LINKTYPE_*.
+    pub link_type: u16,
+    /// Length on the wire.
+    pub original_len: u32,
+    /// Byte range within the record's user data.
+    pub offset: usize,
+    pub len: usize,
+}
+
 /// How one record was classified by a provider decoder.
 pub enum Decoded {
-    /// An event, with the packet bytes and their link type when it is a
-    /// packet (borrowed from the buffer).
-    Event(Box<Event>, Option<(u16, u32)>),
+    /// An event, and where its packet bytes are when it is a packet.
+    Event(Box<Event>, Option<FrameRef>),
+    /// An event decoded only in part (the note says where it stopped).
+    Partial(Box<Event>, String),
     Skipped,
     Unknown(String),
     Error(String),
@@ -168,6 +184,8 @@ pub struct RecordView<'a> {
     pub pointer_size: u32,
     pub ts: Option<Timestamp>,
     pub source: SourceRef,
+    /// Windows build of the capture (drop-reason numbering depends on it).
+    pub build: Option<u32>,
 }
 
 impl RecordView<'_> {
@@ -286,6 +304,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
     }
     let clock = Clock::from_header(header.as_ref());
     let default_pointer_size = header.as_ref().map(|h| h.pointer_size).unwrap_or(8);
+    let build = header.as_ref().map(|h| h.provider_version);
 
     // 5. Per-CPU streams in SequenceNumber order, merged by timestamp.
     let mut order: Vec<usize> = (0..parsed.len()).collect();
@@ -329,26 +348,33 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
                     file,
                     line: i as u64 + 1,
                 },
+                build,
             };
             decode_record(&view)
         })
         .collect();
 
+    out.events.reserve(decoded.len());
     for (i, (d, r)) in decoded.into_iter().zip(&merged).enumerate() {
         let line = i as u64 + 1;
         match d {
             Decoded::Event(ev, frame) => {
                 out.counts.parsed += 1;
-                if let (true, Some((link_type, original_len))) = (opts.keep_frames, frame) {
+                if let (true, Some(f)) = (opts.keep_frames, frame) {
                     let data = r.data(&good);
-                    let bytes = pktmon::payload_bytes(data).unwrap_or(&[]).to_vec();
+                    let bytes = data.get(f.offset..f.offset + f.len).unwrap_or(&[]).to_vec();
                     out.frames.push(Frame {
                         event_index: out.events.len(),
-                        link_type,
-                        original_len,
+                        link_type: f.link_type,
+                        original_len: f.original_len,
                         bytes,
                     });
                 }
+                out.events.push(*ev);
+            }
+            Decoded::Partial(ev, m) => {
+                out.counts.parsed += 1;
+                diags.push(line, LineClass::Parsed, m);
                 out.events.push(*ev);
             }
             Decoded::Skipped => out.counts.skipped += 1,
@@ -473,6 +499,10 @@ fn decode_record(v: &RecordView<'_>) -> Decoded {
         HeaderKind::Event => {
             if v.rec.guid == pktmon::PROVIDER {
                 pktmon::decode(v)
+            } else if v.rec.guid == ndiscap::PROVIDER {
+                ndiscap::decode(v)
+            } else if let Some(pi) = manifest::provider_for(&v.rec.guid) {
+                manifest::decode(v, pi)
             } else {
                 Decoded::Unknown(format!(
                     "event {} v{} of provider {{{}}} has no decoder",

@@ -28,12 +28,14 @@ pub struct Parsed {
 
 /// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
 pub fn format_mac(b: &[u8]) -> String {
-    let mut s = String::with_capacity(17);
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
         if i > 0 {
             s.push('-');
         }
-        s.push_str(&format!("{x:02X}"));
+        s.push(char::from(HEX[usize::from(x >> 4)]));
+        s.push(char::from(HEX[usize::from(x & 0x0F)]));
     }
     s
 }

@@ -6,8 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::container::{Guid, u16_at, u32_at, u64_at};
 use super::packet::{self, LinkKind};
-use super::{Decoded, RecordView};
+use super::{Decoded, FrameRef, RecordView};
 use crate::event::{Direction, DropInfo, Event, Kind, Layer, PacketInfo};
+use crate::pktmon::reasons;
 
 /// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
 pub const PROVIDER: Guid = Guid::new(
@@ -266,17 +267,19 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         push(&mut ev, "Edge", edge);
     }
     push(&mut ev, "Filter", filter);
+    // pktmon prints the reason's display string when it knows the code.
+    let family = reasons::ReasonFamily::for_build(v.build);
+    let reason_row = reasons::by_code(reason, family);
+    let reason_text = reason_row.map_or_else(|| reason.to_string(), |r| r.text.clone());
     if is_drop {
-        push(&mut ev, "DropReason", reason);
-        push(
-            &mut ev,
-            "DropLocation",
-            format!("{location:#010X}").replace("0X", "0x"),
-        );
+        push(&mut ev, "DropReason", &reason_text);
+        push(&mut ev, "DropLocation", format!("0x{location:08X}"));
         ev.drop = Some(DropInfo {
             code: Some(reason),
+            name: reason_row.map(|r| r.name.clone()),
+            text: reason_row.map(|r| r.text.clone()),
             location: Some(u64::from(location)),
-            ..DropInfo::default()
+            location_name: reasons::location_name(u64::from(location)),
         });
     }
     push(&mut ev, "OriginalSize", original);
@@ -288,7 +291,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     };
     ev.message = if is_drop {
         format!(
-            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
+            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason_text}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
         )
     } else {
         format!(
@@ -302,7 +305,12 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             ev.proto = p.proto;
             ev.local = p.src;
             ev.remote = p.dst;
-            Some((lt, u32::from(original)))
+            Some(FrameRef {
+                link_type: lt,
+                original_len: u32::from(original),
+                offset: PACKET_FIXED,
+                len: b.len(),
+            })
         }
         _ => None,
     };
@@ -385,9 +393,22 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
         _ => return None,
     };
     let mut ev = base(v, Kind::PktmonComponent);
+    // Same fields as the text decoder: `Component`, the property by its
+    // name, and the normalized `MAC` / `ifIndex` the component table uses.
     push(&mut ev, "Component", id);
-    push(&mut ev, "Property", &pname);
-    push(&mut ev, "Value", &value);
+    push(&mut ev, &pname, &value);
+    match (v.rec.id, ptype) {
+        (70, 6) => {
+            if let Some(mac) = u32_at(d, 4)
+                .and_then(|n| d.get(8..8 + n as usize))
+                .filter(|b| b.len() == 6)
+            {
+                push(&mut ev, "MAC", packet::format_mac(mac));
+            }
+        }
+        (30 | 50, 1) => push(&mut ev, "ifIndex", &value),
+        _ => {}
+    }
     let pad = if mapped { " " } else { "" };
     ev.message = format!("Property: Component {id}, {pname}  = {value}{pad} ");
     ev.packet = Some(PacketInfo {

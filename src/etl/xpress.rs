@@ -81,15 +81,22 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
             pos += 4;
             flag_count = 32;
         }
-        flag_count -= 1;
-        if flags & (1u32 << flag_count) == 0 {
-            match input.get(pos) {
-                Some(b) => out.push(*b),
-                None => break,
-            }
-            pos += 1;
+        // A run of clear flag bits is a run of literals: copy it at once.
+        let window = flags << (32 - flag_count);
+        let literals = (window.leading_zeros().min(flag_count) as usize)
+            .min(input.len().saturating_sub(pos))
+            .min(limit - out.len());
+        if literals > 0 {
+            out.extend_from_slice(&input[pos..pos + literals]);
+            pos += literals;
+            flag_count -= literals as u32;
             continue;
         }
+        if window.leading_zeros() > 0 {
+            // Literal flagged but the input (or the output room) is used up.
+            break;
+        }
+        flag_count -= 1;
         if pos >= input.len() {
             break;
         }
@@ -137,10 +144,14 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
         if offset >= length {
             out.extend_from_within(start..start + length);
         } else {
-            // Overlapping copy: the match repeats bytes it is producing.
-            for i in 0..length {
-                let b = out[start + i];
-                out.push(b);
+            // Overlapping copy: the match repeats the last `offset` bytes;
+            // copy in growing non-overlapping chunks.
+            let mut left = length;
+            while left > 0 {
+                let avail = out.len() - start;
+                let n = left.min(avail);
+                out.extend_from_within(start..start + n);
+                left -= n;
             }
         }
     }

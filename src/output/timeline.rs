@@ -216,6 +216,7 @@ struct DropRow<'a> {
     conn_ids: String,
     example_source: String,
     example: &'a str,
+    path: &'a str,
     hint: &'a str,
 }
 
@@ -238,6 +239,7 @@ fn drop_row<'a>(g: &'a DropGroup, d: &Decoded, tz: Option<i16>) -> DropRow<'a> {
         conn_ids: g.conn_ids.iter().cloned().collect::<Vec<_>>().join(";"),
         example_source: d.location(g.example),
         example: &g.example_text,
+        path: g.path.as_deref().unwrap_or(""),
         hint: g.hint.unwrap_or(""),
     }
 }
@@ -342,6 +344,9 @@ pub fn write_drops_table<W: Write>(
                 )
             }
         )?;
+        if let Some(p) = &g.path {
+            writeln!(out, "    path:  {p}")?;
+        }
         writeln!(
             out,
             "    time:  {} .. {}",

@@ -581,6 +581,38 @@ impl Registry {
     }
 }
 
+/// Decodes a rendered message of `provider` (a name, GUID or NetMon tag as
+/// printed) into `ev`: provider name, event id/version/symbol and fields
+/// from the best-matching template, then the typed slots ([`enrich`]).
+/// Returns `Err(message)` when the provider is known but no template
+/// matched (the event is kept raw), and `Ok(false)` when the provider has no
+/// schema (WPP components, other providers: the event keeps the printed name).
+pub fn apply_rendered(
+    ev: &mut crate::event::Event,
+    provider: &str,
+    message: &str,
+) -> Result<bool, String> {
+    let reg = registry();
+    let Some(pi) = reg.provider_index(provider) else {
+        ev.provider = Some(provider.to_string());
+        return Ok(false);
+    };
+    let name = reg.providers.get(pi).map_or(provider, |p| &p.name);
+    ev.provider = Some(name.to_string());
+    let result = match reg.match_in(pi, message) {
+        Some(m) => {
+            ev.event_id = Some(m.event_id);
+            ev.version = Some(m.version);
+            ev.symbol = Some(m.symbol);
+            ev.fields = m.fields;
+            Ok(true)
+        }
+        None => Err(format!("{name}: no template matched; kept as raw")),
+    };
+    enrich(ev);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

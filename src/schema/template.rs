@@ -289,7 +289,10 @@ impl<'m> MatchCtx<'_, 'm> {
             return false;
         }
         let mut from = 0;
-        while let Some(off) = rest.get(from..).and_then(|r| r.find(lit)) {
+        while let Some(off) = rest
+            .get(from..)
+            .and_then(|r| memchr::memmem::find(r.as_bytes(), lit.as_bytes()))
+        {
             if *budget == 0 {
                 return false;
             }

@@ -1,0 +1,61 @@
+//! CI smoke test of the benchmark: generate a few MiB of each bench input,
+//! run the decode pipeline and correlation as `timeline` does, and check the
+//! generator's expected answer. Correctness only; no timing assertions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin(name: &str) -> PathBuf {
+    match name {
+        "etwnet" => PathBuf::from(env!("CARGO_BIN_EXE_etwnet")),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_etwnet-bench-gen")),
+    }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}\n{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn check(dir: &Path, input: &str, expected: &str, threads: &str) {
+    let out = dir.join(format!("out_{input}_{threads}"));
+    let _ = std::fs::remove_dir_all(&out);
+    run(Command::new(bin("etwnet"))
+        .args(["timeline", "-q", "--no-events", "-j", threads])
+        .arg(dir.join(input))
+        .arg("-o")
+        .arg(&out));
+    let ok = run(Command::new(bin("etwnet-bench-gen"))
+        .arg("check")
+        .arg("--expected")
+        .arg(dir.join(expected))
+        .arg("--dir")
+        .arg(&out));
+    assert!(ok.starts_with("OK "), "{ok}");
+}
+
+#[test]
+fn bench_inputs_decode_to_the_expected_answer() {
+    let dir = std::env::temp_dir().join(format!("etwnet-bench-smoke-{}", std::process::id()));
+    run(Command::new(bin("gen"))
+        .args(["gen", "--size-mib", "3", "--concurrent", "500", "-o"])
+        .arg(&dir));
+    // Same answer for one and two threads (output does not depend on the
+    // thread count).
+    for threads in ["1", "2"] {
+        check(&dir, "netsh.txt", "expected_netsh.json", threads);
+        check(&dir, "pktmon.txt", "expected_pktmon.json", threads);
+        check(&dir, "tracerpt.xml", "expected_xml.json", threads);
+    }
+    let a = std::fs::read(dir.join("out_netsh.txt_1/connections.csv")).unwrap();
+    let b = std::fs::read(dir.join("out_netsh.txt_2/connections.csv")).unwrap();
+    assert_eq!(a, b, "connections.csv differs between -j 1 and -j 2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
