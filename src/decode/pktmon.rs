@@ -43,21 +43,22 @@ pub fn sniff(head: &str) -> Option<Format> {
 /// capture's build, which only the log header (`ProviderVersion`) gives. A
 /// large file is cut into chunks decoded without that header, so the driver
 /// calls this on a file's joined events: each drop is named again with the
-/// build of the latest header before it, exactly as a whole-file decode does.
-pub fn name_drops_from_header(events: &mut [Event]) {
-    let mut build: Option<u32> = None;
+/// build of the latest header before it, exactly as a whole-file decode
+/// does. `build` carries the latest header's build from chunk to chunk.
+pub fn name_drops_from_header(events: &mut [Event], build: &mut Option<u32>) {
     for ev in events {
         if ev.kind == Kind::TraceInfo && ev.provider.as_deref() == Some("MSNT_SystemTrace") {
             if let Some(b) = ev
                 .field("ProviderVersion")
                 .and_then(|v| v.trim().parse().ok())
             {
-                build = Some(b);
+                *build = Some(b);
             }
             continue;
         }
         if ev.drop.is_some() {
-            let named = reasons::drop_info(ev.field("DropReason"), ev.field("DropLocation"), build);
+            let named =
+                reasons::drop_info(ev.field("DropReason"), ev.field("DropLocation"), *build);
             ev.drop = Some(named);
         }
     }
