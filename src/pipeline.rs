@@ -265,6 +265,7 @@ pub fn decode_file_stream(
     };
     rep.format = Some(format);
     let splittable = format.splittable() && skip_note.is_none();
+    let mut file_ctx = decode::FileContext::default();
     let mut line_no = 1u64;
     let mut failed: Option<String> = None;
     loop {
@@ -327,12 +328,13 @@ pub fn decode_file_stream(
             newlines
         };
         line_no += newlines;
-        for s in sinks {
+        for mut s in sinks {
             rep.counts.merge(&s.counts);
             rep.diagnostics.extend(s.diagnostics);
             rep.diagnostics_dropped += s.diagnostics_dropped;
             rep.events += s.events.len() as u64;
             if !s.events.is_empty() {
+                decode::finish_events(format, &mut file_ctx, &mut s.events);
                 consumer(s.events);
             }
         }

@@ -290,6 +290,27 @@ pub fn decoder_for(format: Format) -> Option<Box<dyn LineDecoder>> {
     }
 }
 
+/// What a file's header tells the chunks after it, which are decoded
+/// independently (PktMon text: the build that names numeric drop reasons).
+#[derive(Debug, Clone, Default)]
+pub struct FileContext {
+    pub pktmon_build: Option<u32>,
+}
+
+/// Pass over one chunk's events once the chunks before it (in file order)
+/// were passed with the same `ctx`: fills in what only a file header tells,
+/// so a file cut into chunks gives the same events as decoded whole.
+pub fn finish_events(format: Format, ctx: &mut FileContext, events: &mut [Event]) {
+    if format == Format::PktmonText {
+        pktmon::name_drops_from_header(events, &mut ctx.pktmon_build);
+    }
+}
+
+/// [`finish_events`] over all of a file's events at once.
+pub fn finish_file(format: Format, events: &mut [Event]) {
+    finish_events(format, &mut FileContext::default(), events);
+}
+
 /// A line longer than this is not decoded by default (reported as an error),
 /// so one pathological "line" cannot make a decoder buffer without bound.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;

@@ -97,10 +97,17 @@ impl LineDecoder for NetstatDecoder {
 
         if let Some(event) = parse_row(sink.src(line_no), text) {
             self.flush_row(sink);
-            // Whatever text came just before the rows was the title/header.
-            let n = self.preamble.len() as u64;
-            self.preamble.clear();
-            sink.lines(LineClass::Skipped, n);
+            // Whatever text came just before the rows was the title/header,
+            // except a garbled row or binary junk, which are reported.
+            for (n, text) in self.preamble.drain(..) {
+                if looks_like_broken_row(&text) {
+                    sink.error(n, format!("malformed socket row: {}", shown(&text)));
+                } else if text.chars().any(|c| c.is_control() && c != '\t') {
+                    sink.unknown(n, &text);
+                } else {
+                    sink.skipped();
+                }
+            }
             self.pending = Some(PendingRow {
                 event,
                 lines: 1,
@@ -125,7 +132,7 @@ impl LineDecoder for NetstatDecoder {
                 p.lines += 1;
                 return;
             }
-            if is_sentence(trimmed) {
+            if is_sentence(trimmed) && !looks_like_broken_row(trimmed) {
                 // "Can not obtain ownership information" in the UI
                 // language: the only sentence netstat -b puts here.
                 p.ownership_unavailable = true;
@@ -290,6 +297,16 @@ fn is_service_name(s: &str) -> bool {
 /// The ownership message in any language: several words, or one run of
 /// non-ASCII text (CJK has no spaces: `无法获取所有权信息`). Service short
 /// names are ASCII.
+/// A line that starts like a socket row (`TCP`, `UDP`…) but did not parse.
+fn looks_like_broken_row(s: &str) -> bool {
+    s.split_whitespace().next().and_then(parse_proto).is_some()
+}
+
+/// The start of a line for a message.
+fn shown(s: &str) -> String {
+    s.trim().chars().take(160).collect()
+}
+
 fn is_sentence(s: &str) -> bool {
     !s.contains(['[', ']']) && (s.split_whitespace().count() >= 3 || !s.is_ascii())
 }

@@ -39,12 +39,41 @@ pub fn sniff(head: &str) -> Option<Format> {
     None
 }
 
+/// Numeric drop reasons are named from the drop-reason table of the
+/// capture's build, which only the log header (`ProviderVersion`) gives. A
+/// large file is cut into chunks decoded without that header, so the driver
+/// calls this on a file's joined events: each drop is named again with the
+/// build of the latest header before it, exactly as a whole-file decode
+/// does. `build` carries the latest header's build from chunk to chunk.
+pub fn name_drops_from_header(events: &mut [Event], build: &mut Option<u32>) {
+    for ev in events {
+        if ev.kind == Kind::TraceInfo && ev.provider.as_deref() == Some("MSNT_SystemTrace") {
+            if let Some(b) = ev
+                .field("ProviderVersion")
+                .and_then(|v| v.trim().parse().ok())
+            {
+                *build = Some(b);
+            }
+            continue;
+        }
+        if ev.drop.is_some() {
+            let named =
+                reasons::drop_info(ev.field("DropReason"), ev.field("DropLocation"), *build);
+            ev.drop = Some(named);
+        }
+    }
+}
+
 /// Whether a chunk may start at `line`: any prefixed or time-only line except
 /// `Property:` lines, which continue the preceding component record.
 pub fn is_record_start(line: &str) -> bool {
     let t = line.trim_start_matches('\u{feff}');
-    let starts = t.starts_with('[') || t.as_bytes().first().is_some_and(u8::is_ascii_digit);
-    starts && !t.contains("] Property: ")
+    // A time-only record starts with a time of day (`23:02:26.5397047 …`);
+    // a line that merely starts with a digit may be a row of a console table
+    // (`10 BMC … 623` in `pktmon filter list`) whose heading is before it.
+    let time_only = t.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && t.split(' ').next().is_some_and(|w| w.contains(':'));
+    (t.starts_with('[') || time_only) && !t.contains("] Property: ")
 }
 
 /// `23:02:26.539704700 message` → (timestamp, message).
@@ -102,6 +131,11 @@ pub struct PktmonTextDecoder {
 impl LineDecoder for PktmonTextDecoder {
     fn line(&mut self, line_no: u64, line: &str, sink: &mut Sink) {
         let t = line.trim_start_matches('\u{feff}');
+        if is_record_start(t) {
+            // A console table (`pktmon filter list`) ends where the trace
+            // starts; a chunk starting here must decode as the whole file.
+            self.filters = None;
+        }
         if t.trim().is_empty() {
             self.filters = None;
             sink.skipped();
@@ -148,6 +182,12 @@ impl LineDecoder for PktmonTextDecoder {
             continuation(p, t.trim());
             sink.parsed();
             return;
+        }
+        if !indented {
+            // A line that is neither a record nor a continuation (a garbled
+            // record, console text) ends the pending record: the indented
+            // lines after it must not be credited to the packet before it.
+            self.flush(sink);
         }
         self.console(line_no, t, sink);
     }

@@ -121,6 +121,16 @@ pub fn discover(inputs: &[String], opts: &DiscoverOptions) -> Discovered {
     d
 }
 
+/// Discovery over bytes already in memory, named `name`: a zip bundle is
+/// opened (with the same budget, ratio and depth limits as a file on disk),
+/// anything else is one input.
+pub fn discover_bytes(name: &str, bytes: Vec<u8>, opts: &DiscoverOptions) -> Discovered {
+    let mut d = Discovered::default();
+    let mut budget = opts.max_unzipped;
+    add_memory(&mut d, name.to_string(), bytes, &mut budget, 0);
+    d
+}
+
 fn walk(
     path: &Path,
     name: String,

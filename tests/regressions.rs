@@ -1,0 +1,142 @@
+//! One test per crash or broken invariant found by fuzzing (tests/fuzz),
+//! with the input inline (minimized where libFuzzer could). Each runs the
+//! fuzz target body that failed and asserts the corrected behaviour.
+
+// Only some target bodies have had crashes.
+#[allow(dead_code)]
+#[path = "fuzz/src/targets.rs"]
+mod targets;
+
+use etwnet::decode::{self, Format};
+
+/// pktmon_text, found by libFuzzer (crash-9ae715a7…, reduced by hand): a
+/// garbled time-only record (`0004\xb46100`: a byte that is not a digit in
+/// the time) was unknown, but the indented decode line after it was credited
+/// to the packet *before* it. Decoding the file whole and in chunks then
+/// disagreed. Fixed in src/decode/pktmon.rs: a non-indented line that is
+/// neither a record nor a continuation ends the pending record.
+#[test]
+fn pktmon_continuation_after_garbled_record_is_not_credited_to_the_previous_packet() {
+    let input: &[u8] = b"21:14:03.000436600 PktGroupId 1125899906842702, PktNumber 1, Appearance 3, Direction Rx , Type Ethernet , Component 8, Edge 1, Filter 1, OriginalSize 76, LoggedSize 76 \n\
+\t00-E0-81-4C-5D-6E > 3C-7C-3F-1A-2B-3C, ethertype IPv4 (0x0800), length 76: 192.168.1.50.623 > 192.168.1.20.49852: UDP, length 34\n\
+21:14:03.0004\xb46100 PktGroupId 1125899906842702, PktNumber 1, Appearance 8, Direction Rx , Type Ethernet , Component 11, Edge 1, Filter 1, OriginalSize 76, LoggedSize 76 \n\
+\t00-E0-81-4C-5D-6E > 3C-7C-3F-1A-2B-3C, ethertype IPv4 (0x0800), length 76: 10.9.9.9.1 > 10.8.8.8.2: UDP, length 34\n";
+    targets::pktmon_text(input);
+    let text = etwnet::input::encoding::decode(input, None).text;
+    let s = decode::decode_text(Format::PktmonText, 0, 1, &text).unwrap();
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(
+        (s.counts.parsed, s.counts.unknown),
+        (2, 2),
+        "{:?}",
+        s.counts
+    );
+    let ev = &s.events[0];
+    assert_eq!(
+        ev.local
+            .and_then(|e| e.ip)
+            .map(|ip| ip.to_string())
+            .as_deref(),
+        Some("192.168.1.50"),
+        "the first packet keeps its own addresses"
+    );
+    let lines: Vec<u64> = s.diagnostics.iter().map(|d| d.source.line).collect();
+    assert_eq!(lines, [3, 4], "both lines of the garbled record are named");
+}
+
+/// pktmon_text, found by libFuzzer (minimized-from-b81028a7…): rows of a
+/// console `pktmon filter list` table that start with a digit (`10 BMC …`
+/// with ten or more filters) were taken for time-only record starts, so a
+/// chunk could start inside the table and lose the heading the rows need.
+/// Fixed in src/decode/pktmon.rs: a time-only record starts with a time of
+/// day (a first word containing ':').
+#[test]
+fn pktmon_filter_table_rows_starting_with_a_digit_are_not_record_starts() {
+    let input: &[u8] = b" # Name\n--\n\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff3\xff\xff\xff\xff\xff3\xff\xff\xff3\n33\xff\xff\xff3\n3";
+    targets::pktmon_text(input);
+    assert!(!Format::PktmonText.is_record_start("10 BMC            623"));
+    assert!(Format::PktmonText.is_record_start("21:14:03.000436600 PktGroupId 1"));
+}
+
+/// pktmon_text, found by libFuzzer (minimized-from-b8cfa33b…): the same
+/// filter-table cut, with the table after a console prompt.
+#[test]
+fn pktmon_filter_table_after_prompt_chunks_like_whole() {
+    let input: &[u8] =
+        b"C: list\n # Name EtherType\n23\n--- ---\n 1 BMC 65 \n\t\xff\xff\xff\xff3\n23\n\xff\xff3\n23\n";
+    targets::pktmon_text(input);
+}
+
+/// Found by the chunking property (tests/properties.rs) on
+/// samples/pktmon/numeric_drop_reason: numeric drop reasons are named from
+/// the build in the `[MSNT_SystemTrace]` header, which a chunk after the
+/// first never sees, so a large PktMon text file lost (or misnamed) drop
+/// reasons after its first chunk. Fixed by `decode::finish_file` (in
+/// src/decode/pktmon.rs, called by the driver once a file's chunks are
+/// joined).
+#[test]
+fn pktmon_numeric_drop_reasons_are_named_from_the_header_in_every_chunk() {
+    let text = "[00]1A2C.0F10::2024-11-05 09:30:00.000213000 [MSNT_SystemTrace] Event: Header, BufferSize: 16777216, ProviderVersion: 17763, NumberOfProcessors: 8\n\
+[00]0000.0000::2024-11-05 09:30:00.000216000 [Microsoft-Windows-PktMon] Drop: PktGroupId 844424930132001, PktNumber 1, Appearance 0, Direction Tx , Type Ethernet , Component 2, Filter 0, DropReason 101 , DropLocation 0xE0001005, OriginalSize 60, LoggedSize 60 \n\
+[00]0000.0000::2024-11-05 09:30:00.000217000 [Microsoft-Windows-PktMon] Drop: PktGroupId 844424930132002, PktNumber 1, Appearance 0, Direction Tx , Type Ethernet , Component 2, Filter 0, DropReason 101 , DropLocation 0xE0001005, OriginalSize 60, LoggedSize 60 \n";
+    targets::pktmon_text(text.as_bytes());
+    let whole = decode::decode_text(Format::PktmonText, 0, 1, text).unwrap();
+    let mut chunked = Vec::new();
+    for (first, chunk) in etwnet::pipeline::split_chunks(text, Format::PktmonText, 1) {
+        chunked.extend(
+            decode::decode_text(Format::PktmonText, 0, first, chunk)
+                .unwrap()
+                .events,
+        );
+    }
+    decode::finish_file(Format::PktmonText, &mut chunked);
+    assert_eq!(chunked, whole.events);
+    let names: Vec<_> = chunked
+        .iter()
+        .filter_map(|e| e.drop.as_ref()?.name.clone())
+        .collect();
+    assert_eq!(names, ["PktMonDrop_Pause", "PktMonDrop_Pause"]);
+}
+
+/// Found by tests/hostile.rs (NUL bytes in a netstat row): a row that starts
+/// with a protocol but does not parse was taken for netstat -b's "Can not
+/// obtain ownership information" sentence (marking the row before it), or
+/// skipped as a table header. Fixed in src/decode/netstat.rs: it is an error
+/// naming its line.
+#[test]
+fn netstat_garbled_row_is_an_error_not_a_header_or_ownership_note() {
+    let text = "  Proto  Local Address          Foreign Address        State           PID\n\
+  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING       1060\n\
+  TCP    0.0.0.0:1\0\0\0 0.0.0.0:0  LISTENING  4\n\
+  TCP    10.0.0.5:49823         20.42.73.29:443        ESTABLISHED     5212\n";
+    targets::netstat(text.as_bytes());
+    let s = decode::decode_text(Format::Netstat, 0, 1, text).unwrap();
+    assert_eq!(s.events.len(), 2);
+    assert_eq!(s.events[0].field("ownership"), None);
+    assert_eq!(s.counts.error, 1);
+    assert_eq!(s.diagnostics[0].source.line, 3);
+}
+
+/// pktmon_text, found by libFuzzer (crash-80fffb56…, reduced by hand): a
+/// console `pktmon filter list` table stayed open across trace records, so
+/// console lines far below it (`C:\…>pktmon start`, `Processing...`) were
+/// decoded as filter rows in a whole-file decode but not when a chunk
+/// started between them. Fixed in src/decode/pktmon.rs: a record start ends
+/// the table.
+#[test]
+fn pktmon_filter_table_ends_at_the_first_record() {
+    let text = " # Name EtherType Protocol IP Address Port\n\
+ - ---- --------- -------- ---------- ----\n\
+ 1 BMC                                623\n\
+[00]1A2C.0F10::2024-11-05 09:30:00.000000000 [MSNT_SystemTrace] Event: PartitionInfoExtensionV2, EventVersion: 0\n\
+C:\\Windows\\system32>pktmon start --etw --log-mode real-time\n\
+Processing...\n";
+    targets::pktmon_text(text.as_bytes());
+    let s = decode::decode_text(Format::PktmonText, 0, 1, text).unwrap();
+    let filters = s
+        .events
+        .iter()
+        .filter(|e| e.kind == etwnet::event::Kind::PktmonFilter)
+        .count();
+    assert_eq!(filters, 1, "only the row under the heading is a filter");
+}
