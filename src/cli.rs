@@ -77,7 +77,7 @@ pub enum Command {
     /// PIDs, addresses, pointers, bytes, states, status, drop reason, fields,
     /// message) as CSV or JSON Lines.
     ///
-    /// Example: etwnet events samples/seed002 --format jsonl -o events.jsonl
+    /// Example: etwnet events samples/seed002_netsh.txt --format jsonl -o events.jsonl
     Events {
         #[command(flatten)]
         input: InputArgs,
@@ -95,7 +95,7 @@ pub enum Command {
     /// events.csv (every event in time order with its connection), drops.csv,
     /// processes.csv and findings.csv.
     ///
-    /// Example: etwnet timeline samples/seed002_accepted_connection -o out/
+    /// Example: etwnet timeline samples/seed002_netmon_afd_tcpip.txt -o out/
     Timeline {
         #[command(flatten)]
         input: InputArgs,
