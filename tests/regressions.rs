@@ -140,3 +140,42 @@ Processing...\n";
         .count();
     assert_eq!(filters, 1, "only the row under the heading is a filter");
 }
+
+/// pktmon_text and etw_xml, found by libFuzzer (crash-9e51c92d… and
+/// crash-8f3c34a6…, reduced by hand): a record-start line over the line cap
+/// was reported but never reached the decoder, so the record before it
+/// stayed open and took the lines after it. A chunk starting at that line
+/// did not. Fixed in `decode::decode_lines` (src/decode/mod.rs): an
+/// over-the-cap record start ends the pending record, as a chunk boundary
+/// does.
+#[test]
+fn record_start_over_the_line_cap_ends_the_pending_record() {
+    let long_record = format!(
+        "[03]2F4C.3A18::2024-11-05 21:14:03.000002600 [Microsoft-Windows-PktMon] PktGroupId 1, {}\n",
+        "x".repeat(5000)
+    );
+    let pktmon = format!(
+        "[03]2F4C.3A18::2024-11-05 21:14:03.000001600 [Microsoft-Windows-PktMon] PktGroupId 1125899906842701, PktNumber 1, Appearance 1, Direction Tx , Type Ethernet , Component 8, Edge 2, Filter 1, OriginalSize 76, LoggedSize 76 \n\
+\t00-E0-81-4C-5D-6E > 3C-7C-3F-1A-2B-3C, ethertype IPv4 (0x0800), length 76: 192.168.1.50.623 > 192.168.1.20.49852: UDP, length 34\n\
+{long_record}\
+\t3C-7C-3F-1A-2B-3C > 00-E0-81-4C-5D-6E, ethertype IPv4 (0x0800), length 65: 10.9.9.9.1 > 10.8.8.8.2: UDP, length 23\n"
+    );
+    targets::pktmon_text(pktmon.as_bytes());
+    let s = decode::decode_lines(Format::PktmonText, 0, 1, &pktmon, 4096);
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(
+        (s.counts.parsed, s.counts.error, s.counts.unknown),
+        (2, 1, 1),
+        "{:?}",
+        s.counts
+    );
+
+    let xml = format!(
+        "<Events>\n<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">\n<System>\n<Event xmlns=\"{}\">\n<System>\n</Events>\n",
+        "r".repeat(5000)
+    );
+    targets::etw_xml(xml.as_bytes());
+    let s = decode::decode_lines(Format::EtwXml, 0, 1, &xml, 4096);
+    assert_eq!(s.counts.total(), 6);
+    assert_eq!(s.diagnostics[0].source.line, 2, "{:?}", s.diagnostics);
+}

@@ -344,6 +344,14 @@ pub fn decode_lines(
     };
     for (n, line) in (first_line..).zip(common::lines(text)) {
         if line.len() > max_line {
+            if format.splittable() && format.is_record_start(line) {
+                // As at a chunk boundary: the record before it ends here,
+                // and the lines after it are not credited to that record.
+                dec.finish(&mut sink);
+                if let Some(fresh) = decoder_for(format) {
+                    dec = fresh;
+                }
+            }
             sink.error(
                 n,
                 format!(
