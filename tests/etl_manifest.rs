@@ -4,10 +4,12 @@
 //! compared with the netsh-text decoder's typed events; `etwnet timeline`
 //! on the file gives the seed-002 connection.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
+
+mod common;
+use common::read_csv;
 
 use etwnet::decode::{Format, LineClass, decode_text};
 use etwnet::etl::container::Guid;
@@ -283,20 +285,6 @@ fn seed002_binary_events_match_netsh_text() {
     let socket = find(1000);
     assert_eq!(socket.pid, Some(2704));
     assert_eq!(socket.endpoint, Some(0x8A28_E2D8));
-}
-
-fn read_csv(p: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let headers = r.headers().expect("headers").clone();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .zip(rec.expect("record").iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

@@ -5,31 +5,18 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::etwnet;
 
 use etwnet::decode::Format;
 use etwnet::input::{self, DiscoverOptions, InputFile, Origin};
 use etwnet::pipeline::{self, FileReport, RunOptions};
 
-fn etwnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etwnet"))
-        .args(args)
-        .output()
-        .expect("run etwnet");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("etwnet-hostile-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir("hostile", name)
 }
 
 fn decode_bytes(name: &str, bytes: Vec<u8>, opts: &RunOptions) -> (FileReport, usize) {

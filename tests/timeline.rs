@@ -1,48 +1,16 @@
 //! `timeline`, `who` and `drops` end to end over the samples: the answers
 //! the issues ask for, read back from the CSV the binary writes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn etwnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_etwnet"))
-        .args(args)
-        .output()
-        .expect("run etwnet");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{etwnet, read_csv, sample, temp_dir};
 
-fn sample(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("samples")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
+/// A scratch folder name for an output directory (`timeline` creates it).
 fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("etwnet-timeline-{}-{name}", std::process::id()));
+    let d = temp_dir("timeline", name);
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn read_csv(p: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .zip(rec.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn timeline(inputs: &[&str], name: &str, threads: &str) -> PathBuf {
