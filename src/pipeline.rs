@@ -412,8 +412,7 @@ fn reconcile(rep: &mut FileReport) {
 fn decode_binary(mut rep: FileReport, format: Format, bytes: &[u8]) -> (FileReport, Vec<Event>) {
     match format {
         Format::Etl => {
-            let mut out = crate::etl::decode_etl(bytes, rep.id);
-            name_drop_reasons(&mut out.events, Some(out.info.build));
+            let out = crate::etl::decode_etl(bytes, rep.id);
             rep.lines = out.records;
             rep.counts = out.counts;
             rep.diagnostics = out.diagnostics;
@@ -437,26 +436,6 @@ fn decode_binary(mut rep: FileReport, format: Format, bytes: &[u8]) -> (FileRepo
         _ => {
             rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
             (rep, Vec::new())
-        }
-    }
-}
-
-/// Binary decoders give PktMon drop reasons and locations as numbers; name
-/// them from the drop-reason table of the capture's build family.
-fn name_drop_reasons(events: &mut [Event], build: Option<u32>) {
-    for ev in events {
-        if let Some(d) = ev.drop.as_mut()
-            && d.text.is_none()
-            && let Some(code) = d.code
-        {
-            let loc = d.location.map(|l| format!("0x{l:X}"));
-            let named =
-                crate::pktmon::reasons::drop_info(Some(&code.to_string()), loc.as_deref(), build);
-            d.name = named.name;
-            d.text = named.text;
-            if d.location_name.is_none() {
-                d.location_name = named.location_name;
-            }
         }
     }
 }

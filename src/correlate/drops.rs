@@ -192,27 +192,27 @@ pub fn group(d: &Decoded, a: &Analysis) -> Vec<DropGroup> {
 /// so they are grouped by PktGroupId/PktNumber, never by adjacency).
 fn add_paths(d: &Decoded, groups: &mut [DropGroup]) {
     use std::collections::HashMap;
-    let mut per_file: HashMap<u32, HashMap<(u64, u32), String>> = HashMap::new();
+    type Paths = (
+        super::findings::AppearanceIndex,
+        HashMap<(u64, u32), String>,
+    );
+    let mut per_file: HashMap<u32, Paths> = HashMap::new();
     for g in groups.iter_mut().filter(|g| g.layer == "pktmon") {
         let file = g.example.file;
         let Some(evs) = d.events.get(file as usize) else {
             continue;
         };
-        let Some(key) = evs
-            .iter()
-            .find(|e| e.source == g.example)
-            .and_then(|e| e.packet.as_ref())
-            .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
-        else {
-            continue;
-        };
-        let paths = per_file.entry(file).or_insert_with(|| {
-            crate::pktmon::assemble::assemble(evs)
+        let (index, paths) = per_file.entry(file).or_insert_with(|| {
+            let paths = crate::pktmon::assemble::assemble(evs)
                 .into_iter()
                 .filter(|p| p.is_dropped())
                 .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p.path_text())))
-                .collect()
+                .collect();
+            (super::findings::AppearanceIndex::new(d, file), paths)
         });
+        let Some(key) = index.key_of.get(&g.example.line).copied() else {
+            continue;
+        };
         g.path = paths.get(&key).cloned();
     }
 }

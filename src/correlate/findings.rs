@@ -45,15 +45,15 @@ pub fn find(d: &Decoded, a: &Analysis) -> Vec<Finding> {
 
 /// PktMon appearances of one file by packet identity, built once per file
 /// (appearances of different packets interleave, so never by adjacency).
-struct AppearanceIndex {
+pub(super) struct AppearanceIndex {
     /// Source line → (PktGroupId, PktNumber).
-    key_of: std::collections::HashMap<u64, (u64, u32)>,
+    pub(super) key_of: std::collections::HashMap<u64, (u64, u32)>,
     /// (PktGroupId, PktNumber) → the lines of its non-drop appearances.
     lines: std::collections::HashMap<(u64, u32), Vec<SourceRef>>,
 }
 
 impl AppearanceIndex {
-    fn new(d: &Decoded, file: u32) -> Self {
+    pub(super) fn new(d: &Decoded, file: u32) -> Self {
         let mut idx = AppearanceIndex {
             key_of: std::collections::HashMap::new(),
             lines: std::collections::HashMap::new(),
