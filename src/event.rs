@@ -5,6 +5,7 @@
 //! understood but that has no typed slot goes into [`Event::fields`], and the
 //! original text is kept in [`Event::raw`] so no information is lost.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -521,18 +522,23 @@ pub struct PacketInfo {
     pub summary: Option<String>,
 }
 
+/// Named fields of an event: (name, rendered value), in order.
+pub type Fields = Vec<(Cow<'static, str>, String)>;
+
 /// One normalized event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Event {
     pub ts: Option<Timestamp>,
     pub source: SourceRef,
     /// Provider name (`Microsoft-Windows-TCPIP`), MOF class (`TcpIp`), or the
-    /// snapshot tool (`tasklist`, `netstat`).
-    pub provider: Option<String>,
+    /// snapshot tool (`tasklist`, `netstat`). Borrowed from the schema
+    /// registry (a static) when the provider is known, so most events do
+    /// not allocate for it.
+    pub provider: Option<Cow<'static, str>>,
     pub event_id: Option<u32>,
     pub version: Option<u8>,
     /// The event's symbol / opcode name when known (`TcpRequestConnect`, `Send`).
-    pub symbol: Option<String>,
+    pub symbol: Option<Cow<'static, str>>,
     /// PID from the trace record header (often 0/4/DPC context — unreliable).
     pub header_pid: Option<u32>,
     pub tid: Option<u32>,
@@ -570,10 +576,14 @@ pub struct Event {
     /// NTSTATUS or other status, rendered (`Success`, `STATUS_CONNECTION_ABORTED`).
     pub status: Option<String>,
     pub status_code: Option<u32>,
-    pub drop: Option<DropInfo>,
-    pub packet: Option<PacketInfo>,
-    /// All named fields the decoder extracted, in order.
-    pub fields: Vec<(String, String)>,
+    /// Boxed: most events are not drops, and a smaller `Event` is cheaper
+    /// to store and move (millions of them per trace).
+    pub drop: Option<Box<DropInfo>>,
+    /// Boxed for the same reason as `drop`.
+    pub packet: Option<Box<PacketInfo>>,
+    /// All named fields the decoder extracted, in order. Names are borrowed
+    /// from the schema registry or literals whenever possible.
+    pub fields: Fields,
     /// The rendered message (without the line prefix), or the whole line.
     pub message: String,
 }

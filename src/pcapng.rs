@@ -327,11 +327,11 @@ mod tests {
         let mut e = Event::new(SourceRef::default(), Layer::Pktmon, kind);
         e.ts = Some(Timestamp::utc(1_622_728_195_618_793_000));
         e.direction = Some(dir);
-        e.packet = Some(PacketInfo {
+        e.packet = Some(Box::new(PacketInfo {
             component: Some(comp),
             pkt_group_id: Some(42),
             ..PacketInfo::default()
-        });
+        }));
         e
     }
 

@@ -118,7 +118,7 @@ fn tracerpt_utf16le_bom_with_events_root() {
             ("SndNxt", "163043"),
             ("Tcb", "0xFFFFE189BD811AA0")
         ]
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|(a, b)| (a.into(), b.to_string()))
     );
 
     // Kernel MOF event: class from EventName/EventGuid, typed slots filled.
@@ -193,7 +193,7 @@ fn wevtutil_bare_elements_several_per_line() {
             ("Channel", "System"),
             ("BackupPath", "")
         ]
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|(a, b)| (a.into(), b.to_string()))
     );
     assert_eq!(
         (e.header_pid, e.tid, e.cpu),

@@ -52,12 +52,12 @@ impl B {
             } else {
                 (Some(c), Some(s))
             };
-            e.packet = Some(PacketInfo {
+            e.packet = Some(Box::new(PacketInfo {
                 tcp_flags: Some(flags.into()),
                 payload_len: Some(len),
                 bad_checksum: bad,
                 ..PacketInfo::default()
-            });
+            }));
         });
     }
 }

@@ -22,6 +22,8 @@
 //! from [`super::tracerpt_csv::fill_kernel_slots`]; all others go through
 //! [`crate::schema::enrich`].
 
+use std::borrow::Cow;
+
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 use quick_xml::reader::Reader;
@@ -351,7 +353,7 @@ struct Collected {
     event_name: Option<String>,
     event_guid: Option<String>,
     message: Option<String>,
-    fields: Vec<(String, String)>,
+    fields: Vec<(Cow<'static, str>, String)>,
 }
 
 fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, String> {
@@ -398,7 +400,7 @@ fn on_tag(
             let a = attrs(e)?;
             c.system_time = attr(&a, "SystemTime").map(str::to_string);
             if let Some(raw) = attr(&a, "RawTime") {
-                c.fields.push(("RawTime".to_string(), raw.to_string()));
+                c.fields.push(("RawTime".into(), raw.to_string()));
             }
         }
         ("System", "Execution") => {
@@ -429,7 +431,7 @@ fn on_text_end(
     if path.len() > 3 && path[1] == "UserData" {
         if leaf {
             let name = path[3..].join(".");
-            c.fields.push((name, t()));
+            c.fields.push((name.into(), t()));
         }
         return;
     }
@@ -444,9 +446,9 @@ fn on_text_end(
             let name = data_name
                 .take()
                 .unwrap_or_else(|| format!("Data{}", c.fields.len() + 1));
-            c.fields.push((name, t()));
+            c.fields.push((name.into(), t()));
         }
-        ("EventData", "Binary") => c.fields.push(("Binary".to_string(), t())),
+        ("EventData", "Binary") => c.fields.push(("Binary".into(), t())),
         ("RenderingInfo", "Message") => c.message = Some(t()),
         ("RenderingInfo", "Task") => c.rendered_task = Some(t()),
         ("RenderingInfo", "Opcode") => c.rendered_opcode = Some(t()),
@@ -551,7 +553,8 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
         .or_else(|| kernel.map(|k| k.as_str().to_string()))
         .or_else(|| c.event_name.clone())
         .or_else(|| c.rendered_provider.clone())
-        .or_else(|| c.provider_guid.clone());
+        .or_else(|| c.provider_guid.clone())
+        .map(Cow::Owned);
     ev.event_id = c
         .event_id
         .as_deref()
@@ -574,11 +577,13 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
     if let Some(t) = &c.system_time {
         ev.ts = parse_system_time(t);
         if ev.ts.is_none() {
-            ev.fields.push(("SystemTime".to_string(), t.clone()));
+            ev.fields.push(("SystemTime".into(), t.clone()));
         }
     }
     let rendered = |s: &Option<String>| s.clone().filter(|t| !t.is_empty());
-    ev.symbol = rendered(&c.rendered_task).or_else(|| rendered(&c.rendered_opcode));
+    ev.symbol = rendered(&c.rendered_task)
+        .or_else(|| rendered(&c.rendered_opcode))
+        .map(Cow::Owned);
     ev.message = c.message.unwrap_or_default();
     ev.fields.extend(c.fields);
 
@@ -596,12 +601,12 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
                 .find(|l| l.class == class && l.event_type == t)
                 .map(|l| l.opcode.clone())
         });
-        ev.symbol = opcode_name.clone();
+        ev.symbol = opcode_name.clone().map(Cow::Owned);
         // As in the CSV decoder, a MOF event is identified by its type.
         if let Some(t) = opcode_no.filter(|t| *t != 0) {
             ev.event_id = Some(t);
         }
-        ev.provider = Some(class.as_str().to_string());
+        ev.provider = Some(class.as_str().into());
         if let Some(op) = opcode_name {
             fill_kernel_slots(&mut ev, class, &op)?;
         } else {
@@ -712,9 +717,9 @@ mod tests {
         assert_eq!(
             f,
             &vec![
-                ("A".to_string(), "1".to_string()),
-                ("B.C".to_string(), "2".to_string()),
-                ("D".to_string(), String::new())
+                ("A".into(), "1".to_string()),
+                ("B.C".into(), "2".to_string()),
+                ("D".into(), String::new())
             ]
         );
     }

@@ -244,7 +244,7 @@ impl LineDecoder for NetmonDecoder {
                 ev.fields.push(("netmon_time".into(), c.to_string()));
             }
             for (k, v) in ["netmon_source", "netmon_destination"].iter().zip(columns) {
-                ev.fields.push((k.to_string(), v.to_string()));
+                ev.fields.push((k.to_string().into(), v.to_string()));
             }
             sink.event(ev);
             sink.parsed();
@@ -284,7 +284,7 @@ impl LineDecoder for NetmonDecoder {
                     ev.local = Some(host(src, sport));
                     ev.remote = Some(host(dst, dport));
                     ev.bytes = info.payload_len.map(u64::from);
-                    ev.packet = Some(info);
+                    ev.packet = Some(Box::new(info));
                 }
                 None => {
                     sink.error(line_no, "NetMon TCP summary without Flags=");
@@ -300,10 +300,10 @@ impl LineDecoder for NetmonDecoder {
             };
             ev.local = Some(host(src, None));
             ev.remote = Some(host(dst, None));
-            ev.packet = Some(PacketInfo {
+            ev.packet = Some(Box::new(PacketInfo {
                 summary: Some(summary.to_string()),
                 ..PacketInfo::default()
-            });
+            }));
         }
         sink.event(ev);
         self.last_packet = Some(sink.events.len() - 1);

@@ -255,7 +255,7 @@ fn parse_row(source: SourceRef, text: &str) -> Option<Event> {
     };
 
     let mut ev = Event::new(source, Layer::SocketTable, Kind::SocketRow);
-    ev.provider = Some("netstat".to_string());
+    ev.provider = Some("netstat".into());
     ev.proto = Some(proto);
     ev.local = Some(local);
     ev.remote = Some(remote);

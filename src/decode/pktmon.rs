@@ -59,7 +59,7 @@ pub fn name_drops_from_header(events: &mut [Event], build: &mut Option<u32>) {
         if ev.drop.is_some() {
             let named =
                 reasons::drop_info(ev.field("DropReason"), ev.field("DropLocation"), *build);
-            ev.drop = Some(named);
+            ev.drop = Some(Box::new(named));
         }
     }
 }
@@ -232,7 +232,7 @@ impl PktmonTextDecoder {
         ctx: Ctx,
     ) -> Event {
         let mut ev = Event::new(sink.src(line_no), Layer::Pktmon, kind);
-        ev.provider = Some(provider.to_string());
+        ev.provider = Some(provider.to_string().into());
         ev.ts = ctx.ts;
         ev.cpu = ctx.cpu;
         ev.header_pid = ctx.pid;
@@ -297,7 +297,7 @@ impl PktmonTextDecoder {
             let extra = property_fields(&key, &value);
             match self.pending.as_mut() {
                 Some(p) if matches!(p.kind, PendingKind::Component(c) if c == id) => {
-                    p.ev.fields.push((key, value));
+                    p.ev.fields.push((key.into(), value));
                     p.ev.fields.extend(extra);
                 }
                 _ => {
@@ -306,7 +306,7 @@ impl PktmonTextDecoder {
                         self.base_event(line_no, sink, Kind::PktmonComponent, provider, msg, ctx);
                     ev.event_id = Some(30);
                     ev.fields.push(("Component".into(), id.to_string()));
-                    ev.fields.push((key, value));
+                    ev.fields.push((key.into(), value));
                     ev.fields.extend(extra);
                     sink.event(ev);
                 }
@@ -398,7 +398,7 @@ impl PktmonTextDecoder {
                         Some((_, n)) if !n.is_empty() => n.clone(),
                         _ => format!("Column{i}"),
                     };
-                    ev.fields.push((name, cell));
+                    ev.fields.push((name.into(), cell));
                 }
                 sink.event(ev);
                 sink.parsed();
@@ -569,7 +569,7 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
         (false, false, head)
     };
     // Fields before PktGroupId: older NblParsed (120–150) or NblInfo (180/190).
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields: crate::event::Fields = Vec::new();
     let mut older = false;
     let mut nblinfo = false;
     for item in head_fields
@@ -581,7 +581,7 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
         let (k, v) = split_label_value(item);
         older |= k == "MAC Dest";
         nblinfo |= k == "TcpIpChecksum";
-        fields.push((k.to_string(), v.to_string()));
+        fields.push((k.to_string().into(), v.to_string()));
     }
     let items = split_items(body);
     let template = if is_drop { T170 } else { T160 };
@@ -591,7 +591,7 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
             continue;
         }
         if let Some((k, v)) = known_label(item, KNOWN_LABELS) {
-            fields.push((k.to_string(), v.to_string()));
+            fields.push((k.to_string().into(), v.to_string()));
         } else if item.starts_with('%') {
             // 250/260 `%11 %12` tail: not rendered by this build.
             fields.push(("Context".into(), item.clone()));
@@ -600,7 +600,7 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
             // from the template position.
             let value = item.split_whitespace().last().unwrap_or("");
             let name = template.get(i).copied().unwrap_or("Field");
-            fields.push((name.to_string(), value.to_string()));
+            fields.push((name.to_string().into(), value.to_string()));
         }
     }
     ev.event_id = Some(match (is_drop, duplicate, groupless, older, nblinfo) {
@@ -647,17 +647,17 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
     }
     ev.direction = get("Direction").and_then(direction_of);
     if is_drop {
-        ev.drop = Some(reasons::drop_info(
+        ev.drop = Some(Box::new(reasons::drop_info(
             get("DropReason"),
             get("DropLocation"),
             build,
-        ));
+        )));
     }
     let missing: Vec<&str> = ["Direction", "Component", "LoggedSize"]
         .into_iter()
         .filter(|k| get(k).is_none() && !(older || nblinfo))
         .collect();
-    ev.packet = Some(p);
+    ev.packet = Some(Box::new(p));
     ev.fields = fields;
     if missing.is_empty() {
         Ok(())
@@ -709,7 +709,7 @@ fn apply_decode(p: &mut Pending) {
     let text = p.decoded.join(" ");
     let d = summary::parse(&text);
     let ev = &mut p.ev;
-    let info = ev.packet.get_or_insert_with(PacketInfo::default);
+    let info = ev.packet.get_or_insert_with(Box::default);
     info.src_mac = d.src_mac.or(info.src_mac.take());
     info.dst_mac = d.dst_mac.or(info.dst_mac.take());
     info.ethertype = d.ethertype;
@@ -734,12 +734,13 @@ fn apply_decode(p: &mut Pending) {
 }
 
 /// `Event: Header, BufferSize: 16777216, …` → fields split at `, Key: `.
-fn colon_fields(m: &str) -> Vec<(String, String)> {
+fn colon_fields(m: &str) -> crate::event::Fields {
     m.split(", ")
         .filter_map(|item| {
             let (k, v) = item.split_once(':')?;
             let k = k.trim();
-            (!k.is_empty() && !k.contains(' ')).then(|| (k.to_string(), v.trim().to_string()))
+            (!k.is_empty() && !k.contains(' '))
+                .then(|| (k.to_string().into(), v.trim().to_string()))
         })
         .collect()
 }
@@ -755,7 +756,7 @@ fn parse_property(rest: &str) -> Option<(u32, String, String)> {
 }
 
 /// Normalised extra fields for a property: `MAC` from PhysAddress, `ifIndex`.
-fn property_fields(key: &str, value: &str) -> Vec<(String, String)> {
+fn property_fields(key: &str, value: &str) -> crate::event::Fields {
     let mut out = Vec::new();
     if key.eq_ignore_ascii_case("PhysAddress") || key.eq_ignore_ascii_case("Physical Address") {
         let hex = value
@@ -780,7 +781,7 @@ fn property_fields(key: &str, value: &str) -> Vec<(String, String)> {
 
 /// `Component 141, Type HTTP Protocol , Name http.sys, HTTP` (event 20) and
 /// `Component added: Id 5, Type Miniport , Name x.sys, Desc` (270/280).
-fn parse_component(m: &str) -> Option<Vec<(String, String)>> {
+fn parse_component(m: &str) -> Option<crate::event::Fields> {
     let (id_txt, rest) = if let Some(r) = m
         .strip_prefix("Component added:")
         .or_else(|| m.strip_prefix("Component removed:"))
@@ -798,13 +799,10 @@ fn parse_component(m: &str) -> Option<Vec<(String, String)>> {
         .or_else(|| rest.split_once(",Name "))?;
     let (name, desc) = rest.split_once(", ").unwrap_or((rest, ""));
     let mut f = vec![
-        ("Component".to_string(), id.to_string()),
-        ("Type".to_string(), ty.trim().to_string()),
-        (
-            "Name".to_string(),
-            name.trim().trim_end_matches(',').to_string(),
-        ),
-        ("Description".to_string(), desc.trim().to_string()),
+        ("Component".into(), id.to_string()),
+        ("Type".into(), ty.trim().to_string()),
+        ("Name".into(), name.trim().trim_end_matches(',').to_string()),
+        ("Description".into(), desc.trim().to_string()),
     ];
     if m.starts_with("Component added") {
         f.push(("Event".into(), "added".into()));
@@ -816,9 +814,9 @@ fn parse_component(m: &str) -> Option<Vec<(String, String)>> {
 
 /// `Component 52, [Edge Lower, Edge Id 1, ]Direction In = Rx , Packets In 0,
 /// Bytes In 0, Direction Out = Tx , Packets Out 0, Bytes Out 0`.
-fn counter_fields(rest: &str, counter: &str) -> Vec<(String, String)> {
-    let mut f = vec![("Counter".to_string(), counter.to_string())];
-    let (mut tag_in, mut tag_out) = ("Rx".to_string(), "Tx".to_string());
+fn counter_fields(rest: &str, counter: &str) -> crate::event::Fields {
+    let mut f = vec![("Counter".into(), counter.to_string())];
+    let (mut tag_in, mut tag_out) = ("Rx".into(), "Tx".to_string());
     let (packets, bytes) = if counter == "Drop" {
         ("Drops", "Drop Bytes")
     } else {
@@ -836,31 +834,31 @@ fn counter_fields(rest: &str, counter: &str) -> Vec<(String, String)> {
         } else if let Some(v) = item.strip_prefix("Direction Out =") {
             tag_out = v.trim().to_string();
         } else if let Some(v) = item.strip_prefix("Packets In ") {
-            f.push((format!("{tag_in} {packets}"), v.trim().to_string()));
+            f.push((format!("{tag_in} {packets}").into(), v.trim().to_string()));
         } else if let Some(v) = item.strip_prefix("Bytes In ") {
-            f.push((format!("{tag_in} {bytes}"), v.trim().to_string()));
+            f.push((format!("{tag_in} {bytes}").into(), v.trim().to_string()));
         } else if let Some(v) = item.strip_prefix("Packets Out ") {
-            f.push((format!("{tag_out} {packets}"), v.trim().to_string()));
+            f.push((format!("{tag_out} {packets}").into(), v.trim().to_string()));
         } else if let Some(v) = item.strip_prefix("Bytes Out ") {
-            f.push((format!("{tag_out} {bytes}"), v.trim().to_string()));
+            f.push((format!("{tag_out} {bytes}").into(), v.trim().to_string()));
         } else if !item.is_empty() {
             let (k, v) = split_label_value(item);
-            f.push((k.to_string(), v.to_string()));
+            f.push((k.to_string().into(), v.to_string()));
         }
     }
     f
 }
 
 /// `1, Name X, MAC-1 …, …, TCPFlags 0` (after `Packet Filter `).
-fn filter_fields(rest: &str) -> Vec<(String, String)> {
+fn filter_fields(rest: &str) -> crate::event::Fields {
     let mut f = Vec::new();
     let mut items = rest.split(", ");
     if let Some(id) = items.next() {
-        f.push(("Filter".to_string(), id.trim().to_string()));
+        f.push(("Filter".into(), id.trim().to_string()));
     }
     for item in items {
         let (k, v) = split_label_value(item.trim());
-        f.push((k.to_string(), v.to_string()));
+        f.push((k.to_string().into(), v.to_string()));
     }
     f
 }

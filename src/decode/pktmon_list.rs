@@ -176,7 +176,7 @@ impl LineDecoder for PktmonListDecoder {
             ev.message = s.to_string();
             for (i, cell) in cells.into_iter().enumerate() {
                 if let Some((_, name)) = self.columns.get(i) {
-                    ev.fields.push((name.clone(), cell));
+                    ev.fields.push((name.clone().into(), cell));
                 }
             }
             if let Some(g) = &self.group {
@@ -234,7 +234,7 @@ impl LineDecoder for PktmonCountersDecoder {
                     ev.fields
                         .push(("LastDropReason".into(), reason.to_string()));
                     let info = crate::pktmon::reasons::drop_info(Some(reason), None, None);
-                    ev.drop = Some(info);
+                    ev.drop = Some(Box::new(info));
                     sink.parsed();
                 }
                 None => sink.unknown(line_no, line),
@@ -326,18 +326,23 @@ impl PktmonCountersDecoder {
         let num = |v: &str| parse_grouped_u64(v).map_or_else(|| v.to_string(), |n| n.to_string());
         for (dir, pk, by) in [(dir_l, pk_l, by_l), (dir_r, pk_r, by_r)] {
             if drop {
-                ev.fields.push((format!("{dir} Drops"), num(pk)));
-                ev.fields.push((format!("{dir} Drop Bytes"), num(by)));
+                ev.fields.push((format!("{dir} Drops").into(), num(pk)));
+                ev.fields
+                    .push((format!("{dir} Drop Bytes").into(), num(by)));
             } else {
-                ev.fields.push((format!("{dir} Packets"), num(pk)));
-                ev.fields.push((format!("{dir} Bytes"), num(by)));
+                ev.fields.push((format!("{dir} Packets").into(), num(pk)));
+                ev.fields.push((format!("{dir} Bytes").into(), num(by)));
             }
         }
         // `--drop-reason` may print the reason after the numbers.
         if rw.len() > 3 {
             let reason = rw[3..].join(" ");
             let reason = reason.trim_start_matches("Reason:").trim().to_string();
-            ev.drop = Some(crate::pktmon::reasons::drop_info(Some(&reason), None, None));
+            ev.drop = Some(Box::new(crate::pktmon::reasons::drop_info(
+                Some(&reason),
+                None,
+                None,
+            )));
             ev.fields.push(("LastDropReason".into(), reason));
         }
         Some(ev)
@@ -424,10 +429,10 @@ fn json_str(v: &Value) -> Option<String> {
 fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
     let mut ev = Event::new(sink.src(line), Layer::Pktmon, Kind::PktmonComponent);
     ev.provider = Some(LIST_PROVIDER.into());
-    let mut base: Vec<(String, String)> = Vec::new();
+    let mut base: crate::event::Fields = Vec::new();
     for key in ["Id", "SecondaryId", "Name", "Type", "Description"] {
         if let Some(v) = c.get(key).and_then(json_str) {
-            base.push((key.to_string(), v));
+            base.push((key.to_string().into(), v));
         }
     }
     if let Some(g) = group {
@@ -447,12 +452,12 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                 "ifIndex" | "IfIndex" => Some("ifIndex"),
                 _ => None,
             };
-            ev.fields.push((k.clone(), v.clone()));
+            ev.fields.push((k.clone().into(), v.clone()));
             // The canonical name is added once, unless the key already is it.
             if let Some(c) = canon
                 && !ev.fields.iter().any(|(n, _)| n == c)
             {
-                ev.fields.push((c.to_string(), v));
+                ev.fields.push((c.to_string().into(), v));
             }
         }
     }
@@ -482,29 +487,29 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                     ("Packets", "Bytes")
                 };
                 if let Some(v) = d.get("Packets").and_then(json_str) {
-                    ce.fields.push((format!("{dir} {pk}"), v));
+                    ce.fields.push((format!("{dir} {pk}").into(), v));
                 }
                 if let Some(v) = d.get("Bytes").and_then(json_str) {
-                    ce.fields.push((format!("{dir} {by}"), v));
+                    ce.fields.push((format!("{dir} {by}").into(), v));
                 }
                 for rk in ["DropReason", "LastDropReason"] {
                     if let Some(r) = d.get(rk).and_then(json_str) {
-                        ce.drop = Some(crate::pktmon::reasons::drop_info(
+                        ce.drop = Some(Box::new(crate::pktmon::reasons::drop_info(
                             Some(&r),
                             d.get("DropLocation").and_then(json_str).as_deref(),
                             None,
-                        ));
+                        )));
                         ce.fields.push(("LastDropReason".into(), r));
                     }
                 }
             }
             for rk in ["DropReason", "LastDropReason"] {
                 if let Some(r) = k.get(rk).and_then(json_str) {
-                    ce.drop = Some(crate::pktmon::reasons::drop_info(
+                    ce.drop = Some(Box::new(crate::pktmon::reasons::drop_info(
                         Some(&r),
                         k.get("DropLocation").and_then(json_str).as_deref(),
                         None,
-                    ));
+                    )));
                     ce.fields.push(("LastDropReason".into(), r));
                 }
             }

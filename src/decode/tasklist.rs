@@ -445,15 +445,15 @@ impl TasklistDecoder {
         }
 
         let mut ev = Event::new(source, Layer::Process, Kind::ProcessInfo);
-        ev.provider = Some("tasklist".to_string());
+        ev.provider = Some("tasklist".into());
         ev.pid = Some(row.pid);
         ev.process_name = Some(row.image.clone());
-        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut fields: crate::event::Fields = Vec::new();
         fields.push(("image".into(), row.image.clone()));
         fields.push(("pid".into(), row.pid.to_string()));
         let mut push = |k: &str, v: Option<String>| {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
-                fields.push((k.to_string(), v));
+                fields.push((k.to_string().into(), v));
             }
         };
         push("session_name", row.session_name.take());

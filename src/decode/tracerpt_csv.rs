@@ -581,8 +581,8 @@ impl TracerptCsvDecoder {
             return;
         }
         let mut ev = Event::new(sink.src(line_no), Layer::Other, Kind::Raw);
-        ev.provider = Some(name.to_string());
-        ev.symbol = Some(opcode_name.to_string()).filter(|s| !s.is_empty());
+        ev.provider = Some(name.to_string().into());
+        ev.symbol = Some(opcode_name.to_string().into()).filter(|s: &Cow<str>| !s.is_empty());
         ev.message = line.trim().to_string();
         let event_id = cell(cols.event_id).and_then(parse_u32);
         let version = cell(cols.version).and_then(|v| u8::try_from(parse_u64_auto(v)?).ok());
@@ -595,8 +595,7 @@ impl TracerptCsvDecoder {
         if let Some(clock) = cell(cols.clock) {
             ev.ts = parse_clock(clock);
             if ev.ts.is_none() && !clock.is_empty() {
-                ev.fields
-                    .push(("Clock-Time".to_string(), clock.to_string()));
+                ev.fields.push(("Clock-Time".into(), clock.to_string()));
             }
         }
         let mut data: &[Cow<'_, str>] = cells.get(cols.user_data..).unwrap_or(&[]);
@@ -625,9 +624,9 @@ impl TracerptCsvDecoder {
             // what identifies them, so it goes into `event_id`.
             ev.event_id = Some(layout.event_type);
             ev.version = Some(layout.version);
-            ev.provider = Some(class.as_str().to_string());
+            ev.provider = Some(class.as_str().into());
             for ((fname, _), v) in layout.fields.iter().zip(data) {
-                ev.fields.push((fname.clone(), v.to_string()));
+                ev.fields.push((fname.clone().into(), v.to_string()));
             }
             if let Err(e) = fill_kernel_slots(&mut ev, class, opcode_name) {
                 sink.error(line_no, format!("{name} {opcode_name}: {e}"));
@@ -650,13 +649,13 @@ impl TracerptCsvDecoder {
         match schema_fields {
             Some(fields) => {
                 for (f, v) in fields.iter().zip(data) {
-                    ev.fields.push((f.name.clone(), v.to_string()));
+                    ev.fields.push((f.name.clone().into(), v.to_string()));
                 }
             }
             None => {
                 for (i, v) in data.iter().enumerate() {
                     ev.fields
-                        .push((format!("UserData{}", i + 1), v.to_string()));
+                        .push((format!("UserData{}", i + 1).into(), v.to_string()));
                 }
             }
         }

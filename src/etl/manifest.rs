@@ -73,8 +73,8 @@ pub fn decode(v: &RecordView<'_>, pi: usize) -> Decoded {
     };
     let p = decode_payload(pi, schema, v.data, v.pointer_size);
     let mut ev = v.base_event(Layer::Other, Kind::Raw);
-    ev.provider = Some(prov.name.clone());
-    ev.symbol = Some(schema.symbol.clone());
+    ev.provider = Some(prov.name.clone().into());
+    ev.symbol = Some(schema.symbol.clone().into());
     ev.message = match &schema.template {
         Some(t) => t.render(|i| {
             p.values
@@ -88,10 +88,10 @@ pub fn decode(v: &RecordView<'_>, pi: usize) -> Decoded {
         .fields
         .iter()
         .zip(&p.values)
-        .filter_map(|(f, v)| Some((f.name.clone(), v.clone()?)))
+        .filter_map(|(f, v)| Some((f.name.clone().into(), v.clone()?)))
         .collect();
     if let Some(rest) = p.rest.clone() {
-        ev.fields.push(rest);
+        ev.fields.push((rest.0.into(), rest.1));
     }
     schema::enrich(&mut ev);
     match p.note {

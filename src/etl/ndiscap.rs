@@ -31,7 +31,7 @@ pub const KW_PACKET_END: u64 = 0x8000_0000;
 pub const KW_SEND_PATH: u64 = 0x1_0000_0000;
 
 fn push(ev: &mut Event, k: &str, v: impl ToString) {
-    ev.fields.push((k.to_string(), v.to_string()));
+    ev.fields.push((k.to_string().into(), v.to_string()));
 }
 
 /// Decodes one NDIS-PacketCapture record.
@@ -66,7 +66,7 @@ fn fragment(v: &RecordView<'_>) -> Option<Decoded> {
         (1, LinkKind::Ethernet, "Ethernet")
     };
     let mut ev = v.base_event(Layer::Packet, Kind::Packet);
-    ev.provider = Some(PROVIDER_NAME.to_string());
+    ev.provider = Some(PROVIDER_NAME.into());
     ev.direction = Some(if kw & KW_SEND_PATH != 0 {
         Direction::Out
     } else {
@@ -124,7 +124,7 @@ fn fragment(v: &RecordView<'_>) -> Option<Decoded> {
             .map(|s| format!(": {s}"))
             .unwrap_or_default()
     );
-    ev.packet = Some(info);
+    ev.packet = Some(Box::new(info));
     let frame = FrameRef {
         link_type,
         original_len: wire as u32,

@@ -171,7 +171,7 @@ fn utf16z(b: &[u8], at: usize) -> Option<(String, usize)> {
 }
 
 fn push(ev: &mut Event, k: &str, v: impl ToString) {
-    ev.fields.push((k.to_string(), v.to_string()));
+    ev.fields.push((k.to_string().into(), v.to_string()));
 }
 
 fn named(name: Option<&'static str>, raw: impl std::fmt::Display) -> String {
@@ -213,7 +213,7 @@ pub fn decode(v: &RecordView<'_>) -> Decoded {
 
 fn base(v: &RecordView<'_>, kind: Kind) -> Event {
     let mut ev = v.base_event(Layer::Pktmon, kind);
-    ev.provider = Some(PROVIDER_NAME.to_string());
+    ev.provider = Some(PROVIDER_NAME.into());
     ev
 }
 
@@ -274,13 +274,13 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     if is_drop {
         push(&mut ev, "DropReason", &reason_text);
         push(&mut ev, "DropLocation", format!("0x{location:08X}"));
-        ev.drop = Some(DropInfo {
+        ev.drop = Some(Box::new(DropInfo {
             code: Some(reason),
             name: reason_row.map(|r| r.name.clone()),
             text: reason_row.map(|r| r.text.clone()),
             location: Some(u64::from(location)),
             location_name: reasons::location_name(u64::from(location)),
-        });
+        }));
     }
     push(&mut ev, "OriginalSize", original);
     push(&mut ev, "LoggedSize", logged);
@@ -314,7 +314,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         }
         _ => None,
     };
-    ev.packet = Some(info);
+    ev.packet = Some(Box::new(info));
     Some(Decoded::Event(Box::new(ev), frame))
 }
 
@@ -336,10 +336,10 @@ fn component(v: &RecordView<'_>) -> Option<Decoded> {
         _ => "Component ",
     };
     ev.message = format!("{what}{id}, Type {type_name} , Name {name}, {desc} ");
-    ev.packet = Some(PacketInfo {
+    ev.packet = Some(Box::new(PacketInfo {
         component: Some(u32::from(id)),
         ..PacketInfo::default()
-    });
+    }));
     Some(Decoded::Event(Box::new(ev), None))
 }
 
@@ -411,10 +411,10 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     }
     let pad = if mapped { " " } else { "" };
     ev.message = format!("Property: Component {id}, {pname}  = {value}{pad} ");
-    ev.packet = Some(PacketInfo {
+    ev.packet = Some(Box::new(PacketInfo {
         component: Some(u32::from(id)),
         ..PacketInfo::default()
-    });
+    }));
     Some(Decoded::Event(Box::new(ev), None))
 }
 
@@ -450,10 +450,10 @@ fn drop_counters(v: &RecordView<'_>) -> Option<Decoded> {
     ev.message = format!(
         "Drop Counters: Component {id}, Direction In = {din} , Packets In {pin}, Bytes In {bin}, Direction Out = {dout} , Packets Out {pout}, Bytes Out {bout} "
     );
-    ev.packet = Some(PacketInfo {
+    ev.packet = Some(Box::new(PacketInfo {
         component: Some(u32::from(id)),
         ..PacketInfo::default()
-    });
+    }));
     Some(Decoded::Event(Box::new(ev), None))
 }
 
@@ -471,11 +471,11 @@ fn flow_counters(v: &RecordView<'_>) -> Option<Decoded> {
     ev.message = format!(
         "Flow Counters: Component {id}, Edge {edge}, Edge Id {edge_id}, Direction In = {din} , Packets In {pin}, Bytes In {bin}, Direction Out = {dout} , Packets Out {pout}, Bytes Out {bout} "
     );
-    ev.packet = Some(PacketInfo {
+    ev.packet = Some(Box::new(PacketInfo {
         component: Some(u32::from(id)),
         edge: Some(u32::from(edge_id)),
         ..PacketInfo::default()
-    });
+    }));
     Some(Decoded::Event(Box::new(ev), None))
 }
 
@@ -526,9 +526,9 @@ fn filter(v: &RecordView<'_>) -> Option<Decoded> {
     ev.message = format!(
         "Packet Filter {id}, Name {name}, MAC-1 {m1}, MAC-2 {m2}, EtherType {ethertype}, VlanId {vlan}, IP-1 {ip1}, IP-2 {ip2}, Protocol {proto}, Port-1 {port1}, Port-2 {port2}, TCPFlags {flags}"
     );
-    ev.packet = Some(PacketInfo {
+    ev.packet = Some(Box::new(PacketInfo {
         filter: Some(u32::from(id)),
         ..PacketInfo::default()
-    });
+    }));
     Some(Decoded::Event(Box::new(ev), None))
 }

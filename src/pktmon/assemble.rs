@@ -321,7 +321,7 @@ fn build(evs: &[&Event], table: Option<&ComponentTable>, from: ComponentSource) 
                     fate = Some(Fate::Dropped {
                         component: p.component,
                         component_name: comp.map(ComponentInfo::label),
-                        reason: ev.drop.clone().unwrap_or_default(),
+                        reason: ev.drop.as_deref().cloned().unwrap_or_default(),
                         duplicates: 0,
                     })
                 }
@@ -362,7 +362,7 @@ mod tests {
             if drop { Kind::PacketDrop } else { Kind::Packet },
         );
         ev.ts = Some(Timestamp::utc(i64::try_from(line).unwrap_or(0) * 10));
-        ev.packet = Some(PacketInfo {
+        ev.packet = Some(Box::new(PacketInfo {
             pkt_group_id: Some(group),
             pkt_number: Some(1),
             appearance: Some(app),
@@ -370,12 +370,12 @@ mod tests {
             original_size: Some(200),
             logged_size: Some(128),
             ..PacketInfo::default()
-        });
+        }));
         if drop {
-            ev.drop = Some(DropInfo {
+            ev.drop = Some(Box::new(DropInfo {
                 code: Some(1203),
                 ..DropInfo::default()
-            });
+            }));
         }
         ev
     }

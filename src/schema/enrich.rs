@@ -94,7 +94,7 @@ pub fn enrich(ev: &mut Event) {
     }
     let schema = ev.event_id.and_then(|id| reg.event(&pname, id, ev.version));
     if ev.symbol.is_none() {
-        ev.symbol = schema.map(|s| s.symbol.clone());
+        ev.symbol = schema.map(|s| s.symbol.clone().into());
     }
     let Some(id) = ev.event_id else {
         return;
@@ -237,11 +237,11 @@ pub fn enrich(ev: &mut Event) {
             reg.map_string(pi, f.map.as_deref()?, u64::from(code?))
                 .map(str::to_string)
         });
-        ev.drop = Some(DropInfo {
+        ev.drop = Some(Box::new(DropInfo {
             code,
             text,
             ..DropInfo::default()
-        });
+        }));
     }
 
     // Direction.
@@ -373,11 +373,11 @@ mod tests {
 
     fn ev(provider: &str, id: u32, fields: &[(&str, &str)]) -> Event {
         let mut e = Event::new(SourceRef::default(), Layer::Other, Kind::Raw);
-        e.provider = Some(provider.into());
+        e.provider = Some(provider.to_string().into());
         e.event_id = Some(id);
         e.fields = fields
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string()))
             .collect();
         e
     }

@@ -594,17 +594,17 @@ pub fn apply_rendered(
 ) -> Result<bool, String> {
     let reg = registry();
     let Some(pi) = reg.provider_index(provider) else {
-        ev.provider = Some(provider.to_string());
+        ev.provider = Some(provider.to_string().into());
         return Ok(false);
     };
     let name = reg.providers.get(pi).map_or(provider, |p| &p.name);
-    ev.provider = Some(name.to_string());
+    ev.provider = Some(name.to_string().into());
     let result = match reg.match_in(pi, message) {
         Some(m) => {
             ev.event_id = Some(m.event_id);
             ev.version = Some(m.version);
-            ev.symbol = Some(m.symbol);
-            ev.fields = m.fields;
+            ev.symbol = Some(m.symbol.into());
+            ev.fields = m.fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
             Ok(true)
         }
         None => Err(format!("{name}: no template matched; kept as raw")),
