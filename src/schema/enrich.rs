@@ -78,35 +78,52 @@ pub fn kind_for(provider: &str, id: u32, symbol: &str) -> Kind {
 /// named `fields`. Fields keep their rendered text; slots already set by
 /// the decoder are not overwritten.
 pub fn enrich(ev: &mut Event) {
-    let reg = registry();
     let Some(provider) = ev.provider.as_deref() else {
         return;
     };
-    let Some(pi) = reg.provider_index(provider) else {
+    let Some(pi) = registry().provider_index(provider) else {
         return;
     };
+    enrich_known(ev, pi);
+}
+
+/// [`enrich`] for an event whose provider index `pi` the caller already knows.
+pub(crate) fn enrich_known(ev: &mut Event, pi: usize) {
+    let reg = registry();
     let Some(p) = reg.providers.get(pi) else {
         return;
     };
-    let pname = p.name.clone();
+    let pname: &str = &p.name;
     if ev.layer == Layer::Other {
         ev.layer = p.layer;
     }
-    let schema = ev.event_id.and_then(|id| reg.event(&pname, id, ev.version));
+    let schema = ev.event_id.and_then(|id| reg.event_in(pi, id, ev.version));
     if ev.symbol.is_none() {
-        ev.symbol = schema.map(|s| s.symbol.clone().into());
+        ev.symbol = schema.map(|s| s.symbol.as_str().into());
     }
     let Some(id) = ev.event_id else {
         return;
     };
-    let kind = kind_for(&pname, id, ev.symbol.as_deref().unwrap_or(""));
+    let kind = kind_for(pname, id, ev.symbol.as_deref().unwrap_or(""));
     if ev.kind == Kind::Raw {
         ev.kind = kind;
     }
-    let is_afd = pname == "Microsoft-Windows-Winsock-AFD";
+    // The fields are moved out while the typed slots are filled from them
+    // (no copy), and put back unchanged.
+    let fields = std::mem::take(&mut ev.fields);
+    fill_slots(ev, &fields, pi, pname, schema);
+    ev.fields = fields;
+}
 
-    // Helper closures over the fields (cloned: the event is mutated below).
-    let fields = ev.fields.clone();
+fn fill_slots(
+    ev: &mut Event,
+    fields: &[(std::borrow::Cow<'static, str>, String)],
+    pi: usize,
+    pname: &str,
+    schema: Option<&super::EventSchema>,
+) {
+    let reg = registry();
+    let is_afd = pname == "Microsoft-Windows-Winsock-AFD";
     let get = |name: &str| -> Option<&str> {
         fields
             .iter()

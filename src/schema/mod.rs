@@ -117,10 +117,36 @@ struct TrieNode {
     group: Option<u32>,
 }
 
+/// A small multiplicative hash (FxHash) for the per-line word lookups:
+/// keys are short template words, not attacker-chosen, and SipHash was a
+/// visible share of the per-line cost.
+#[derive(Default, Clone, Copy)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type WordMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<WordHasher>>;
+
 /// Templates that share one leading literal.
 #[derive(Debug, Default)]
 struct Group {
-    by_word: HashMap<String, Vec<usize>>,
+    by_word: WordMap,
     /// Templates without a key word: always tried.
     unkeyed: Vec<usize>,
     all: Vec<usize>,
@@ -167,11 +193,11 @@ impl MatchIndex {
 
     /// Groups whose leading literal is a prefix of `msg`, longest first,
     /// with the length of that literal.
-    fn groups_for(&self, msg: &str) -> Vec<(usize, usize)> {
-        let mut found = Vec::new();
+    fn groups_for(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
+        found.clear();
         let mut node = 0usize;
         if self.nodes.is_empty() {
-            return found;
+            return;
         }
         if let Some(g) = self.nodes[0].group {
             found.push((g as usize, 0));
@@ -191,7 +217,6 @@ impl MatchIndex {
             }
         }
         found.reverse();
-        found
     }
 }
 
@@ -203,7 +228,9 @@ pub struct Registry {
     by_key: HashMap<(usize, u32, u8), usize>,
     by_name: HashMap<String, usize>,
     /// (provider, map) -> value -> string.
-    maps: HashMap<(usize, String), Vec<(u64, String)>>,
+    /// Per provider index: map name -> entries (looked up by `&str`, so a
+    /// lookup does not allocate).
+    maps: Vec<HashMap<String, Vec<(u64, String)>>>,
     ntstatus: Vec<(u32, String)>,
     /// Problems met while loading (a test asserts there are none).
     pub load_errors: Vec<String>,
@@ -294,8 +321,11 @@ impl Registry {
                         .push(format!("maps.tsv:{line}: bad provider or value"));
                     continue;
                 };
-                reg.maps
-                    .entry((pi, map.to_string()))
+                if reg.maps.len() <= pi {
+                    reg.maps.resize_with(pi + 1, HashMap::new);
+                }
+                reg.maps[pi]
+                    .entry(map.to_string())
                     .or_default()
                     .push((v, string.to_string()));
             }
@@ -396,6 +426,11 @@ impl Registry {
     /// or without braces), compact name (`MicrosoftWindowsTCPIP`) or NetMon
     /// tag (`TCPIP_MicrosoftWindowsTCPIP`).
     pub fn provider_index(&self, name: &str) -> Option<usize> {
+        // Fast path without allocating: the name exactly as the schema
+        // spells it (what netsh/tracefmt print on every line).
+        if let Some(i) = self.providers.iter().position(|p| p.name == name) {
+            return Some(i);
+        }
         let n = name.trim().trim_matches(['{', '}']);
         let n = n.split('/').next().unwrap_or(n);
         if let Some(&i) = self.by_name.get(&n.to_ascii_lowercase()) {
@@ -415,7 +450,11 @@ impl Registry {
     /// The schema of (provider, id, version); with `version` `None` or not
     /// in the schema, the highest version the schema has.
     pub fn event(&self, provider: &str, id: u32, version: Option<u8>) -> Option<&EventSchema> {
-        let pi = self.provider_index(provider)?;
+        self.event_in(self.provider_index(provider)?, id, version)
+    }
+
+    /// As [`Registry::event`] with a provider index.
+    pub fn event_in(&self, pi: usize, id: u32, version: Option<u8>) -> Option<&EventSchema> {
         if let Some(v) = version
             && let Some(&ei) = self.by_key.get(&(pi, id, v))
         {
@@ -433,7 +472,8 @@ impl Registry {
     /// The string of `value` in a provider's value map.
     pub fn map_string(&self, provider: usize, map: &str, value: u64) -> Option<&str> {
         self.maps
-            .get(&(provider, map.to_string()))?
+            .get(provider)?
+            .get(map)?
             .iter()
             .find(|(v, _)| *v == value)
             .map(|(_, s)| s.as_str())
@@ -442,14 +482,16 @@ impl Registry {
     /// All entries of a value map.
     pub fn map_entries(&self, provider: usize, map: &str) -> &[(u64, String)] {
         self.maps
-            .get(&(provider, map.to_string()))
+            .get(provider)
+            .and_then(|m| m.get(map))
             .map_or(&[], Vec::as_slice)
     }
 
     /// The value of `string` in a provider's value map.
     pub fn map_value(&self, provider: usize, map: &str, string: &str) -> Option<u64> {
         self.maps
-            .get(&(provider, map.to_string()))?
+            .get(provider)?
+            .get(map)?
             .iter()
             .find(|(_, s)| s == string)
             .map(|(v, _)| *v)
@@ -458,9 +500,10 @@ impl Registry {
     /// Names of every map loaded for a provider.
     pub fn map_names(&self, provider: usize) -> impl Iterator<Item = &str> {
         self.maps
-            .keys()
-            .filter(move |(p, _)| *p == provider)
-            .map(|(_, m)| m.as_str())
+            .get(provider)
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .map(String::as_str)
     }
 
     pub fn ntstatus_name(&self, code: u32) -> Option<&str> {
@@ -481,7 +524,8 @@ impl Registry {
     fn is_map_string(&self, provider: usize, field: &Field, name: &str) -> bool {
         field.map.as_deref().is_some_and(|m| {
             self.maps
-                .get(&(provider, m.to_string()))
+                .get(provider)
+                .and_then(|maps| maps.get(m))
                 .is_some_and(|v| v.iter().any(|(_, s)| s == name))
         })
     }
@@ -526,15 +570,42 @@ impl Registry {
 
     /// As [`Registry::match_message`] with a provider index.
     pub fn match_in(&self, pi: usize, message: &str) -> Option<Matched> {
+        let (ei, m) = self.match_raw(pi, message)?;
+        let ev = self.events.get(ei)?;
+        Some(Matched {
+            event_id: ev.id,
+            version: ev.version,
+            symbol: ev.symbol.clone(),
+            fields: m
+                .into_iter()
+                .map(|(fi, v)| (field_name(ev, fi).into_owned(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    /// The best template of provider `pi` for `message`: (event index,
+    /// (field index, value) in template order), values borrowing `message`.
+    fn match_raw<'m>(&self, pi: usize, message: &'m str) -> Option<(usize, Vec<(usize, &'m str)>)> {
         let prov = self.providers.get(pi)?;
-        let msg = message.trim_end_matches(['\r', '\n']);
+        let mut end = message.len();
+        while end > 0 && matches!(message.as_bytes()[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        let msg = message.get(..end).unwrap_or(message);
         let mut best: Option<(usize, Vec<(usize, &str)>)> = None;
-        for (g, lead_len) in prov.index.groups_for(msg) {
+        // Scratch buffers reused across lines of this thread.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<(usize, usize)>, Vec<usize>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        let (mut groups, mut tried) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        prov.index.groups_for(msg, &mut groups);
+        for &(g, lead_len) in &groups {
             let Some(group) = prov.index.groups.get(g) else {
                 continue;
             };
             let rest = msg.get(lead_len..).unwrap_or("");
-            let mut tried: Vec<usize> = Vec::new();
+            tried.clear();
             for w in template::words(rest, 8) {
                 if let Some(c) = group.by_word.get(w) {
                     for &ei in c {
@@ -561,23 +632,17 @@ impl Registry {
                 break;
             }
         }
-        let (ei, m) = best?;
-        let ev = self.events.get(ei)?;
-        Some(Matched {
-            event_id: ev.id,
-            version: ev.version,
-            symbol: ev.symbol.clone(),
-            fields: m
-                .into_iter()
-                .map(|(fi, v)| {
-                    let name = ev
-                        .fields
-                        .get(fi)
-                        .map_or_else(|| format!("%{}", fi + 1), |f| f.name.clone());
-                    (name, v.to_string())
-                })
-                .collect(),
-        })
+        SCRATCH.with(|s| *s.borrow_mut() = (groups, tried));
+        best
+    }
+}
+
+/// The manifest name of field `fi` of `ev` (`%N` when the schema has no
+/// such field), borrowed when the schema is the static registry.
+fn field_name<'r>(ev: &'r EventSchema, fi: usize) -> std::borrow::Cow<'r, str> {
+    match ev.fields.get(fi) {
+        Some(f) => std::borrow::Cow::Borrowed(f.name.as_str()),
+        None => std::borrow::Cow::Owned(format!("%{}", fi + 1)),
     }
 }
 
@@ -592,24 +657,33 @@ pub fn apply_rendered(
     provider: &str,
     message: &str,
 ) -> Result<bool, String> {
-    let reg = registry();
-    let Some(pi) = reg.provider_index(provider) else {
+    let reg: &'static Registry = registry();
+    let Some((pi, prov)) = reg
+        .provider_index(provider)
+        .and_then(|pi| Some((pi, reg.providers.get(pi)?)))
+    else {
         ev.provider = Some(provider.to_string().into());
         return Ok(false);
     };
-    let name = reg.providers.get(pi).map_or(provider, |p| &p.name);
-    ev.provider = Some(name.to_string().into());
-    let result = match reg.match_in(pi, message) {
-        Some(m) => {
-            ev.event_id = Some(m.event_id);
-            ev.version = Some(m.version);
-            ev.symbol = Some(m.symbol.into());
-            ev.fields = m.fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    let name: &'static str = &prov.name;
+    ev.provider = Some(name.into());
+    let matched = reg
+        .match_raw(pi, message)
+        .and_then(|(ei, m)| Some((reg.events.get(ei)?, m)));
+    let result = match matched {
+        Some((schema, m)) => {
+            ev.event_id = Some(schema.id);
+            ev.version = Some(schema.version);
+            ev.symbol = Some(schema.symbol.as_str().into());
+            ev.fields = m
+                .into_iter()
+                .map(|(fi, v)| (field_name(schema, fi), v.to_string()))
+                .collect();
             Ok(true)
         }
         None => Err(format!("{name}: no template matched; kept as raw")),
     };
-    enrich(ev);
+    enrich::enrich_known(ev, pi);
     result
 }
 

@@ -76,7 +76,22 @@ pub struct Template {
     pub segs: Vec<Seg>,
     /// Sum of literal lengths: the more literal text, the more specific.
     pub literal_len: usize,
+    /// One prebuilt substring searcher per segment (`None` for fields and
+    /// empty literals), so matching a line builds no searcher.
+    finders: Vec<Option<LitFinder>>,
 }
+
+/// A `memmem` searcher for one literal, built once with the template.
+#[derive(Debug, Clone)]
+struct LitFinder(memchr::memmem::Finder<'static>);
+
+impl PartialEq for LitFinder {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for LitFinder {}
 
 impl Template {
     pub fn parse(text: &str) -> Template {
@@ -126,10 +141,20 @@ impl Template {
                 Seg::Field(_) => 0,
             })
             .sum();
+        let finders = segs
+            .iter()
+            .map(|s| match s {
+                Seg::Lit(l) if !l.is_empty() => Some(LitFinder(
+                    memchr::memmem::Finder::new(l.as_bytes()).into_owned(),
+                )),
+                _ => None,
+            })
+            .collect();
         Template {
             text: text.to_string(),
             segs,
             literal_len,
+            finders,
         }
     }
 
@@ -206,10 +231,11 @@ impl Template {
                 return None;
             }
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.segs.len() / 2);
         let mut budget = 256u32;
         let ctx = MatchCtx {
             segs: &self.segs,
+            finders: &self.finders,
             msg,
             fields,
             valid_name,
@@ -237,6 +263,7 @@ pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
 
 struct MatchCtx<'a, 'm> {
     segs: &'a [Seg],
+    finders: &'a [Option<LitFinder>],
     msg: &'m str,
     fields: &'a [Field],
     valid_name: &'a dyn Fn(&Field, &str) -> bool,
@@ -244,7 +271,13 @@ struct MatchCtx<'a, 'm> {
 
 /// Trailing text a converter may add or drop at the end of a message.
 fn trim_tail(s: &str) -> &str {
-    s.trim_end_matches([' ', '\t', '\r', '\n'])
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while end > 0 && matches!(b[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    // Only ASCII bytes were removed, so `end` is a char boundary.
+    s.get(..end).unwrap_or(s)
 }
 
 impl<'m> MatchCtx<'_, 'm> {
@@ -300,11 +333,11 @@ impl<'m> MatchCtx<'_, 'm> {
             }
             return false;
         }
+        let Some(Some(finder)) = self.finders.get(i + 1) else {
+            return false;
+        };
         let mut from = 0;
-        while let Some(off) = rest
-            .get(from..)
-            .and_then(|r| memchr::memmem::find(r.as_bytes(), lit.as_bytes()))
-        {
+        while let Some(off) = rest.as_bytes().get(from..).and_then(|r| finder.0.find(r)) {
             if *budget == 0 {
                 return false;
             }

@@ -36,7 +36,10 @@ pub fn split_num_name(v: &str) -> Option<(&str, &str)> {
 /// Splits NetMon's `N (0xN)` into (`N`, `0xN`).
 pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
     let v = v.trim();
-    let (a, b) = v.split_once(" (")?;
+    // `split_once(" (")` without building a substring searcher per call.
+    let at = memchr::memchr_iter(b'(', v.as_bytes())
+        .find(|&i| i > 0 && v.as_bytes().get(i - 1) == Some(&b' '))?;
+    let (a, b) = (v.get(..at - 1)?, v.get(at + 1..)?);
     let b = b.strip_suffix(')')?;
     ((is_dec(a) || is_hex0x(a)) && is_hex0x(b)).then_some((a, b))
 }
