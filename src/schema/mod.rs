@@ -587,15 +587,12 @@ impl Registry {
     /// (field index, value) in template order), values borrowing `message`.
     fn match_raw<'m>(&self, pi: usize, message: &'m str) -> Option<(usize, Vec<(usize, &'m str)>)> {
         let prov = self.providers.get(pi)?;
-        let mut end = message.len();
-        while end > 0 && matches!(message.as_bytes()[end - 1], b'\r' | b'\n') {
-            end -= 1;
-        }
-        let msg = message.get(..end).unwrap_or(message);
+        let msg = message.trim_end_matches(|c| c == '\r' || c == '\n');
         let mut best: Option<(usize, Vec<(usize, &str)>)> = None;
         // Scratch buffers reused across lines of this thread.
+        type Scratch = (Vec<(usize, usize)>, Vec<usize>);
         thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<(usize, usize)>, Vec<usize>)> =
+            static SCRATCH: std::cell::RefCell<Scratch> =
                 const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
         let (mut groups, mut tried) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
