@@ -587,7 +587,7 @@ impl Registry {
     /// (field index, value) in template order), values borrowing `message`.
     fn match_raw<'m>(&self, pi: usize, message: &'m str) -> Option<(usize, Vec<(usize, &'m str)>)> {
         let prov = self.providers.get(pi)?;
-        let msg = message.trim_end_matches(|c| c == '\r' || c == '\n');
+        let msg = message.trim_end_matches(['\r', '\n']);
         let mut best: Option<(usize, Vec<(usize, &str)>)> = None;
         // Scratch buffers reused across lines of this thread.
         type Scratch = (Vec<(usize, usize)>, Vec<usize>);
