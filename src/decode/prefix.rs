@@ -46,6 +46,142 @@ fn strip_markdown(line: &str) -> &str {
 
 /// Parses `[CPU]PID.TID::TIME [Provider]message`.
 pub fn parse_prefix(line: &str) -> Result<Prefix<'_>, PrefixError> {
+    if let Some(p) = parse_prefix_fast(line) {
+        return Ok(p);
+    }
+    parse_prefix_general(line)
+}
+
+/// The two layouts converters print by default, parsed byte by byte:
+/// `[CPU]PID.TID::YYYY/MM/DD-hh:mm:ss[.f…][ ][Provider]…` (netsh, tracefmt)
+/// and `…::YYYY-MM-DD hh:mm:ss[.f…] [Provider]…` (pktmon). `None` for
+/// anything else, which [`parse_prefix_general`] then handles; when this
+/// returns a prefix it is the one the general parser would return.
+fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
+    let b = line.as_bytes();
+    let mut i = 0usize;
+    if *b.first()? != b'[' {
+        return None;
+    }
+    i += 1;
+    let (cpu, n) = dec_run(b.get(i..)?, 9)?;
+    i += n;
+    if *b.get(i)? != b']' {
+        return None;
+    }
+    i += 1;
+    let (pid, n) = hex_run(b.get(i..)?)?;
+    i += n;
+    if *b.get(i)? != b'.' {
+        return None;
+    }
+    i += 1;
+    let (tid, n) = hex_run(b.get(i..)?)?;
+    i += n;
+    if b.get(i..i + 2)? != b"::" {
+        return None;
+    }
+    i += 2;
+    // Fixed-width date and time.
+    let t = b.get(i..i + 19)?;
+    let sep_ok = (t[4] == b'/' && t[7] == b'/' && t[10] == b'-')
+        || (t[4] == b'-' && t[7] == b'-' && t[10] == b' ');
+    if !sep_ok || t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let d2 = |at: usize| -> Option<u32> {
+        let (x, y) = (t[at], t[at + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| u32::from(x - b'0') * 10 + u32::from(y - b'0'))
+    };
+    let year = d2(0)? * 100 + d2(2)?;
+    let (month, day, hour, min, sec) = (d2(5)?, d2(8)?, d2(11)?, d2(14)?, d2(17)?);
+    i += 19;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let mut digits = 0u32;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if digits == 9 {
+                return None;
+            }
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - digits);
+            digits += 1;
+            i += 1;
+        }
+    }
+    if hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    if b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if *b.get(i)? != b'[' {
+        return None;
+    }
+    i += 1;
+    let ts = Timestamp::from_civil(
+        i32::try_from(year).ok()?,
+        month,
+        day,
+        hour,
+        min,
+        sec,
+        nanos,
+        Zone::Local,
+    )?;
+    let after = line.get(i..)?;
+    let pclose = memchr::memchr(b']', after.as_bytes())?;
+    let tag = after.get(..pclose)?;
+    let (provider, channel) = match tag.split_once('/') {
+        Some((p, c)) => (p, Some(c)),
+        None => (tag, None),
+    };
+    let msg = after.get(pclose + 1..)?;
+    let message = msg.strip_prefix(' ').unwrap_or(msg);
+    Some(Prefix {
+        cpu,
+        pid,
+        tid,
+        ts,
+        provider,
+        channel,
+        message,
+    })
+}
+
+/// A run of 1..=`max` decimal digits at the start of `b`: (value, length).
+fn dec_run(b: &[u8], max: usize) -> Option<(u32, usize)> {
+    let n = b.iter().take(max + 1).take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || n > max {
+        return None;
+    }
+    let v = b
+        .get(..n)?
+        .iter()
+        .fold(0u32, |v, &c| v * 10 + u32::from(c - b'0'));
+    Some((v, n))
+}
+
+/// A run of 1..=8 hex digits at the start of `b`: (value, length).
+fn hex_run(b: &[u8]) -> Option<(u32, usize)> {
+    let n = b.iter().take(9).take_while(|c| c.is_ascii_hexdigit()).count();
+    if n == 0 || n > 8 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in b.get(..n)? {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => c - b'A' + 10,
+        };
+        v = (v << 4) | u32::from(d);
+    }
+    Some((v, n))
+}
+
+/// The general parser: Markdown quoting, other time forms, blanks.
+fn parse_prefix_general(line: &str) -> Result<Prefix<'_>, PrefixError> {
     let s = strip_markdown(line);
     let rest = s.strip_prefix('[').ok_or(PrefixError::NotPrefixed)?;
     let close = rest.find(']').ok_or(PrefixError::NotPrefixed)?;
@@ -238,6 +374,36 @@ mod tests {
             parse_prefix("[1]zz.0::"),
             Err(PrefixError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn fast_path_agrees_with_general_parser() {
+        for l in [
+            "[30]0000.0000::2025/03/27-16:12:13.966003800 [Microsoft-Windows-TCPIP]TCPIP: x",
+            "[0]08FC.2CB4::2023/06/22-18:55:06.496848300 [nt]NSI: Enter>>NsiSetAllParametersEx.",
+            "[23]0004.06C4::2026-09-30 16:31:20.155844000 [Microsoft-Windows-PktMon] PktGroupId 1",
+            "[1]0000.0000::2025/03/27-16:12:13.1 [Microsoft-Windows-TCPIP/Diagnostic]x",
+            "[1]0000.0000::2025/03/27-16:12:13[P]",
+            "[1]0000.0000::2024/02/29-23:59:60.123 [P] m",
+            "[1]0000.0000::2025/02/29-16:12:13.1 [P]m",
+            "[1]0000.0000::2025/03/27-24:12:13.1 [P]m",
+            "[1]0000.0000::2025/03/27-16:12:13.1234567890 [P]m",
+            "[1]0000.0000::2025/03/27-16:12:13.1  [P]m",
+            "[1]abcdef012.0::2025/03/27-16:12:13.1 [P]m",
+            "[1]0.FFFFFFFF::2025/03/27-16:12:13.1 [P]",
+            "[1]0.0::2025/03/27-16:12:13.1 [P",
+            "[9999999999]0.0::2025/03/27-16:12:13.1 [P]m",
+            "[1]0.0::2025/03/27-16:12:13.",
+            "[1]0.0::2025/03/27-16:12:13. [P]m",
+        ] {
+            let general = parse_prefix_general(l);
+            match parse_prefix_fast(l) {
+                Some(fast) => assert_eq!(Ok(fast), general, "{l}"),
+                None => {}
+            }
+            assert_eq!(parse_prefix(l), general, "{l}");
+        }
+        assert!(parse_prefix_fast("[30]0000.0000::2025/03/27-16:12:13.966003800 [P]m").is_some());
     }
 
     #[test]
