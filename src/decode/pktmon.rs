@@ -232,7 +232,11 @@ impl PktmonTextDecoder {
         ctx: Ctx,
     ) -> Event {
         let mut ev = Event::new(sink.src(line_no), Layer::Pktmon, kind);
-        ev.provider = Some(provider.to_string().into());
+        ev.provider = Some(if provider == PROVIDER {
+            PROVIDER.into()
+        } else {
+            provider.to_string().into()
+        });
         ev.ts = ctx.ts;
         ev.cpu = ctx.cpu;
         ev.header_pid = ctx.pid;
@@ -512,8 +516,8 @@ fn known_label<'a>(item: &'a str, labels: &[&'static str]) -> Option<(&'static s
 
 /// Splits the body at `, ` while keeping a DropReason text that itself
 /// contains `, ` in one item (it runs until the DropLocation item).
-fn split_items(body: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::new();
     let mut in_reason = false;
     for part in body.split(", ") {
         // A line cut short may end in a bare comma.
@@ -526,6 +530,7 @@ fn split_items(body: &str) -> Vec<String> {
             {
                 in_reason = false;
             } else if let Some(prev) = out.last_mut() {
+                let prev = prev.to_mut();
                 prev.push_str(", ");
                 prev.push_str(p);
                 continue;
@@ -534,7 +539,7 @@ fn split_items(body: &str) -> Vec<String> {
         if p.starts_with("DropReason") {
             in_reason = true;
         }
-        out.push(p.to_string());
+        out.push(std::borrow::Cow::Borrowed(p));
     }
     out
 }
@@ -591,16 +596,16 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
             continue;
         }
         if let Some((k, v)) = known_label(item, KNOWN_LABELS) {
-            fields.push((k.to_string().into(), v.to_string()));
+            fields.push((k.into(), v.to_string()));
         } else if item.starts_with('%') {
             // 250/260 `%11 %12` tail: not rendered by this build.
-            fields.push(("Context".into(), item.clone()));
+            fields.push(("Context".into(), item.to_string()));
         } else {
             // Translated label: the value is the last word; the name comes
             // from the template position.
             let value = item.split_whitespace().last().unwrap_or("");
-            let name = template.get(i).copied().unwrap_or("Field");
-            fields.push((name.to_string().into(), value.to_string()));
+            let name: &'static str = template.get(i).copied().unwrap_or("Field");
+            fields.push((name.into(), value.to_string()));
         }
     }
     ev.event_id = Some(match (is_drop, duplicate, groupless, older, nblinfo) {

@@ -91,7 +91,8 @@ fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
     }
     let d2 = |at: usize| -> Option<u32> {
         let (x, y) = (t[at], t[at + 1]);
-        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| u32::from(x - b'0') * 10 + u32::from(y - b'0'))
+        (x.is_ascii_digit() && y.is_ascii_digit())
+            .then(|| u32::from(x - b'0') * 10 + u32::from(y - b'0'))
     };
     let year = d2(0)? * 100 + d2(2)?;
     let (month, day, hour, min, sec) = (d2(5)?, d2(8)?, d2(11)?, d2(14)?, d2(17)?);
@@ -151,7 +152,11 @@ fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
 
 /// A run of 1..=`max` decimal digits at the start of `b`: (value, length).
 fn dec_run(b: &[u8], max: usize) -> Option<(u32, usize)> {
-    let n = b.iter().take(max + 1).take_while(|c| c.is_ascii_digit()).count();
+    let n = b
+        .iter()
+        .take(max + 1)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if n == 0 || n > max {
         return None;
     }
@@ -164,7 +169,11 @@ fn dec_run(b: &[u8], max: usize) -> Option<(u32, usize)> {
 
 /// A run of 1..=8 hex digits at the start of `b`: (value, length).
 fn hex_run(b: &[u8]) -> Option<(u32, usize)> {
-    let n = b.iter().take(9).take_while(|c| c.is_ascii_hexdigit()).count();
+    let n = b
+        .iter()
+        .take(9)
+        .take_while(|c| c.is_ascii_hexdigit())
+        .count();
     if n == 0 || n > 8 {
         return None;
     }
