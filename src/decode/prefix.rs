@@ -406,9 +406,8 @@ mod tests {
             "[1]0.0::2025/03/27-16:12:13. [P]m",
         ] {
             let general = parse_prefix_general(l);
-            match parse_prefix_fast(l) {
-                Some(fast) => assert_eq!(Ok(fast), general, "{l}"),
-                None => {}
+            if let Some(fast) = parse_prefix_fast(l) {
+                assert_eq!(Ok(fast), general, "{l}");
             }
             assert_eq!(parse_prefix(l), general, "{l}");
         }
