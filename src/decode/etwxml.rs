@@ -76,11 +76,30 @@ fn starts_event_tag(s: &str) -> bool {
     tag_named(s, "<Event")
 }
 
+/// Substring searchers built once (a searcher per call costs more than
+/// the search on short lines).
+fn finders() -> &'static (
+    memchr::memmem::Finder<'static>,
+    memchr::memmem::Finder<'static>,
+) {
+    static FINDERS: std::sync::OnceLock<(
+        memchr::memmem::Finder<'static>,
+        memchr::memmem::Finder<'static>,
+    )> = std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| {
+        (
+            memchr::memmem::Finder::new(b"<Event"),
+            memchr::memmem::Finder::new(CLOSE.as_bytes()),
+        )
+    })
+}
+
 /// Byte offset of the next `<Event` start tag (not `<Events`, `<EventData`).
-/// Lines are short, so scanning the `<` bytes beats building a substring
-/// searcher per call.
 fn find_start(s: &str) -> Option<usize> {
-    memchr::memchr_iter(b'<', s.as_bytes()).find(|&i| starts_event_tag(&s[i..]))
+    let (start, _) = finders();
+    start
+        .find_iter(s.as_bytes())
+        .find(|&i| s.get(i..).is_some_and(starts_event_tag))
 }
 
 const CLOSE: &str = "</Event>";
@@ -88,7 +107,7 @@ const CLOSE: &str = "</Event>";
 /// Byte offset of the next `</Event>` (`<` is ASCII, so every hit is a
 /// char boundary).
 fn find_close(s: &str) -> Option<usize> {
-    memchr::memchr_iter(b'<', s.as_bytes()).find(|&i| s[i..].starts_with(CLOSE))
+    finders().1.find(s.as_bytes())
 }
 
 /// How the text outside `<Event>` elements on a line classifies: prolog,
@@ -157,13 +176,24 @@ impl OpenElement {
 #[derive(Default)]
 pub struct EtwXmlDecoder {
     open: Option<OpenElement>,
+    /// Parser buffers reused across elements.
+    scratch: Scratch,
+    /// The text buffer of the last finished multi-line element, reused for
+    /// the next one (no regrowth per element).
+    spare: String,
 }
 
 impl EtwXmlDecoder {
     /// Parses one complete element text and reports it; returns the class of
     /// the lines it covered.
-    fn element(text: &str, first_line: u64, last_line: u64, sink: &mut Sink) -> LineClass {
-        match parse_event(text, sink.src(first_line)) {
+    fn element(
+        scratch: &mut Scratch,
+        text: &str,
+        first_line: u64,
+        last_line: u64,
+        sink: &mut Sink,
+    ) -> LineClass {
+        match parse_event_with(text, sink.src(first_line), scratch) {
             Ok(ev) => {
                 sink.event(ev);
                 LineClass::Parsed
@@ -247,9 +277,16 @@ impl LineDecoder for EtwXmlDecoder {
                         );
                         LineClass::Error
                     } else {
-                        Self::element(&open.text, open.first_line, line_no, sink)
+                        Self::element(
+                            &mut self.scratch,
+                            &open.text,
+                            open.first_line,
+                            line_no,
+                            sink,
+                        )
                     };
                     Self::account(&open, outcome, sink);
+                    self.spare = open.text;
                     class = Some(outcome);
                     rest = &rest[end..];
                 }
@@ -268,13 +305,17 @@ impl LineDecoder for EtwXmlDecoder {
             match find_close(elem) {
                 Some(c) => {
                     let end = c + CLOSE.len();
-                    let outcome = Self::element(&elem[..end], line_no, line_no, sink);
+                    let outcome =
+                        Self::element(&mut self.scratch, &elem[..end], line_no, line_no, sink);
                     class = Some(merge(class, outcome));
                     rest = &elem[end..];
                 }
                 None => {
+                    let mut text = std::mem::take(&mut self.spare);
+                    text.clear();
+                    text.push_str(elem);
                     self.open = Some(OpenElement {
-                        text: elem.to_string(),
+                        text,
                         first_line: line_no,
                         first_line_class: class,
                         middle_lines: 0,
@@ -356,27 +397,63 @@ struct Collected {
     fields: Vec<(Cow<'static, str>, String)>,
 }
 
-fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
+/// The values of the attributes `names` (local names, any case; the first
+/// of each wins). Every attribute is still parsed, so a malformed one is an
+/// error as before, but only the wanted values are copied.
+fn attrs<const N: usize>(
+    e: &BytesStart<'_>,
+    names: [&str; N],
+) -> Result<[Option<String>; N], String> {
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
     for a in e.attributes() {
         let a = a.map_err(|err| format!("bad attribute: {err}"))?;
-        let key = a.key.local_name().as_ref().to_string();
         let value = a
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|err| format!("bad attribute value: {err}"))?;
-        out.push((key, value.into_owned()));
+        let key = a.key.local_name();
+        let key: &str = key.as_ref();
+        for (slot, name) in out.iter_mut().zip(names) {
+            if slot.is_none() && key.eq_ignore_ascii_case(name) {
+                *slot = Some(value.into_owned());
+                break;
+            }
+        }
     }
     Ok(out)
 }
 
-fn attr<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    list.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// The element path of the parser (`Event`, `System`, `Provider`…): the
+/// name strings are reused from element to element instead of allocated
+/// per tag.
+#[derive(Default)]
+struct ElementPath {
+    names: Vec<String>,
+    len: usize,
 }
 
-fn local(e: &BytesStart<'_>) -> String {
-    e.local_name().as_ref().to_string()
+impl ElementPath {
+    fn push(&mut self, name: &str) {
+        match self.names.get_mut(self.len) {
+            Some(slot) => {
+                slot.clear();
+                slot.push_str(name);
+            }
+            None => self.names.push(name.to_string()),
+        }
+        self.len += 1;
+    }
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+    fn get(&self) -> &[String] {
+        self.names.get(..self.len).unwrap_or(&[])
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Records the attributes that matter on a start or empty tag at `path`
@@ -392,26 +469,26 @@ fn on_tag(
     }
     match (path[1].as_str(), path[2].as_str()) {
         ("System", "Provider") => {
-            let a = attrs(e)?;
-            c.provider_name = attr(&a, "Name").map(str::to_string);
-            c.provider_guid = attr(&a, "Guid").map(str::to_string);
+            let [name, guid] = attrs(e, ["Name", "Guid"])?;
+            c.provider_name = name;
+            c.provider_guid = guid;
         }
         ("System", "TimeCreated") => {
-            let a = attrs(e)?;
-            c.system_time = attr(&a, "SystemTime").map(str::to_string);
-            if let Some(raw) = attr(&a, "RawTime") {
-                c.fields.push(("RawTime".into(), raw.to_string()));
+            let [time, raw] = attrs(e, ["SystemTime", "RawTime"])?;
+            c.system_time = time;
+            if let Some(raw) = raw {
+                c.fields.push(("RawTime".into(), raw));
             }
         }
         ("System", "Execution") => {
-            let a = attrs(e)?;
-            c.pid = attr(&a, "ProcessID").map(str::to_string);
-            c.tid = attr(&a, "ThreadID").map(str::to_string);
-            c.cpu = attr(&a, "ProcessorID").map(str::to_string);
+            let [pid, tid, cpu] = attrs(e, ["ProcessID", "ThreadID", "ProcessorID"])?;
+            c.pid = pid;
+            c.tid = tid;
+            c.cpu = cpu;
         }
         ("EventData", "Data" | "ComplexData") => {
-            let a = attrs(e)?;
-            *data_name = attr(&a, "Name").map(str::to_string);
+            let [name] = attrs(e, ["Name"])?;
+            *data_name = name;
         }
         _ => {}
     }
@@ -461,10 +538,22 @@ fn on_text_end(
 
 /// Parses one `<Event …>…</Event>` element into an event.
 pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
+    parse_event_with(xml, source, &mut Scratch::default())
+}
+
+/// Buffers one decoder reuses from element to element.
+#[derive(Default)]
+struct Scratch {
+    path: ElementPath,
+    text: String,
+}
+
+fn parse_event_with(xml: &str, source: SourceRef, scratch: &mut Scratch) -> Result<Event, String> {
     let mut reader = Reader::from_str(xml);
     let mut c = Collected::default();
-    let mut path: Vec<String> = Vec::new();
-    let mut text = String::new();
+    let Scratch { path, text } = scratch;
+    path.len = 0;
+    text.clear();
     let mut data_name: Option<String> = None;
     // Depth of the most recent start tag: an end tag at that depth closes a
     // leaf (an element without child elements).
@@ -482,12 +571,13 @@ pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
                 if path.len() >= MAX_DEPTH {
                     return Err(format!("elements nested deeper than {MAX_DEPTH}"));
                 }
-                let name = local(&e);
+                let name = e.local_name();
+                let name: &str = name.as_ref();
                 if path.is_empty() && name != "Event" {
                     return Err(format!("root element is <{name}>, not <Event>"));
                 }
                 path.push(name);
-                on_tag(&mut c, &path, &e, &mut data_name)?;
+                on_tag(&mut c, path.get(), &e, &mut data_name)?;
                 text.clear();
                 last_start_depth = path.len();
             }
@@ -495,9 +585,9 @@ pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
                 if path.is_empty() {
                     return Err("empty <Event/> element".to_string());
                 }
-                path.push(local(&e));
-                on_tag(&mut c, &path, &e, &mut data_name)?;
-                on_text_end(&mut c, &path, "", &mut data_name, true);
+                path.push(e.local_name().as_ref());
+                on_tag(&mut c, path.get(), &e, &mut data_name)?;
+                on_text_end(&mut c, path.get(), "", &mut data_name, true);
                 path.pop();
                 last_start_depth = 0;
             }
@@ -516,7 +606,7 @@ pub fn parse_event(xml: &str, source: SourceRef) -> Result<Event, String> {
             },
             XmlEvent::End(_) => {
                 let leaf = last_start_depth == path.len();
-                on_text_end(&mut c, &path, &text, &mut data_name, leaf);
+                on_text_end(&mut c, path.get(), text, &mut data_name, leaf);
                 text.clear();
                 path.pop();
                 last_start_depth = 0;
