@@ -234,6 +234,8 @@ pub struct Registry {
     ntstatus: Vec<(u32, String)>,
     /// Problems met while loading (a test asserts there are none).
     pub load_errors: Vec<String>,
+    /// Distinguishes registries in per-thread lookup caches (0: empty default).
+    id: u64,
 }
 
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -278,7 +280,11 @@ fn layer_from(s: &str) -> Layer {
 impl Registry {
     /// Parses schema files given as (file name, text).
     pub fn load(files: &[(&str, &str)]) -> Registry {
-        let mut reg = Registry::default();
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut reg = Registry {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Registry::default()
+        };
         let Some(providers) = file(files, "providers.tsv") else {
             reg.load_errors.push("providers.tsv missing".into());
             return reg;
@@ -431,6 +437,35 @@ impl Registry {
         if let Some(i) = self.providers.iter().position(|p| p.name == name) {
             return Some(i);
         }
+        // Names seen recently on this thread (WPP components and providers
+        // without a schema repeat on every line of a trace).
+        // Keyed by the registry too: tests build other registries.
+        type Recent = Vec<(u64, Box<str>, Option<usize>)>;
+        thread_local! {
+            static RECENT: std::cell::RefCell<Recent> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let me = self.id;
+        if let Some(hit) = RECENT.with(|r| {
+            r.borrow()
+                .iter()
+                .find(|(reg, n, _)| *reg == me && &**n == name)
+                .map(|(_, _, i)| *i)
+        }) {
+            return hit;
+        }
+        let found = self.provider_index_slow(name);
+        RECENT.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.len() >= 16 {
+                r.remove(0);
+            }
+            r.push((me, name.into(), found));
+        });
+        found
+    }
+
+    fn provider_index_slow(&self, name: &str) -> Option<usize> {
         let n = name.trim().trim_matches(['{', '}']);
         let n = n.split('/').next().unwrap_or(n);
         if let Some(&i) = self.by_name.get(&n.to_ascii_lowercase()) {
