@@ -711,7 +711,12 @@ fn apply_decode(p: &mut Pending) {
     if p.decoded.is_empty() {
         return;
     }
-    let text = p.decoded.join(" ");
+    // One decoded line is the common case: no joined copy.
+    let text = if p.decoded.len() == 1 {
+        p.decoded.pop().unwrap_or_default()
+    } else {
+        p.decoded.join(" ")
+    };
     let d = summary::parse(&text);
     let ev = &mut p.ev;
     let info = ev.packet.get_or_insert_with(Box::default);
