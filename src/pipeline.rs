@@ -41,10 +41,10 @@ impl Default for RunOptions {
         RunOptions {
             encoding: None,
             format: None,
-            chunk_bytes: 4 << 20,
+            chunk_bytes: 2 << 20,
             max_line_bytes: decode::DEFAULT_MAX_LINE_BYTES,
             discover: DiscoverOptions::default(),
-            block_bytes: 16 << 20,
+            block_bytes: 8 << 20,
             progress: None,
         }
     }

@@ -18,9 +18,9 @@ use crate::event::{Event, FileId};
 use crate::pipeline::{self, Decoded, FileReport, RunOptions};
 
 /// Events per correlation window when the caller does not choose. About
-/// 100–200 MB of decoded events; large enough that joins rarely straddle a
+/// 50–70 MB of decoded events; large enough that joins rarely straddle a
 /// window boundary.
-pub const DEFAULT_WINDOW_EVENTS: usize = 100_000;
+pub const DEFAULT_WINDOW_EVENTS: usize = 50_000;
 
 /// Where a window's events.csv rows go.
 pub type EventRowsWriter<'w> = csv::Writer<Box<dyn Write + Send + 'w>>;

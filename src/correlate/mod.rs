@@ -88,7 +88,8 @@ pub struct Connection {
     pub last: Option<Timestamp>,
     pub first_key: Option<i64>,
     pub last_key: Option<i64>,
-    pub states: Vec<String>,
+    /// TCP states in order (names shared, not one allocation per state).
+    pub states: Vec<std::borrow::Cow<'static, str>>,
     pub history: String,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -123,11 +124,32 @@ pub struct Connection {
     pub bad_checksum_received: u64,
     pub bad_checksum_evidence: Vec<SourceRef>,
     pub connect_failed: Option<SourceRef>,
-    history_seen: Vec<char>,
     /// PktMon packets already counted (one per packet, not per appearance).
     /// Appearances of a packet are logged together, so only the most recent
     /// identities are kept: memory stays bounded on long flows.
-    pktmon_seen: PktmonSeen,
+    pktmon_seen: Option<Box<PktmonSeen>>,
+}
+
+/// A TCP state name: the TCPIP value map's names are shared statics.
+fn state_name(s: &str) -> std::borrow::Cow<'static, str> {
+    const KNOWN: [&str; 12] = [
+        "Closed",
+        "Listen",
+        "SynSent",
+        "SynRcvd",
+        "Established",
+        "FinWait1",
+        "FinWait2",
+        "CloseWait",
+        "Closing",
+        "LastAck",
+        "TimeWait",
+        "DeleteTcb",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(s.to_string()),
+    }
 }
 
 /// The most recent PktMon packet identities of a connection.
@@ -196,13 +218,12 @@ impl Connection {
             bad_checksum_received: 0,
             bad_checksum_evidence: Vec::new(),
             connect_failed: None,
-            history_seen: Vec::new(),
-            pktmon_seen: PktmonSeen::default(),
+            pktmon_seen: None,
         }
     }
 
     pub fn final_state(&self) -> Option<&str> {
-        self.states.last().map(String::as_str)
+        self.states.last().map(|s| s.as_ref())
     }
 
     pub fn duration_s(&self) -> Option<f64> {
@@ -219,15 +240,14 @@ impl Connection {
         } else {
             letter.to_ascii_lowercase()
         };
-        if !self.history_seen.contains(&c) {
-            self.history_seen.push(c);
+        if !self.history.contains(c) {
             self.history.push(c);
         }
     }
 
     fn push_state(&mut self, s: &str) {
-        if self.states.last().map(String::as_str) != Some(s) {
-            self.states.push(s.to_string());
+        if self.states.last().map(|x| x.as_ref()) != Some(s) {
+            self.states.push(state_name(s));
         }
     }
 
@@ -1143,7 +1163,10 @@ impl Builder<'_> {
         let Some(p) = ev.packet.as_ref() else { return };
         // PktMon logs one appearance per component: count a packet once.
         if let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
-            && !conn.pktmon_seen.insert((ev.source.file, g, n))
+            && !conn
+                .pktmon_seen
+                .get_or_insert_with(Box::default)
+                .insert((ev.source.file, g, n))
         {
             if ev.kind == Kind::PacketDrop {
                 conn.drops += 1;
