@@ -25,18 +25,40 @@ pub const DEFAULT_WINDOW_EVENTS: usize = 50_000;
 /// Where a window's events.csv rows go.
 pub type EventRowsWriter<'w> = csv::Writer<Box<dyn Write + Send + 'w>>;
 
-struct Windowed<'w> {
+/// The correlating side: owns the correlator and the events.csv writer,
+/// and runs on its own thread so correlation overlaps decoding.
+struct Correlating<'w> {
     corr: Correlator,
-    window: Decoded,
-    pending: usize,
-    limit: usize,
     tz: Option<i16>,
     events_out: Option<EventRowsWriter<'w>>,
     error: Option<csv::Error>,
     windows: u64,
 }
 
-impl Windowed<'_> {
+impl Correlating<'_> {
+    fn window(&mut self, window: &Decoded) {
+        self.corr.window(window);
+        if let Some(w) = &mut self.events_out
+            && self.error.is_none()
+            && let Err(e) =
+                crate::output::timeline::write_event_rows(w, window, self.corr.analysis(), self.tz)
+        {
+            self.error = Some(e);
+        }
+        self.windows += 1;
+    }
+}
+
+/// The decoding side: collects batches into windows of `limit` events and
+/// hands each full window over.
+struct Windowing<'a> {
+    window: Decoded,
+    pending: usize,
+    limit: usize,
+    send: &'a mut dyn FnMut(Decoded),
+}
+
+impl Windowing<'_> {
     fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
         // A batch larger than the room left is cut: windows hold at most
         // `limit` events however the pipeline chunks the input.
@@ -65,27 +87,17 @@ impl Windowed<'_> {
     }
 
     fn flush(&mut self) {
-        if self.pending == 0 && self.windows > 0 {
+        if self.pending == 0 {
             return;
         }
-        self.corr.window(&self.window);
-        if let Some(w) = &mut self.events_out
-            && self.error.is_none()
-            && let Err(e) = crate::output::timeline::write_event_rows(
-                w,
-                &self.window,
-                self.corr.analysis(),
-                self.tz,
-            )
-        {
-            self.error = Some(e);
-        }
-        for evs in &mut self.window.events {
-            // Drop the events, keep nothing of the window's size.
-            *evs = Vec::new();
-        }
+        let next = Decoded {
+            files: self.window.files.clone(),
+            events: vec![Vec::new(); self.window.events.len()],
+            problems: Vec::new(),
+        };
+        let full = std::mem::replace(&mut self.window, next);
+        (self.send)(full);
         self.pending = 0;
-        self.windows += 1;
     }
 }
 
@@ -99,7 +111,9 @@ pub struct Streamed {
 }
 
 /// Decodes and correlates `inputs` window by window. With `events_out`,
-/// events.csv rows are written to it as each window is done.
+/// events.csv rows are written to it as each window is done. Correlation
+/// runs on its own thread, one window behind decoding (at most one full
+/// window waits), so memory holds about three windows of events.
 pub fn analyze_streaming<'w>(
     inputs: &[String],
     opts: &RunOptions,
@@ -107,47 +121,71 @@ pub fn analyze_streaming<'w>(
     window_events: usize,
     events_out: Option<EventRowsWriter<'w>>,
 ) -> anyhow::Result<Streamed> {
-    let mut st = Windowed {
+    let mut side = Correlating {
         corr: Correlator::new(tz),
-        window: Decoded::default(),
-        pending: 0,
-        limit: window_events.max(1),
         tz,
         events_out,
         error: None,
         windows: 0,
     };
-    let decoded = {
-        let st = std::cell::RefCell::new(&mut st);
-        pipeline::run_streaming(
-            inputs,
-            opts,
-            &mut |names: &[String]| {
-                let mut s = st.borrow_mut();
-                s.window.files = names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| FileReport {
-                        id: i as FileId,
-                        name: n.clone(),
-                        ..FileReport::default()
-                    })
-                    .collect();
-                s.window.events = vec![Vec::new(); names.len()];
-            },
-            &mut |file, evs| st.borrow_mut().add(file, evs),
-        )
-    };
-    st.flush();
-    if let Some(e) = st.error.take() {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(0);
+    let decoded = std::thread::scope(|scope| {
+        let side = &mut side;
+        let worker = scope.spawn(move || {
+            for w in rx {
+                side.window(&w);
+            }
+        });
+        let mut send = |w: Decoded| {
+            // The receiver only stops when this scope ends.
+            let _ = tx.send(w);
+        };
+        let mut windowing = Windowing {
+            window: Decoded::default(),
+            pending: 0,
+            limit: window_events.max(1),
+            send: &mut send,
+        };
+        let decoded = {
+            let st = std::cell::RefCell::new(&mut windowing);
+            pipeline::run_streaming(
+                inputs,
+                opts,
+                &mut |names: &[String]| {
+                    let mut s = st.borrow_mut();
+                    s.window.files = names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| FileReport {
+                            id: i as FileId,
+                            name: n.clone(),
+                            ..FileReport::default()
+                        })
+                        .collect();
+                    s.window.events = vec![Vec::new(); names.len()];
+                },
+                &mut |file, evs| st.borrow_mut().add(file, evs),
+            )
+        };
+        windowing.flush();
+        drop(windowing);
+        drop(tx);
+        let joined = worker.join();
+        (decoded, joined.is_ok())
+    });
+    let (decoded, worker_ok) = decoded;
+    if !worker_ok {
+        anyhow::bail!("the correlation thread panicked");
+    }
+    if let Some(e) = side.error.take() {
         return Err(e.into());
     }
-    if let Some(mut w) = st.events_out.take() {
+    if let Some(mut w) = side.events_out.take() {
         w.flush()?;
     }
     Ok(Streamed {
         decoded,
-        analysis: st.corr.finish(),
-        windows: st.windows,
+        analysis: side.corr.finish(),
+        windows: side.windows,
     })
 }
