@@ -643,3 +643,100 @@ fn idb_names(pcap: &[u8]) -> Vec<String> {
     }
     names
 }
+
+/// A TraceLogging (self-describing) event of a provider nobody ships a
+/// schema for decodes generically from its own metadata: provider and
+/// event names, every field by name, arrays, structs, out-types.
+#[test]
+fn tracelogging_events_decode_from_their_own_schema() {
+    use etl::testutil::tracelogging_ext;
+    use etl::tracelogging::in_type::*;
+    let provider = etl::container::Guid::new(0x1234_5678, 0x9ABC, 0xDEF0, [1, 2, 3, 4, 5, 6, 7, 8]);
+    let ext = tracelogging_ext(
+        "Contoso-Net-Probe",
+        "ProbeResult",
+        &[
+            ("Host", ANSI_STRING, None, None),
+            ("Port", UINT16, Some(12), None),
+            ("Addr", UINT32, Some(10), None),
+            ("LatencyMs", DOUBLE, None, None),
+            ("Ok", BOOL32, None, None),
+            ("Samples", UINT32 | 0x40, None, None),
+            ("Peer", STRUCT, Some(2), None),
+            ("Name", UNICODE_STRING, None, None),
+            ("Flags", UINT8, Some(3), None),
+            ("Pair", INT16 | 0x20, None, Some(2)),
+            ("Blob", BINARY, None, None),
+        ],
+    );
+    let mut data = Vec::new();
+    data.extend_from_slice(b"example.org\0");
+    data.extend_from_slice(&443u16.to_be_bytes());
+    data.extend_from_slice(&[93, 184, 216, 34]);
+    data.extend_from_slice(&12.5f64.to_le_bytes());
+    data.extend_from_slice(&1u32.to_le_bytes());
+    data.extend_from_slice(&3u16.to_le_bytes());
+    for s in [10u32, 20, 30] {
+        data.extend_from_slice(&s.to_le_bytes());
+    }
+    for u in "gw".encode_utf16() {
+        data.extend_from_slice(&u.to_le_bytes());
+    }
+    data.extend_from_slice(&[0, 0, 0x2A]);
+    data.extend_from_slice(&(-1i16).to_le_bytes());
+    data.extend_from_slice(&7i16.to_le_bytes());
+    data.extend_from_slice(&2u16.to_le_bytes());
+    data.extend_from_slice(&[0xBE, 0xEF]);
+    let t0 = EtlWriter::default().start_raw;
+    let mut w = EtlWriter::new(1);
+    let ev = |ts: i64, payload: Vec<u8>| TestEvent {
+        cpu: 0,
+        raw_ts: t0 + ts,
+        provider,
+        id: 0,
+        version: 0,
+        keyword: 0,
+        pid: 300,
+        tid: 301,
+        payload,
+        ext: ext.clone(),
+    };
+    w.push(ev(1, data.clone()));
+    // The same event cut short: decoded up to the break, with a note.
+    w.push(ev(2, data[..20].to_vec()));
+    let out = etl::decode_etl(&w.finish(), 0);
+    assert_eq!(
+        (out.counts.parsed, out.counts.unknown, out.counts.error),
+        (2, 0, 0)
+    );
+    let e = &out.events[0];
+    assert_eq!(e.provider.as_deref(), Some("Contoso-Net-Probe"));
+    assert_eq!(e.symbol.as_deref(), Some("ProbeResult"));
+    let f = |k: &str| e.field(k).map(str::to_string);
+    assert_eq!(f("Host").as_deref(), Some("example.org"));
+    assert_eq!(f("Port").as_deref(), Some("443"));
+    assert_eq!(f("Addr").as_deref(), Some("93.184.216.34"));
+    assert_eq!(f("LatencyMs").as_deref(), Some("12.5"));
+    assert_eq!(f("Ok").as_deref(), Some("true"));
+    assert_eq!(f("Samples").as_deref(), Some("[10, 20, 30]"));
+    assert_eq!(f("Peer.Name").as_deref(), Some("gw"));
+    assert_eq!(f("Peer.Flags").as_deref(), Some("0x2A"));
+    assert_eq!(f("Pair").as_deref(), Some("[-1, 7]"));
+    assert_eq!(f("Blob").as_deref(), Some("0xBEEF"));
+    assert!(
+        e.message
+            .starts_with("ProbeResult: Host=example.org, Port=443"),
+        "{}",
+        e.message
+    );
+    let cut = &out.events[1];
+    assert_eq!(cut.field("Addr"), Some("93.184.216.34"));
+    assert_eq!(cut.field("LatencyMs"), None);
+    assert!(
+        out.diagnostics
+            .iter()
+            .any(|d| d.message.contains("LatencyMs")),
+        "{:?}",
+        out.diagnostics
+    );
+}

@@ -25,6 +25,7 @@ pub mod ndiscap;
 pub mod packet;
 pub mod pktmon;
 pub mod testutil;
+pub mod tracelogging;
 pub mod xpress;
 
 use container::{BufferInfo, HeaderKind, LogfileHeader, Record};
@@ -563,6 +564,9 @@ fn decode_record(v: &RecordView<'_>) -> Decoded {
                 ndiscap::decode(v)
             } else if let Some(pi) = manifest::provider_for(&v.rec.guid) {
                 manifest::decode(v, pi)
+            } else if let Some(d) = tracelogging::decode(v) {
+                // Self-describing: no provider is lost for want of a schema.
+                d
             } else {
                 Decoded::Unknown(format!(
                     "event {} v{} of provider {{{}}} has no decoder",

@@ -436,3 +436,39 @@ pub fn ndis_vmswitch_payload(
     p.extend_from_slice(&oob);
     p
 }
+
+/// Extended-data items of a TraceLogging event: the provider traits (type
+/// 12, the provider name) and the event schema (type 11). Each field is
+/// (name, InType with its count flags, OutType or none, constant count).
+pub fn tracelogging_ext(
+    provider: &str,
+    event: &str,
+    fields: &[(&str, u8, Option<u8>, Option<u16>)],
+) -> Vec<(u16, Vec<u8>)> {
+    let mut traits = vec![0, 0];
+    traits.extend_from_slice(provider.as_bytes());
+    traits.push(0);
+    let n = traits.len() as u16;
+    traits[0..2].copy_from_slice(&n.to_le_bytes());
+
+    let mut m = vec![0, 0, 0]; // size, one extension byte (no tags)
+    m.extend_from_slice(event.as_bytes());
+    m.push(0);
+    for (name, in_type, out_type, count) in fields {
+        m.extend_from_slice(name.as_bytes());
+        m.push(0);
+        match out_type {
+            Some(o) => {
+                m.push(in_type | 0x80);
+                m.push(*o);
+            }
+            None => m.push(*in_type),
+        }
+        if let Some(c) = count {
+            m.extend_from_slice(&c.to_le_bytes());
+        }
+    }
+    let n = m.len() as u16;
+    m[0..2].copy_from_slice(&n.to_le_bytes());
+    vec![(12, traits), (11, m)]
+}
