@@ -123,9 +123,27 @@ fn non_network_etl_is_a_sane_container() {
     assert_eq!(out.info.build, 19041);
     assert!(!out.info.compressed);
     assert_eq!(out.counts.total(), out.records);
-    // Header + LxCore records: nothing network-related, nothing lost.
-    assert!(out.records >= 3);
-    assert!(out.events.is_empty());
+    // Header records skipped; the two LxCore records are TraceLogging
+    // events, decoded from their own schema (nothing unknown, nothing lost).
+    assert_eq!(
+        (out.counts.parsed, out.counts.skipped, out.counts.unknown),
+        (2, 2, 0)
+    );
+    let e = &out.events[0];
+    assert_eq!(
+        e.provider.as_deref(),
+        Some("Microsoft.Windows.Subsystem.LxCore")
+    );
+    assert_eq!(e.symbol.as_deref(), Some("BreakPoint"));
+    assert_eq!(e.field("Function"), Some("LxpDrvFsTypeMount"));
+    assert_eq!(e.field("Line"), Some("10528"));
+    assert_eq!(e.field("LxPid"), Some("-1"));
+    assert_eq!(out.events[1].field("Function"), Some("LxpInstanceStart"));
+    assert!(
+        out.events[1]
+            .field("Message")
+            .is_some_and(|m| m.contains("LxpInstanceInitialize"))
+    );
 }
 
 /// One packet line of `pktmon etl2txt` output and the tcpdump line after it.
