@@ -2,9 +2,18 @@
 //! lifetime, UDP and packet-only flows by 5-tuple), joins AFD endpoints and
 //! processes to them, groups drops and raises findings.
 //!
-//! Everything runs over the events of all inputs sorted into one timeline.
-//! Events without a timestamp (NetMon text, snapshots) inherit the time of
-//! the event before them in their own file, so they keep their place.
+//! Events are correlated in windows ([`Correlator::window`]): each window's
+//! events (from one or more files) are sorted into one timeline and joined
+//! to connections that persist across windows; then the window's events can
+//! be dropped. [`analyze`] is the one-window case (the whole input), used by
+//! `who` and the tests; `timeline` and `drops` stream (`crate::stream`).
+//! A join whose two sides fall in windows that are not adjacent (a packet
+//! logged before its connection's first TCPIP event, a window earlier) is
+//! not made; with windows of tens of thousands of events that is rare, and
+//! `tests/bench_smoke.rs` checks that windowed output equals whole output
+//! on the generated inputs. Events without a timestamp (NetMon text,
+//! snapshots) inherit the time of the event before them in their own file,
+//! so they keep their place.
 
 pub mod drops;
 pub mod findings;
