@@ -52,6 +52,8 @@ impl Correlating<'_> {
 /// The decoding side: collects batches into windows of `limit` events and
 /// hands each full window over.
 struct Windowing<'a> {
+    /// Keep only the events correlation reads (no events.csv is written).
+    relevant_only: bool,
     window: Decoded,
     pending: usize,
     limit: usize,
@@ -60,6 +62,9 @@ struct Windowing<'a> {
 
 impl Windowing<'_> {
     fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
+        if self.relevant_only {
+            evs.retain(crate::correlate::is_relevant);
+        }
         // A batch larger than the room left is cut: windows hold at most
         // `limit` events however the pipeline chunks the input.
         while self.pending + evs.len() > self.limit {
@@ -121,6 +126,7 @@ pub fn analyze_streaming<'w>(
     window_events: usize,
     events_out: Option<EventRowsWriter<'w>>,
 ) -> anyhow::Result<Streamed> {
+    let writes_events = events_out.is_some();
     let mut side = Correlating {
         corr: Correlator::new(tz),
         tz,
@@ -141,6 +147,7 @@ pub fn analyze_streaming<'w>(
             let _ = tx.send(w);
         };
         let mut windowing = Windowing {
+            relevant_only: !writes_events,
             window: Decoded::default(),
             pending: 0,
             limit: window_events.max(1),

@@ -77,6 +77,28 @@ fn windowed_equals_whole(dir: &Path) {
                 .arg(&out));
             outs.push(out);
         }
+        // The fast path (no events.csv; events correlation never reads are
+        // dropped when decoded) gives the same tables.
+        let fast = dir.join(format!("win_{input}_fast"));
+        let _ = std::fs::remove_dir_all(&fast);
+        run(Command::new(bin("etwnet"))
+            .args(["timeline", "-q", "--no-events", "--window-events", "1000"])
+            .arg(dir.join(input))
+            .arg("-o")
+            .arg(&fast));
+        for file in [
+            "connections.csv",
+            "drops.csv",
+            "findings.csv",
+            "processes.csv",
+        ] {
+            let a = std::fs::read(fast.join(file)).unwrap();
+            let b = std::fs::read(outs[1].join(file)).unwrap();
+            assert!(
+                a == b,
+                "{input}: {file} differs between --no-events and events"
+            );
+        }
         let events = std::fs::read_to_string(outs[1].join("events.csv")).unwrap();
         assert!(
             events.lines().count() > 3_000,

@@ -502,6 +502,37 @@ struct Builder<'a> {
     s: &'a mut Correlator,
 }
 
+/// Whether correlation reads an event at all. Runs that write no events.csv
+/// drop the others as soon as they are decoded (noise providers, WPP,
+/// converter banners), so they cost no memory or correlation time.
+pub fn is_relevant(ev: &Event) -> bool {
+    match ev.layer {
+        Layer::Afd
+        | Layer::Tcpip
+        | Layer::Packet
+        | Layer::Pktmon
+        | Layer::Kernel
+        | Layer::Wfp
+        | Layer::Process
+        | Layer::SocketTable => true,
+        Layer::Trace | Layer::Other => {
+            ev.process_name.is_some()
+                || matches!(
+                    ev.kind,
+                    Kind::PacketDrop
+                        | Kind::NetworkDrop
+                        | Kind::TransportDrop
+                        | Kind::AfdDatagramDrop
+                        | Kind::WfpDrop
+                        | Kind::PktmonComponent
+                        | Kind::Packet
+                        | Kind::ProcessInfo
+                        | Kind::SocketRow
+                )
+        }
+    }
+}
+
 /// Correlates all decoded events (one window: the whole input).
 pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
     let mut c = Correlator::new(tz);
