@@ -58,6 +58,11 @@ pub struct InputArgs {
     /// Do not print the accounting summary on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Events per correlation window (timeline, drops): memory holds one
+    /// window of events. Smaller windows use less memory; an input smaller
+    /// than one window is correlated as a whole.
+    #[arg(long, value_name = "N", default_value_t = crate::stream::DEFAULT_WINDOW_EVENTS, hide_short_help = true)]
+    pub window_events: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -215,6 +220,7 @@ pub struct InputConfig {
     pub threads: Option<usize>,
     pub strict: bool,
     pub quiet: bool,
+    pub window_events: usize,
 }
 
 /// Parses `+HH:MM`, `-05:00`, `+0530`, `UTC`, `Z` into minutes east of UTC.
@@ -267,6 +273,9 @@ impl InputArgs {
         if self.threads == Some(0) {
             return Err("--threads must be at least 1".into());
         }
+        if self.window_events == 0 {
+            return Err("--window-events must be at least 1".into());
+        }
         let mut run = RunOptions {
             encoding,
             format,
@@ -280,6 +289,7 @@ impl InputArgs {
             threads: self.threads,
             strict: self.strict,
             quiet: self.quiet,
+            window_events: self.window_events,
         })
     }
 }

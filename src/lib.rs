@@ -16,3 +16,4 @@ pub mod pcapng;
 pub mod pipeline;
 pub mod pktmon;
 pub mod schema;
+pub mod stream;

@@ -14,6 +14,12 @@ use etwnet::correlate;
 use etwnet::output;
 use etwnet::pipeline::{self, Decoded};
 
+/// mimalloc instead of glibc malloc: decoding builds millions of small
+/// strings on several threads, where glibc's per-thread arenas spend more
+/// time in malloc/free and page faults than the decoders spend decoding.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for usage errors and unwritable outputs.
 const EXIT_USAGE: u8 = 2;
 /// Exit status when `--strict` and some input had errors.
@@ -44,21 +50,42 @@ fn main() -> ExitCode {
 }
 
 fn decode(cfg: &InputConfig) -> anyhow::Result<Decoded> {
+    in_pool(cfg, |run| pipeline::run(&cfg.inputs, run))
+}
+
+/// Runs `job` with `--threads` rayon workers, with the progress bar
+/// counting the bytes the pipeline reads. The job itself runs on this
+/// thread (it may hold stdout), its parallel parts on the global pool.
+fn in_pool<T>(
+    cfg: &InputConfig,
+    job: impl FnOnce(&pipeline::RunOptions) -> T,
+) -> anyhow::Result<T> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cfg.threads {
         pool = pool.num_threads(n);
     }
-    let pool = pool.build()?;
+    // One command per process: the global pool is built once, here.
+    pool.build_global()?;
     let mut run = cfg.run.clone();
     let progress = (!cfg.quiet && io::stderr().is_terminal()).then(|| Progress::start(cfg));
     if let Some(p) = &progress {
         run.progress = Some(p.read.clone());
     }
-    let decoded = pool.install(|| pipeline::run(&cfg.inputs, &run));
+    let out = job(&run);
     if let Some(p) = progress {
         p.stop();
     }
-    Ok(decoded)
+    Ok(out)
+}
+
+/// Decodes and correlates window by window (flat memory).
+fn analyze_streaming(
+    cfg: &InputConfig,
+    events_out: Option<etwnet::stream::EventRowsWriter<'static>>,
+) -> anyhow::Result<etwnet::stream::Streamed> {
+    in_pool(cfg, |run| {
+        etwnet::stream::analyze_streaming(&cfg.inputs, run, cfg.tz, cfg.window_events, events_out)
+    })?
 }
 
 /// A progress bar on stderr for decodes that take over a second: the
@@ -179,7 +206,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Detect { input, verbose } => {
             let cfg = input.config().map_err(usage)?;
-            let decoded = decode(&cfg)?;
+            // Only the accounting is needed: events are dropped as decoded.
+            let decoded = in_pool(&cfg, |run| {
+                pipeline::run_streaming_ordered(
+                    &cfg.inputs,
+                    run,
+                    false,
+                    &mut |_| {},
+                    &mut |_, _| {},
+                )
+            })?;
             let mut out = io::stdout().lock();
             output::write_detect_table(&mut out, &decoded)?;
             if verbose {
@@ -198,13 +234,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let cfg = input.config().map_err(usage)?;
-            let mut out = open_output(output.as_deref())?;
-            let decoded = decode(&cfg)?;
-            match format {
-                EventsFormat::Csv => output::write_events_csv(&mut out, &decoded, cfg.tz)?,
-                EventsFormat::Jsonl => output::write_events_jsonl(&mut out, &decoded, cfg.tz)?,
+            let out = open_output(output.as_deref())?;
+            // Rows are written as each batch is decoded, in file order, so
+            // memory does not grow with the input.
+            let names: std::cell::RefCell<Vec<String>> = Default::default();
+            let mut failed: Option<anyhow::Error> = None;
+            enum Rows {
+                Csv(csv::Writer<Box<dyn Write>>),
+                Jsonl(Box<dyn Write>),
             }
-            out.flush()?;
+            let mut rows = match format {
+                EventsFormat::Csv => Rows::Csv(csv::Writer::from_writer(out)),
+                EventsFormat::Jsonl => Rows::Jsonl(out),
+            };
+            let decoded = in_pool(&cfg, |run| {
+                pipeline::run_streaming_ordered(
+                    &cfg.inputs,
+                    run,
+                    false,
+                    &mut |n: &[String]| *names.borrow_mut() = n.to_vec(),
+                    &mut |_, evs| {
+                        if failed.is_some() {
+                            return;
+                        }
+                        let names = names.borrow();
+                        let r: anyhow::Result<()> = match &mut rows {
+                            Rows::Csv(w) => output::write_event_batch(w, &names, &evs, cfg.tz)
+                                .map_err(Into::into),
+                            Rows::Jsonl(w) => {
+                                output::write_jsonl_batch(&mut **w, &names, &evs, cfg.tz)
+                                    .map_err(Into::into)
+                            }
+                        };
+                        if let Err(e) = r {
+                            failed = Some(e);
+                        }
+                    },
+                )
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            match rows {
+                Rows::Csv(mut w) => w.flush()?,
+                Rows::Jsonl(mut w) => w.flush()?,
+            }
             if let Some(p) = &output {
                 eprintln!("etwnet: wrote {}", p.display());
             }
@@ -216,10 +290,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_events,
         } => {
             let cfg = input.config().map_err(usage)?;
-            let decoded = decode(&cfg)?;
-            let analysis = correlate::analyze(&decoded, cfg.tz);
-            let written =
-                output::timeline::write_timeline(&output, &decoded, &analysis, cfg.tz, !no_events)?;
+            std::fs::create_dir_all(&output)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", output.display()))?;
+            let events_path = output.join("events.csv");
+            let events_out = if no_events {
+                None
+            } else {
+                let f = File::create(&events_path)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", events_path.display()))?;
+                let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 20, f));
+                Some(csv::Writer::from_writer(w))
+            };
+            let streamed = analyze_streaming(&cfg, events_out)?;
+            let (decoded, analysis) = (streamed.decoded, streamed.analysis);
+            let mut written = vec![output.join("connections.csv")];
+            let f = File::create(&written[0])
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", written[0].display()))?;
+            output::timeline::write_connections(BufWriter::new(f), &decoded, &analysis, cfg.tz)?;
+            if !no_events {
+                written.push(events_path);
+            }
+            written.extend(output::timeline::write_timeline_tables(
+                &output, &decoded, &analysis, cfg.tz,
+            )?);
             let code = finish(&cfg, &decoded)?;
             eprintln!(
                 "etwnet: {} connection(s)/flow(s), {} drop group(s), {} finding(s)",
@@ -286,8 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = input.config().map_err(usage)?;
             let mut out = open_output(output.as_deref())?;
-            let decoded = decode(&cfg)?;
-            let analysis = correlate::analyze(&decoded, cfg.tz);
+            let streamed = analyze_streaming(&cfg, None)?;
+            let (decoded, analysis) = (streamed.decoded, streamed.analysis);
             match format {
                 DropsFormat::Table => {
                     output::timeline::write_drops_table(&mut out, &decoded, &analysis, cfg.tz)?

@@ -140,34 +140,42 @@ pub fn write_pcapng(
     write_block(out, BLOCK_SHB, &shb)?;
 
     for key in interfaces.keys() {
-        let (source, id, link_type, miniport) = *key;
         let mut idb = Vec::new();
-        idb.extend_from_slice(&link_type.to_le_bytes());
+        idb.extend_from_slice(&key.link_type.to_le_bytes());
         idb.extend_from_slice(&0u16.to_le_bytes());
         idb.extend_from_slice(&0u32.to_le_bytes()); // snaplen: unlimited
-        let name = match (source, link_type) {
-            (IfSource::Pktmon, _) => format!("pktmon:{id}"),
-            (IfSource::Ndis, 105) => format!("wifi:{id}"),
-            (IfSource::Ndis, 101) => format!("mbb:{id}"),
-            (IfSource::Ndis, _) => format!("eth:{id}"),
+        let id = key.id;
+        // etl2pcapng's interface names.
+        let name = match (key.source, key.link_type, &key.vnic) {
+            (IfSource::Pktmon, _, _) => format!("pktmon:{id}"),
+            (IfSource::Ndis, _, Some(v)) => {
+                format!("vNIC:{}:{}:{id}:{}", v.nic_type, v.port_name, key.vlan)
+            }
+            (IfSource::Ndis, 105, None) => format!("wifi:{id}"),
+            (IfSource::Ndis, 101, None) => format!("mbb:{id}"),
+            (IfSource::Ndis, _, None) => format!("eth:{id}:{}", key.vlan),
         };
-        option(&mut idb, 2, name.as_bytes());
-        match source {
+        option(&mut idb, 2, clip(&name).as_bytes());
+        match key.source {
             IfSource::Pktmon => {
                 if let Some((n, d)) = names.get(&id) {
                     let text = format!("Component {id}: {n}, {d}");
                     option(&mut idb, 3, clip(&text).as_bytes());
                 }
             }
-            // etl2pcapng's wording for a filter's view of an adapter.
-            IfSource::Ndis if miniport != id => {
-                option(
-                    &mut idb,
-                    3,
-                    format!("LWF over IfIndex {miniport}").as_bytes(),
-                );
+            IfSource::Ndis => {
+                // etl2pcapng's wording for a filter's view of an adapter.
+                let mut desc = String::new();
+                if key.filter {
+                    desc = format!("LWF over IfIndex {}", key.miniport);
+                }
+                if key.vlan != 0 {
+                    desc.push_str(&format!(" VlanID={} ", key.vlan));
+                }
+                if !desc.is_empty() {
+                    option(&mut idb, 3, clip(&desc).as_bytes());
+                }
             }
-            IfSource::Ndis => {}
         }
         option(&mut idb, 9, &[7]); // if_tsresol: 10^-7 s
         end_of_options(&mut idb);
@@ -225,19 +233,65 @@ enum IfSource {
     Ndis,
 }
 
-/// (source, component or LowerIfIndex, link type, MiniportIfIndex).
-type IfKey = (IfSource, u32, u16, u32);
+/// VMSwitch port an NDIS 1003 packet came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct VNic {
+    port_id: u32,
+    nic_type: String,
+    port_name: String,
+}
+
+/// One pcapng interface. The field order is the sort order: PktMon
+/// components by id; NDIS interfaces grouped by miniport (MiniportIfIndex),
+/// the miniport itself first, then the filters above it by LowerIfIndex,
+/// as etl2pcapng numbers them; VMSwitch ports and VLANs get their own.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct IfKey {
+    source: IfSource,
+    miniport: u32,
+    /// A filter over the miniport (LowerIfIndex ≠ MiniportIfIndex);
+    /// `false` sorts first, so the miniport comes before its filters.
+    filter: bool,
+    /// Component id (PktMon) or LowerIfIndex (NDIS).
+    id: u32,
+    link_type: u16,
+    vnic: Option<VNic>,
+    vlan: u16,
+}
 
 fn if_key(e: &Event, link_type: u16) -> IfKey {
     let num = |k: &str| e.field(k).and_then(|v| v.parse::<u32>().ok());
     match (num("LowerIfIndex"), num("MiniportIfIndex")) {
         (Some(lower), Some(miniport)) if e.layer == crate::event::Layer::Packet => {
-            (IfSource::Ndis, lower, link_type, miniport)
+            let vnic = num("SourcePortId").map(|port_id| VNic {
+                port_id,
+                nic_type: e.field("SourceNicType").unwrap_or_default().to_string(),
+                port_name: e.field("SourcePortName").unwrap_or_default().to_string(),
+            });
+            let vlan = if vnic.is_some() {
+                num("VlanId").unwrap_or(0) as u16
+            } else {
+                0
+            };
+            IfKey {
+                source: IfSource::Ndis,
+                miniport,
+                filter: lower != miniport,
+                id: lower,
+                link_type,
+                vnic,
+                vlan,
+            }
         }
-        _ => {
-            let comp = e.packet.as_ref().and_then(|p| p.component).unwrap_or(0);
-            (IfSource::Pktmon, comp, link_type, 0)
-        }
+        _ => IfKey {
+            source: IfSource::Pktmon,
+            miniport: 0,
+            filter: false,
+            id: e.packet.as_ref().and_then(|p| p.component).unwrap_or(0),
+            link_type,
+            vnic: None,
+            vlan: 0,
+        },
     }
 }
 

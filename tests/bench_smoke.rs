@@ -57,5 +57,63 @@ fn bench_inputs_decode_to_the_expected_answer() {
     let a = std::fs::read(dir.join("out_netsh.txt_1/connections.csv")).unwrap();
     let b = std::fs::read(dir.join("out_netsh.txt_2/connections.csv")).unwrap();
     assert_eq!(a, b, "connections.csv differs between -j 1 and -j 2");
+    windowed_equals_whole(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Correlating in windows of 1,000 events (dozens of windows, connections
+/// and PktMon packets spanning their boundaries) writes the same files as
+/// correlating the whole input at once.
+fn windowed_equals_whole(dir: &Path) {
+    for input in ["netsh.txt", "pktmon.txt", "tracerpt.xml"] {
+        let mut outs = Vec::new();
+        for window in ["1000", "100000000"] {
+            let out = dir.join(format!("win_{input}_{window}"));
+            let _ = std::fs::remove_dir_all(&out);
+            run(Command::new(bin("etwnet"))
+                .args(["timeline", "-q", "--window-events", window])
+                .arg(dir.join(input))
+                .arg("-o")
+                .arg(&out));
+            outs.push(out);
+        }
+        // The fast path (no events.csv; events correlation never reads are
+        // dropped when decoded) gives the same tables.
+        let fast = dir.join(format!("win_{input}_fast"));
+        let _ = std::fs::remove_dir_all(&fast);
+        run(Command::new(bin("etwnet"))
+            .args(["timeline", "-q", "--no-events", "--window-events", "1000"])
+            .arg(dir.join(input))
+            .arg("-o")
+            .arg(&fast));
+        for file in [
+            "connections.csv",
+            "drops.csv",
+            "findings.csv",
+            "processes.csv",
+        ] {
+            let a = std::fs::read(fast.join(file)).unwrap();
+            let b = std::fs::read(outs[1].join(file)).unwrap();
+            assert!(
+                a == b,
+                "{input}: {file} differs between --no-events and events"
+            );
+        }
+        let events = std::fs::read_to_string(outs[1].join("events.csv")).unwrap();
+        assert!(
+            events.lines().count() > 3_000,
+            "{input}: too few events to span windows"
+        );
+        for file in [
+            "connections.csv",
+            "events.csv",
+            "drops.csv",
+            "findings.csv",
+            "processes.csv",
+        ] {
+            let a = std::fs::read(outs[0].join(file)).unwrap();
+            let b = std::fs::read(outs[1].join(file)).unwrap();
+            assert!(a == b, "{input}: {file} differs between windowed and whole");
+        }
+    }
 }

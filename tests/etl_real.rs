@@ -123,9 +123,27 @@ fn non_network_etl_is_a_sane_container() {
     assert_eq!(out.info.build, 19041);
     assert!(!out.info.compressed);
     assert_eq!(out.counts.total(), out.records);
-    // Header + LxCore records: nothing network-related, nothing lost.
-    assert!(out.records >= 3);
-    assert!(out.events.is_empty());
+    // Header records skipped; the two LxCore records are TraceLogging
+    // events, decoded from their own schema (nothing unknown, nothing lost).
+    assert_eq!(
+        (out.counts.parsed, out.counts.skipped, out.counts.unknown),
+        (2, 2, 0)
+    );
+    let e = &out.events[0];
+    assert_eq!(
+        e.provider.as_deref(),
+        Some("Microsoft.Windows.Subsystem.LxCore")
+    );
+    assert_eq!(e.symbol.as_deref(), Some("BreakPoint"));
+    assert_eq!(e.field("Function"), Some("LxpDrvFsTypeMount"));
+    assert_eq!(e.field("Line"), Some("10528"));
+    assert_eq!(e.field("LxPid"), Some("-1"));
+    assert_eq!(out.events[1].field("Function"), Some("LxpInstanceStart"));
+    assert!(
+        out.events[1]
+            .field("Message")
+            .is_some_and(|m| m.contains("LxpInstanceInitialize"))
+    );
 }
 
 /// One packet line of `pktmon etl2txt` output and the tcpdump line after it.
@@ -316,4 +334,53 @@ fn nathaniel_rundown_records_render_like_pktmon() {
     assert_eq!(c4.name.as_deref(), Some("ndiswan.sys"));
     assert_eq!(c4.kind.as_deref(), Some("Miniport"));
     assert_eq!(c4.if_index, Some(10));
+}
+
+/// Drop (80) and flow (90) counters carry the same field names and values
+/// whether they come from the binary trace or from pktmon's text
+/// conversion of it (`Rx Packets`, `Tx Bytes`, `Rx Drops`, `Edge Id`…).
+#[test]
+fn nathaniel_counters_have_the_text_decoders_field_names() {
+    let Some(root) = shared() else {
+        return;
+    };
+    let Some((_, out)) = decode("nathaniel_security_PktMon.etl") else {
+        return;
+    };
+    let path = root.join("samples-real/pktmon_text/nathaniel_security_PktMon.txt");
+    let size = std::fs::metadata(&path).expect("text conversion").len();
+    let file = etwnet::input::InputFile {
+        name: "nathaniel.txt".into(),
+        origin: etwnet::input::Origin::File(path),
+        size,
+    };
+    let (_, text_events) =
+        etwnet::pipeline::decode_file(0, &file, &etwnet::pipeline::RunOptions::default());
+    let counters = |evs: &[Event]| -> Vec<Vec<(String, String)>> {
+        evs.iter()
+            .filter(|e| e.kind == Kind::PktmonCounters)
+            .map(|e| {
+                let mut f: Vec<(String, String)> = e
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                f.sort();
+                f
+            })
+            .collect()
+    };
+    let from_text = counters(&text_events);
+    let from_etl = counters(&out.events);
+    assert_eq!(from_text.len(), 319);
+    assert_eq!(from_etl.len(), from_text.len());
+    for (n, (e, t)) in from_etl.iter().zip(&from_text).enumerate() {
+        assert_eq!(e, t, "counter event {n}");
+    }
+    assert!(
+        from_etl
+            .iter()
+            .flatten()
+            .any(|(k, _)| k == "Rx Drops" || k == "Rx Packets")
+    );
 }

@@ -303,7 +303,8 @@ fn ndis_packet_capture_fragments_become_packets_and_pcapng() {
     let bytes = w.finish();
     let out = etl::decode_etl(&bytes, 0);
     assert_eq!(out.counts.error, 0, "{:?}", out.diagnostics);
-    assert_eq!((out.counts.parsed, out.counts.skipped), (3, 2));
+    // Three packets and the (empty) metadata record; the header is skipped.
+    assert_eq!((out.counts.parsed, out.counts.skipped), (4, 1));
     let e = &out.events[0];
     assert_eq!(e.kind, Kind::Packet);
     assert_eq!(
@@ -355,9 +356,387 @@ fn ndis_packet_capture_fragments_become_packets_and_pcapng() {
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(
             rows,
-            vec!["eth:7\t54\t54", "eth:12\t54\t20", "wifi:7\t24\t24"],
+            vec!["eth:7:0\t54\t54", "eth:12:0\t54\t20", "wifi:7\t24\t24"],
             "{text}"
         );
         let _ = std::fs::remove_file(&path);
     }
+}
+
+fn ndis_event(
+    cpu: u32,
+    raw_ts: i64,
+    id: u16,
+    keyword: u64,
+    tid: u32,
+    payload: Vec<u8>,
+) -> TestEvent {
+    TestEvent {
+        cpu,
+        raw_ts,
+        provider: etl::ndiscap::PROVIDER,
+        id,
+        version: 0,
+        keyword,
+        pid: 4,
+        tid,
+        payload,
+        ext: Vec::new(),
+    }
+}
+
+/// Windows 8 and older: one packet over PacketStart, a middle event and
+/// PacketEnd, interleaved with another CPU's single-event packet; a packet
+/// whose PacketEnd never comes is reported, its records counted as errors.
+#[test]
+fn ndis_multi_event_packets_are_reassembled() {
+    use etl::ndiscap::{KW_PACKET_END, KW_PACKET_START};
+    use etl::testutil::ndis_fragment_payload;
+    let mut frame = tcp_frame([10, 0, 0, 1], 1000, [10, 0, 0, 2], 443, 0x18, 77);
+    frame[16..18].copy_from_slice(&(40u16 + 60).to_be_bytes()); // IPv4 total length
+    frame.extend((0..60u8).map(|i| i.wrapping_mul(3)));
+    let t0 = EtlWriter::default().start_raw;
+    let mut w = EtlWriter::new(2);
+    let (a, b, c) = (&frame[..30], &frame[30..70], &frame[70..]);
+    w.push(ndis_event(
+        0,
+        t0 + 10,
+        1001,
+        KW_PACKET_START,
+        9,
+        ndis_fragment_payload(3, 3, a),
+    ));
+    let single = tcp_frame([10, 0, 0, 9], 53, [10, 0, 0, 1], 5353, 0x10, 1);
+    w.push(ndis_event(
+        1,
+        t0 + 11,
+        1001,
+        KW_PACKET_START | KW_PACKET_END,
+        10,
+        ndis_fragment_payload(3, 3, &single),
+    ));
+    w.push(ndis_event(
+        0,
+        t0 + 12,
+        1001,
+        0,
+        9,
+        ndis_fragment_payload(3, 3, b),
+    ));
+    w.push(ndis_event(
+        0,
+        t0 + 13,
+        1001,
+        KW_PACKET_END,
+        9,
+        ndis_fragment_payload(3, 3, c),
+    ));
+    // Never finished.
+    w.push(ndis_event(
+        0,
+        t0 + 20,
+        1001,
+        KW_PACKET_START,
+        9,
+        ndis_fragment_payload(3, 3, a),
+    ));
+    let bytes = w.finish();
+    let out = etl::decode_etl_with(&bytes, 0, etl::EtlOptions { keep_frames: true });
+    // 2 packets; header + 2 joined fragments skipped; the lone start is an error.
+    assert_eq!(
+        (out.counts.parsed, out.counts.skipped, out.counts.error),
+        (2, 3, 1),
+        "{:?}",
+        out.diagnostics
+    );
+    assert!(
+        out.diagnostics
+            .iter()
+            .any(|d| d.message.contains("ends before its PacketEnd"))
+    );
+    assert_eq!(out.events.len(), 2);
+    let joined = &out.events[1];
+    assert_eq!(joined.field("Fragments"), Some("3"));
+    assert_eq!(joined.field("FragmentSize"), Some("114"));
+    assert_eq!(joined.local.unwrap().to_string(), "10.0.0.1:1000");
+    assert_eq!(joined.packet.as_ref().unwrap().payload_len, Some(60));
+    assert_eq!(out.frames.len(), 2);
+    assert_eq!(out.frames[1].bytes, frame);
+    assert_eq!(out.frames[1].event_index, 1);
+    assert_eq!(out.events[0].field("Fragments"), None);
+}
+
+/// 1002 Wi-Fi metadata is an event of its own and its fields ride on the
+/// next packet of the interface; the 802.11 Protected bit is cleared.
+#[test]
+fn ndis_wifi_metadata_attaches_to_the_next_packet() {
+    use etl::ndiscap::{KW_NATIVE_80211, KW_PACKET_END, KW_PACKET_START};
+    use etl::testutil::{ndis_fragment_payload, ndis_wifi_metadata_payload};
+    let t0 = EtlWriter::default().start_raw;
+    let mut w = EtlWriter::new(1);
+    w.push(ndis_event(
+        0,
+        t0 + 1,
+        1002,
+        0,
+        1,
+        ndis_wifi_metadata_payload(5, 5, 7, 5180, -52, 130),
+    ));
+    // Protected data frame (FC 08 41: to-DS + Protected), LLC/SNAP IPv4/UDP.
+    let mut wifi = vec![0x08u8, 0x41, 0, 0];
+    wifi.extend_from_slice(&[1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 0, 0]);
+    wifi.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+    wifi.extend_from_slice(&[
+        0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 0, 2, 192, 168, 0, 1,
+    ]);
+    wifi.extend_from_slice(&[0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0]);
+    let kw = KW_NATIVE_80211 | KW_PACKET_START | KW_PACKET_END;
+    w.push(ndis_event(
+        0,
+        t0 + 2,
+        1001,
+        kw,
+        1,
+        ndis_fragment_payload(5, 5, &wifi),
+    ));
+    w.push(ndis_event(
+        0,
+        t0 + 3,
+        1001,
+        kw,
+        1,
+        ndis_fragment_payload(5, 5, &wifi),
+    ));
+    let bytes = w.finish();
+    let out = etl::decode_etl_with(&bytes, 0, etl::EtlOptions { keep_frames: true });
+    assert_eq!(out.counts.error, 0, "{:?}", out.diagnostics);
+    let meta = &out.events[0];
+    assert_eq!(meta.kind, Kind::Raw);
+    assert_eq!(meta.field("PhyType"), Some("802.11n"));
+    assert_eq!(meta.field("CenterCh"), Some("5180"));
+    assert_eq!(meta.field("RSSI"), Some("-52"));
+    assert_eq!(meta.field("DataRate"), Some("130"));
+    let first = &out.events[1];
+    assert_eq!(first.kind, Kind::Packet);
+    assert_eq!(first.field("RSSI"), Some("-52"));
+    assert!(
+        first.message.contains("PhyType:802.11n"),
+        "{}",
+        first.message
+    );
+    assert_eq!(first.local.unwrap().to_string(), "192.168.0.2:5000");
+    // Only the next packet gets it.
+    assert_eq!(out.events[2].field("RSSI"), None);
+    assert_eq!(out.frames[0].bytes[1], 0x01, "Protected bit cleared");
+    assert_eq!(out.frames[0].link_type, 105);
+}
+
+/// 1003 VMSwitch fragments: port and NIC names, destinations, VLAN and
+/// hash from the OOB array; one pcapng interface per port and VLAN, named
+/// like etl2pcapng's.
+#[test]
+fn ndis_vmswitch_fragments_decode_and_get_their_own_interfaces() {
+    use etl::ndiscap::{KW_PACKET_END, KW_PACKET_START, KW_SEND_PATH, KW_VMSWITCH};
+    use etl::testutil::{ndis_fragment_payload, ndis_vmswitch_payload};
+    let t0 = EtlWriter::default().start_raw;
+    let mut w = EtlWriter::new(1);
+    let frame = tcp_frame([172, 16, 0, 5], 50_000, [172, 16, 0, 1], 22, 0x02, 5);
+    let kw = KW_VMSWITCH | KW_PACKET_START | KW_PACKET_END | KW_SEND_PATH;
+    let vm = |ts, port, vlan| {
+        ndis_event(
+            0,
+            t0 + ts,
+            1003,
+            kw,
+            2,
+            ndis_vmswitch_payload(
+                9,
+                9,
+                port,
+                "PortA",
+                "vm01 NIC",
+                "Synthetic",
+                2,
+                vlan,
+                0xABCD,
+                &frame,
+            ),
+        )
+    };
+    w.push(vm(1, 4, 42));
+    w.push(vm(2, 4, 42));
+    w.push(vm(3, 6, 0));
+    // The miniport's own view and a filter over it.
+    let whole = KW_PACKET_START | KW_PACKET_END;
+    w.push(ndis_event(
+        0,
+        t0 + 4,
+        1001,
+        whole,
+        2,
+        ndis_fragment_payload(9, 11, &frame),
+    ));
+    w.push(ndis_event(
+        0,
+        t0 + 5,
+        1001,
+        whole,
+        2,
+        ndis_fragment_payload(9, 9, &frame),
+    ));
+    let bytes = w.finish();
+    let out = etl::decode_etl(&bytes, 0);
+    assert_eq!(out.counts.error, 0, "{:?}", out.diagnostics);
+    let e = &out.events[0];
+    assert_eq!(e.kind, Kind::Packet);
+    assert_eq!(e.event_id, Some(1003));
+    assert_eq!(e.direction, Some(Direction::Out));
+    assert_eq!(e.field("SourcePortId"), Some("4"));
+    assert_eq!(e.field("SourcePortName"), Some("PortA"));
+    assert_eq!(e.field("SourceNicName"), Some("vm01 NIC"));
+    assert_eq!(e.field("SourceNicType"), Some("Synthetic"));
+    assert_eq!(e.field("DestinationCount"), Some("2"));
+    assert_eq!(e.field("VlanId"), Some("42"));
+    assert_eq!(e.field("HashValue"), Some("0000abcd"));
+    assert_eq!(e.packet.as_ref().unwrap().vlan, Some(42));
+    assert_eq!(e.remote.unwrap().to_string(), "172.16.0.1:22");
+
+    let mut pcap = Vec::new();
+    let s = etwnet::pcapng::run_pcap(&bytes, &mut pcap, false, None).expect("pcap");
+    assert_eq!((s.packets, s.interfaces), (5, 4));
+    // Interface names in IDB order: miniport 9 first, then its filter (11),
+    // then the vNICs (port 4 / VLAN 42, port 6).
+    let names = idb_names(&pcap);
+    assert_eq!(
+        names,
+        vec![
+            "eth:9:0",
+            "vNIC:Synthetic:PortA:9:42",
+            "vNIC:Synthetic:PortA:9:0",
+            "eth:11:0"
+        ]
+    );
+}
+
+/// The if_name option of every interface description block.
+fn idb_names(pcap: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut at = 0;
+    while at + 12 <= pcap.len() {
+        let t = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(pcap[at + 4..at + 8].try_into().unwrap()) as usize;
+        if t == 1 {
+            let mut o = at + 16;
+            while o + 4 <= at + len - 4 {
+                let code = u16::from_le_bytes([pcap[o], pcap[o + 1]]);
+                let l = u16::from_le_bytes([pcap[o + 2], pcap[o + 3]]) as usize;
+                if code == 0 {
+                    break;
+                }
+                if code == 2 {
+                    names.push(String::from_utf8_lossy(&pcap[o + 4..o + 4 + l]).into_owned());
+                }
+                o += 4 + ((l + 3) & !3);
+            }
+        }
+        at += len;
+    }
+    names
+}
+
+/// A TraceLogging (self-describing) event of a provider nobody ships a
+/// schema for decodes generically from its own metadata: provider and
+/// event names, every field by name, arrays, structs, out-types.
+#[test]
+fn tracelogging_events_decode_from_their_own_schema() {
+    use etl::testutil::tracelogging_ext;
+    use etl::tracelogging::in_type::*;
+    let provider = etl::container::Guid::new(0x1234_5678, 0x9ABC, 0xDEF0, [1, 2, 3, 4, 5, 6, 7, 8]);
+    let ext = tracelogging_ext(
+        "Contoso-Net-Probe",
+        "ProbeResult",
+        &[
+            ("Host", ANSI_STRING, None, None),
+            ("Port", UINT16, Some(12), None),
+            ("Addr", UINT32, Some(10), None),
+            ("LatencyMs", DOUBLE, None, None),
+            ("Ok", BOOL32, None, None),
+            ("Samples", UINT32 | 0x40, None, None),
+            ("Peer", STRUCT, Some(2), None),
+            ("Name", UNICODE_STRING, None, None),
+            ("Flags", UINT8, Some(3), None),
+            ("Pair", INT16 | 0x20, None, Some(2)),
+            ("Blob", BINARY, None, None),
+        ],
+    );
+    let mut data = Vec::new();
+    data.extend_from_slice(b"example.org\0");
+    data.extend_from_slice(&443u16.to_be_bytes());
+    data.extend_from_slice(&[93, 184, 216, 34]);
+    data.extend_from_slice(&12.5f64.to_le_bytes());
+    data.extend_from_slice(&1u32.to_le_bytes());
+    data.extend_from_slice(&3u16.to_le_bytes());
+    for s in [10u32, 20, 30] {
+        data.extend_from_slice(&s.to_le_bytes());
+    }
+    for u in "gw".encode_utf16() {
+        data.extend_from_slice(&u.to_le_bytes());
+    }
+    data.extend_from_slice(&[0, 0, 0x2A]);
+    data.extend_from_slice(&(-1i16).to_le_bytes());
+    data.extend_from_slice(&7i16.to_le_bytes());
+    data.extend_from_slice(&2u16.to_le_bytes());
+    data.extend_from_slice(&[0xBE, 0xEF]);
+    let t0 = EtlWriter::default().start_raw;
+    let mut w = EtlWriter::new(1);
+    let ev = |ts: i64, payload: Vec<u8>| TestEvent {
+        cpu: 0,
+        raw_ts: t0 + ts,
+        provider,
+        id: 0,
+        version: 0,
+        keyword: 0,
+        pid: 300,
+        tid: 301,
+        payload,
+        ext: ext.clone(),
+    };
+    w.push(ev(1, data.clone()));
+    // The same event cut short: decoded up to the break, with a note.
+    w.push(ev(2, data[..20].to_vec()));
+    let out = etl::decode_etl(&w.finish(), 0);
+    assert_eq!(
+        (out.counts.parsed, out.counts.unknown, out.counts.error),
+        (2, 0, 0)
+    );
+    let e = &out.events[0];
+    assert_eq!(e.provider.as_deref(), Some("Contoso-Net-Probe"));
+    assert_eq!(e.symbol.as_deref(), Some("ProbeResult"));
+    let f = |k: &str| e.field(k).map(str::to_string);
+    assert_eq!(f("Host").as_deref(), Some("example.org"));
+    assert_eq!(f("Port").as_deref(), Some("443"));
+    assert_eq!(f("Addr").as_deref(), Some("93.184.216.34"));
+    assert_eq!(f("LatencyMs").as_deref(), Some("12.5"));
+    assert_eq!(f("Ok").as_deref(), Some("true"));
+    assert_eq!(f("Samples").as_deref(), Some("[10, 20, 30]"));
+    assert_eq!(f("Peer.Name").as_deref(), Some("gw"));
+    assert_eq!(f("Peer.Flags").as_deref(), Some("0x2A"));
+    assert_eq!(f("Pair").as_deref(), Some("[-1, 7]"));
+    assert_eq!(f("Blob").as_deref(), Some("0xBEEF"));
+    assert!(
+        e.message
+            .starts_with("ProbeResult: Host=example.org, Port=443"),
+        "{}",
+        e.message
+    );
+    let cut = &out.events[1];
+    assert_eq!(cut.field("Addr"), Some("93.184.216.34"));
+    assert_eq!(cut.field("LatencyMs"), None);
+    assert!(
+        out.diagnostics
+            .iter()
+            .any(|d| d.message.contains("LatencyMs")),
+        "{:?}",
+        out.diagnostics
+    );
 }

@@ -42,6 +42,13 @@ pub struct DropGroup {
     /// The example packet's path through the stack (PktMon), e.g.
     /// `e1r68x64.sys [7] → wfplwfs.sys [8] → tcpip.sys [11] DROP`.
     pub path: Option<String>,
+    /// Lines where the first dropped packets were seen before the drop
+    /// (PktMon), for rule (a)'s evidence.
+    pub path_lines: Vec<SourceRef>,
+    /// PktMon (file, component id), named when the analysis ends (the
+    /// component table is a trailer, after the packets).
+    component_ref: Option<(u32, u32)>,
+    first_pos: super::TimelinePos,
 }
 
 /// Known causes worth telling the user about, keyed on the reason text.
@@ -79,151 +86,252 @@ fn ep_text(e: Option<crate::event::Endpoint>) -> String {
     e.map(|e| e.to_string()).unwrap_or_default()
 }
 
-/// Groups every drop event.
-pub fn group(d: &Decoded, a: &Analysis) -> Vec<DropGroup> {
-    type Key = (
-        Option<u32>,
-        String,
-        &'static str,
-        String,
-        Option<u64>,
-        Option<&'static str>,
-        Option<Proto>,
-        String,
-        String,
-    );
-    let mut groups: BTreeMap<Key, DropGroup> = BTreeMap::new();
-    let mut seen_packets: BTreeSet<(Key, u32, u64, u32)> = BTreeSet::new();
-    for &r in &a.order {
-        let Some(ev) = a.event(d, r) else { continue };
-        let layer = match ev.kind {
-            Kind::PacketDrop => "pktmon",
-            Kind::NetworkDrop | Kind::TransportDrop => "tcpip",
-            Kind::AfdDatagramDrop => "afd",
-            Kind::WfpDrop => "wfp",
-            _ => continue,
-        };
-        let drop = ev.drop.clone().unwrap_or_default();
-        let reason_text = drop
-            .text
-            .clone()
-            .or_else(|| drop.name.clone())
-            .or_else(|| drop.code.map(|c| format!("reason {c}")))
-            .unwrap_or_else(|| "unspecified".into());
-        let component = component_text(ev, a);
-        let key: Key = (
-            drop.code,
-            reason_text.clone(),
-            layer,
-            component.clone(),
-            drop.location,
-            ev.direction.map(Direction::as_str),
-            ev.proto,
-            ep_text(ev.local),
-            ep_text(ev.remote),
-        );
-        if let Some(p) = &ev.packet
-            && let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
-            && !seen_packets.insert((key.clone(), ev.source.file, g, n))
-        {
-            continue;
-        }
-        let k = a.key_of(r);
-        let g = groups.entry(key).or_insert_with(|| DropGroup {
-            reason_code: drop.code,
-            reason_name: drop.name.clone(),
-            reason_text: reason_text.clone(),
-            layer,
-            component,
-            location: drop.location,
-            location_name: drop.location_name.clone(),
-            direction: ev.direction,
-            proto: ev.proto,
-            src: ep_text(ev.local),
-            dst: ep_text(ev.remote),
-            count: 0,
-            first: ev.ts,
-            last: ev.ts,
-            first_key: k,
-            last_key: k,
-            example: ev.source,
-            example_text: example_text(ev),
-            conn_ids: BTreeSet::new(),
-            hint: hint_for(&reason_text, layer, ev.direction),
-            sources: Vec::new(),
-            path: None,
-        });
-        // TCPIP drop events state how many packets they cover.
-        let n = ev
-            .field("PacketCount")
-            .or(ev.field("NumPackets"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|_| layer == "tcpip")
-            .unwrap_or(1);
-        g.count += n;
-        g.last = ev.ts.or(g.last);
-        g.last_key = k.or(g.last_key);
-        if g.sources.len() < 1000 {
-            g.sources.push(ev.source);
-        }
-        if let Some(c) = a.conn_id_of(r) {
-            g.conn_ids.insert(c.to_string());
-        }
-    }
-    let mut v: Vec<DropGroup> = groups.into_values().collect();
-    add_paths(d, &mut v);
-    // Totals per reason first: biggest reasons, then biggest groups.
-    let mut per_reason: BTreeMap<String, u64> = BTreeMap::new();
-    for g in &v {
-        *per_reason.entry(g.reason_text.clone()).or_default() += g.count;
-    }
-    v.sort_by(|a, b| {
-        per_reason[&b.reason_text]
-            .cmp(&per_reason[&a.reason_text])
-            .then_with(|| a.reason_text.cmp(&b.reason_text))
-            .then_with(|| b.count.cmp(&a.count))
-            .then_with(|| a.example.cmp(&b.example))
-    });
-    v
+type Key = (
+    Option<u32>,
+    String,
+    &'static str,
+    String,
+    Option<u64>,
+    Option<&'static str>,
+    Option<Proto>,
+    String,
+    String,
+);
+
+/// Drop groups built window by window (see `Correlator::window`).
+#[derive(Debug, Default)]
+pub(super) struct DropAccumulator {
+    groups: BTreeMap<Key, DropGroup>,
+    /// PktMon packets already counted per group.
+    seen_packets: BTreeSet<(Key, u32, u64, u32)>,
 }
 
-/// Fills each PktMon group's example path. All packets of one file are
-/// assembled once (appearances of a packet interleave with other packets,
-/// so they are grouped by PktGroupId/PktNumber, never by adjacency).
-fn add_paths(d: &Decoded, groups: &mut [DropGroup]) {
-    use std::collections::HashMap;
-    type Paths = (
-        super::findings::AppearanceIndex,
-        HashMap<(u64, u32), String>,
-    );
-    let mut per_file: HashMap<u32, Paths> = HashMap::new();
-    for g in groups.iter_mut().filter(|g| g.layer == "pktmon") {
-        let file = g.example.file;
-        let Some(evs) = d.events.get(file as usize) else {
-            continue;
-        };
-        let (index, paths) = per_file.entry(file).or_insert_with(|| {
-            let paths = crate::pktmon::assemble::assemble(evs)
-                .into_iter()
-                .filter(|p| p.is_dropped())
-                .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p.path_text())))
-                .collect();
-            (super::findings::AppearanceIndex::new(d, file), paths)
+/// How many of a group's first drops contribute path lines to rule (a).
+const PATH_LINE_SOURCES: usize = 20;
+
+impl DropAccumulator {
+    /// Adds one window's drop events (`a.order` is the window's timeline).
+    pub(super) fn add_window(&mut self, d: &Decoded, a: &Analysis) {
+        let mut touched: BTreeMap<Key, usize> = BTreeMap::new();
+        for &r in &a.order {
+            let Some(ev) = a.event(d, r) else { continue };
+            let layer = match ev.kind {
+                Kind::PacketDrop => "pktmon",
+                Kind::NetworkDrop | Kind::TransportDrop => "tcpip",
+                Kind::AfdDatagramDrop => "afd",
+                Kind::WfpDrop => "wfp",
+                _ => continue,
+            };
+            let drop = ev.drop.clone().unwrap_or_default();
+            let reason_text = drop
+                .text
+                .clone()
+                .or_else(|| drop.name.clone())
+                .or_else(|| drop.code.map(|c| format!("reason {c}")))
+                .unwrap_or_else(|| "unspecified".into());
+            let component_ref = ev
+                .packet
+                .as_ref()
+                .and_then(|p| p.component)
+                .map(|c| (ev.source.file, c));
+            let component = match component_ref {
+                Some((f, c)) => format!("{f}/{c}"),
+                None => layer_component(ev),
+            };
+            let key: Key = (
+                drop.code,
+                reason_text.clone(),
+                layer,
+                component.clone(),
+                drop.location,
+                ev.direction.map(Direction::as_str),
+                ev.proto,
+                ep_text(ev.local),
+                ep_text(ev.remote),
+            );
+            if let Some(p) = &ev.packet
+                && let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
+                && !self
+                    .seen_packets
+                    .insert((key.clone(), ev.source.file, g, n))
+            {
+                continue;
+            }
+            let k = a.key_of(r);
+            let pos = (k.unwrap_or(i64::MIN), ev.source.file, ev.source.line);
+            let g = self.groups.entry(key.clone()).or_insert_with(|| DropGroup {
+                reason_code: drop.code,
+                reason_name: drop.name.clone(),
+                reason_text: reason_text.clone(),
+                layer,
+                component,
+                location: drop.location,
+                location_name: drop.location_name.clone(),
+                direction: ev.direction,
+                proto: ev.proto,
+                src: ep_text(ev.local),
+                dst: ep_text(ev.remote),
+                count: 0,
+                first: ev.ts,
+                last: ev.ts,
+                first_key: k,
+                last_key: k,
+                example: ev.source,
+                example_text: example_text(ev),
+                conn_ids: BTreeSet::new(),
+                hint: hint_for(&reason_text, layer, ev.direction),
+                sources: Vec::new(),
+                path: None,
+                path_lines: Vec::new(),
+                component_ref,
+                first_pos: pos,
+            });
+            touched.entry(key).or_insert(g.sources.len());
+            // TCPIP drop events state how many packets they cover.
+            let n = ev
+                .field("PacketCount")
+                .or(ev.field("NumPackets"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|_| layer == "tcpip")
+                .unwrap_or(1);
+            g.count += n;
+            g.last = ev.ts.or(g.last);
+            g.last_key = k.or(g.last_key);
+            if g.sources.len() < 1000 {
+                g.sources.push(ev.source);
+            }
+            if let Some(c) = a.conn_id_of(r) {
+                g.conn_ids.insert(c.to_string());
+            }
+        }
+        self.add_paths(d, &touched);
+    }
+
+    /// PktMon groups' example paths and rule (a)'s path lines, from this
+    /// window's appearances (a packet's appearances are logged together, in
+    /// the window of its drop). `touched` maps each group that got drops in
+    /// this window to its first source index of the window.
+    fn add_paths(&mut self, d: &Decoded, touched: &BTreeMap<Key, usize>) {
+        use super::findings::AppearanceIndex;
+        use std::collections::HashMap;
+        let mut per_file: HashMap<u32, (AppearanceIndex, HashMap<(u64, u32), String>)> =
+            HashMap::new();
+        for (key, from) in touched {
+            let Some(g) = self.groups.get_mut(key) else {
+                continue;
+            };
+            if g.layer != "pktmon" {
+                continue;
+            }
+            let wants_path = g.path.is_none() && *from == 0;
+            let wants_lines = *from < PATH_LINE_SOURCES
+                && g.direction == Some(Direction::In)
+                && g.reason_text.to_ascii_lowercase().contains("checksum");
+            if !wants_path && !wants_lines {
+                continue;
+            }
+            let file = g.example.file;
+            let Some(evs) = d.events.get(file as usize) else {
+                continue;
+            };
+            let (index, paths) = per_file.entry(file).or_insert_with(|| {
+                let paths = crate::pktmon::assemble::assemble(evs)
+                    .into_iter()
+                    .filter(|p| p.is_dropped())
+                    .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p.path_text())))
+                    .collect();
+                (AppearanceIndex::new(d, file), paths)
+            });
+            if wants_path && let Some(k) = index.key_of.get(&g.example.line) {
+                g.path = paths.get(k).cloned();
+            }
+            if wants_lines {
+                let end = g.sources.len().min(PATH_LINE_SOURCES);
+                for src in g.sources.get(*from..end).unwrap_or(&[]) {
+                    if src.file != file {
+                        continue;
+                    }
+                    let Some(k) = index.key_of.get(&src.line) else {
+                        continue;
+                    };
+                    for l in index.lines_of(k) {
+                        if g.path_lines.len() < PATH_LINE_SOURCES {
+                            g.path_lines.push(*l);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The groups, components named, sorted: biggest reasons first, then
+    /// biggest groups. Groups that differ only by the file their component
+    /// id came from merge when the component names agree.
+    pub(super) fn finish(self, a: &Analysis) -> Vec<DropGroup> {
+        let mut named: BTreeMap<Key, DropGroup> = BTreeMap::new();
+        for (mut key, mut g) in self.groups {
+            if let Some((f, c)) = g.component_ref {
+                g.component = match a.components.get(&(f, c)) {
+                    Some((name, _)) => format!("{c} {name}"),
+                    None => c.to_string(),
+                };
+                key.3 = g.component.clone();
+            }
+            match named.get_mut(&key) {
+                None => {
+                    named.insert(key, g);
+                }
+                Some(m) => merge(m, g),
+            }
+        }
+        let mut v: Vec<DropGroup> = named.into_values().collect();
+        let mut per_reason: BTreeMap<String, u64> = BTreeMap::new();
+        for g in &v {
+            *per_reason.entry(g.reason_text.clone()).or_default() += g.count;
+        }
+        v.sort_by(|a, b| {
+            per_reason[&b.reason_text]
+                .cmp(&per_reason[&a.reason_text])
+                .then_with(|| a.reason_text.cmp(&b.reason_text))
+                .then_with(|| b.count.cmp(&a.count))
+                .then_with(|| a.example.cmp(&b.example))
         });
-        let Some(key) = index.key_of.get(&g.example.line).copied() else {
-            continue;
-        };
-        g.path = paths.get(&key).cloned();
+        v
     }
 }
 
-fn component_text(ev: &Event, a: &Analysis) -> String {
-    if let Some(c) = ev.packet.as_ref().and_then(|p| p.component) {
-        return match a.components.get(&(ev.source.file, c)) {
-            Some((name, _)) => format!("{c} {name}"),
-            None => c.to_string(),
-        };
+/// Folds group `b` into `a` (same reason, component name and flow).
+fn merge(a: &mut DropGroup, b: DropGroup) {
+    let b_first = b.first_pos < a.first_pos;
+    a.count += b.count;
+    if b_first {
+        a.first = b.first;
+        a.first_key = b.first_key;
+        a.example = b.example;
+        a.example_text = b.example_text;
+        a.path = b.path.or(a.path.take());
+        a.first_pos = b.first_pos;
+    } else if a.path.is_none() {
+        a.path = b.path;
     }
+    if b.last_key >= a.last_key {
+        a.last = b.last;
+        a.last_key = b.last_key;
+    }
+    a.conn_ids.extend(b.conn_ids);
+    let mut sources = std::mem::take(&mut a.sources);
+    sources.extend(b.sources);
+    sources.sort();
+    sources.truncate(1000);
+    a.sources = sources;
+    for l in b.path_lines {
+        if a.path_lines.len() < PATH_LINE_SOURCES {
+            a.path_lines.push(l);
+        }
+    }
+}
+
+fn layer_component(ev: &Event) -> String {
     match ev.kind {
         Kind::NetworkDrop => "TCPIP network layer".into(),
         Kind::TransportDrop => "TCPIP transport layer".into(),

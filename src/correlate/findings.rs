@@ -32,14 +32,14 @@ pub const RETRANSMIT_THRESHOLD: u64 = 3;
 /// Connections to the same place needed before (f) looks for a period.
 const PERIODIC_MIN: usize = 3;
 
-pub fn find(d: &Decoded, a: &Analysis) -> Vec<Finding> {
+pub fn find(a: &Analysis) -> Vec<Finding> {
     let mut out = Vec::new();
-    rx_checksum(d, a, &mut out);
+    rx_checksum(a, &mut out);
     tx_checksum(a, &mut out);
-    syn_no_synack(d, a, &mut out);
-    connect_failures(d, a, &mut out);
-    retransmits(d, a, &mut out);
-    periodic(d, a, &mut out);
+    syn_no_synack(a, &mut out);
+    connect_failures(a, &mut out);
+    retransmits(a, &mut out);
+    periodic(a, &mut out);
     out
 }
 
@@ -73,11 +73,14 @@ impl AppearanceIndex {
         }
         idx
     }
+
+    /// The non-drop appearances of a packet.
+    pub(super) fn lines_of(&self, key: &(u64, u32)) -> &[SourceRef] {
+        self.lines.get(key).map_or(&[], Vec::as_slice)
+    }
 }
 
-fn rx_checksum(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
-    let mut appearances: std::collections::HashMap<u32, AppearanceIndex> =
-        std::collections::HashMap::new();
+fn rx_checksum(a: &Analysis, out: &mut Vec<Finding>) {
     for g in &a.drops {
         if g.layer != "pktmon"
             || g.direction != Some(Direction::In)
@@ -86,20 +89,7 @@ fn rx_checksum(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
             continue;
         }
         // The packets were seen at other components before the drop.
-        let mut path_lines = Vec::new();
-        for src in g.sources.iter().take(20) {
-            let idx = appearances
-                .entry(src.file)
-                .or_insert_with(|| AppearanceIndex::new(d, src.file));
-            let Some(key) = idx.key_of.get(&src.line) else {
-                continue;
-            };
-            for l in idx.lines.get(key).into_iter().flatten() {
-                if path_lines.len() < 20 {
-                    path_lines.push(*l);
-                }
-            }
-        }
+        let path_lines = g.path_lines.clone();
         let mut evidence = path_lines;
         evidence.extend(g.sources.iter().take(10));
         out.push(Finding {
@@ -151,29 +141,11 @@ fn describe(c: &super::Connection) -> String {
     )
 }
 
-/// Source lines of a connection's events that satisfy `pred` (at most 10).
-fn evidence_of(
-    d: &Decoded,
-    c: &super::Connection,
-    pred: impl Fn(&crate::event::Event) -> bool,
-) -> Vec<SourceRef> {
-    c.events
-        .iter()
-        .filter_map(|&(f, e)| d.events.get(f as usize)?.get(e as usize))
-        .filter(|e| pred(e))
-        .take(10)
-        .map(|e| e.source)
-        .collect()
+fn sources(v: &[(super::TimelinePos, SourceRef)]) -> Vec<SourceRef> {
+    v.iter().map(|(_, s)| *s).collect()
 }
 
-fn is_syn(e: &crate::event::Event) -> bool {
-    e.packet
-        .as_ref()
-        .and_then(|p| p.tcp_flags.as_deref())
-        .is_some_and(|f| f.contains('S'))
-}
-
-fn syn_no_synack(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+fn syn_no_synack(a: &Analysis, out: &mut Vec<Finding>) {
     for c in &a.connections {
         if c.syn_in > 0
             && c.synack_out == 0
@@ -189,13 +161,13 @@ fn syn_no_synack(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
                     describe(c)
                 ),
                 conn_ids: vec![c.id.clone()],
-                evidence: evidence_of(d, c, is_syn),
+                evidence: sources(&c.syn_evidence),
             });
         }
     }
 }
 
-fn connect_failures(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+fn connect_failures(a: &Analysis, out: &mut Vec<Finding>) {
     for c in &a.connections {
         let repeated_syn = c.syn_out >= 2 && c.synack_in == 0;
         if c.direction == ConnDirection::Outbound && (c.connect_failed.is_some() || repeated_syn) {
@@ -219,14 +191,14 @@ fn connect_failures(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
                 evidence: c
                     .connect_failed
                     .into_iter()
-                    .chain(evidence_of(d, c, is_syn))
+                    .chain(sources(&c.syn_evidence))
                     .collect(),
             });
         }
     }
 }
 
-fn retransmits(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+fn retransmits(a: &Analysis, out: &mut Vec<Finding>) {
     for c in &a.connections {
         if c.retransmits >= RETRANSMIT_THRESHOLD {
             out.push(Finding {
@@ -242,15 +214,13 @@ fn retransmits(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
                         .unwrap_or_default()
                 ),
                 conn_ids: vec![c.id.clone()],
-                evidence: evidence_of(d, c, |e| {
-                    matches!(e.kind, Kind::TcpRetransmit | Kind::KernelTcpRetransmit)
-                }),
+                evidence: sources(&c.retransmit_evidence),
             });
         }
     }
 }
 
-fn periodic(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
+fn periodic(a: &Analysis, out: &mut Vec<Finding>) {
     let mut by_dest: BTreeMap<(String, &'static str), Vec<&super::Connection>> = BTreeMap::new();
     for c in &a.connections {
         if c.direction == ConnDirection::Listener || c.first_key.is_none() {
@@ -291,7 +261,7 @@ fn periodic(d: &Decoded, a: &Analysis, out: &mut Vec<Finding>) {
                     human_interval(median)
                 ),
                 conn_ids: conns.iter().map(|c| c.id.clone()).collect(),
-                evidence: conns.iter().filter_map(|c| evidence_of(d, c, |_| true).into_iter().next()).collect(),
+                evidence: conns.iter().filter_map(|c| c.first_events.first().map(|(_, s)| *s)).collect(),
             });
         }
     }

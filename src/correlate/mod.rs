@@ -2,9 +2,18 @@
 //! lifetime, UDP and packet-only flows by 5-tuple), joins AFD endpoints and
 //! processes to them, groups drops and raises findings.
 //!
-//! Everything runs over the events of all inputs sorted into one timeline.
-//! Events without a timestamp (NetMon text, snapshots) inherit the time of
-//! the event before them in their own file, so they keep their place.
+//! Events are correlated in windows ([`Correlator::window`]): each window's
+//! events (from one or more files) are sorted into one timeline and joined
+//! to connections that persist across windows; then the window's events can
+//! be dropped. [`analyze`] is the one-window case (the whole input), used by
+//! `who` and the tests; `timeline` and `drops` stream (`crate::stream`).
+//! A join whose two sides fall in windows that are not adjacent (a packet
+//! logged before its connection's first TCPIP event, a window earlier) is
+//! not made; with windows of tens of thousands of events that is rare, and
+//! `tests/bench_smoke.rs` checks that windowed output equals whole output
+//! on the generated inputs. Events without a timestamp (NetMon text,
+//! snapshots) inherit the time of the event before them in their own file,
+//! so they keep their place.
 
 pub mod drops;
 pub mod findings;
@@ -88,7 +97,8 @@ pub struct Connection {
     pub last: Option<Timestamp>,
     pub first_key: Option<i64>,
     pub last_key: Option<i64>,
-    pub states: Vec<String>,
+    /// TCP states in order (names shared, not one allocation per state).
+    pub states: Vec<std::borrow::Cow<'static, str>>,
     pub history: String,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -98,7 +108,16 @@ pub struct Connection {
     pub drops: u64,
     pub close_reason: Option<String>,
     pub attribution: Option<Attribution>,
-    pub events: Vec<EvRef>,
+    /// Events joined to the connection.
+    pub event_count: u64,
+    /// The earliest events, for `who`'s evidence and rule (f).
+    pub first_events: Vec<(TimelinePos, SourceRef)>,
+    /// The earliest SYN packets, for rules (c) and (d).
+    pub syn_evidence: Vec<(TimelinePos, SourceRef)>,
+    /// The earliest retransmission events, for rule (e).
+    pub retransmit_evidence: Vec<(TimelinePos, SourceRef)>,
+    /// The earliest trace-prefix PID above 4 (not PktMon), the last resort.
+    pub header_pid: Option<(TimelinePos, u32, SourceRef)>,
     pub sources: BTreeSet<u32>,
     /// Ended (Closed state, close/abort): a later reuse of its TCB starts a
     /// new connection.
@@ -114,8 +133,56 @@ pub struct Connection {
     pub bad_checksum_received: u64,
     pub bad_checksum_evidence: Vec<SourceRef>,
     pub connect_failed: Option<SourceRef>,
-    history_seen: Vec<char>,
-    pktmon_seen: BTreeSet<(u32, u64, u32)>,
+    /// PktMon packets already counted (one per packet, not per appearance).
+    /// Appearances of a packet are logged together, so only the most recent
+    /// identities are kept: memory stays bounded on long flows.
+    pktmon_seen: Option<Box<PktmonSeen>>,
+}
+
+/// A TCP state name: the TCPIP value map's names are shared statics.
+fn state_name(s: &str) -> std::borrow::Cow<'static, str> {
+    const KNOWN: [&str; 12] = [
+        "Closed",
+        "Listen",
+        "SynSent",
+        "SynRcvd",
+        "Established",
+        "FinWait1",
+        "FinWait2",
+        "CloseWait",
+        "Closing",
+        "LastAck",
+        "TimeWait",
+        "DeleteTcb",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => std::borrow::Cow::Borrowed(k),
+        None => std::borrow::Cow::Owned(s.to_string()),
+    }
+}
+
+/// The most recent PktMon packet identities of a connection.
+#[derive(Debug, Clone, Default)]
+struct PktmonSeen {
+    set: std::collections::HashSet<(u32, u64, u32)>,
+    fifo: std::collections::VecDeque<(u32, u64, u32)>,
+}
+
+impl PktmonSeen {
+    const KEEP: usize = 4096;
+    /// Whether `k` is new; remembers it.
+    fn insert(&mut self, k: (u32, u64, u32)) -> bool {
+        if !self.set.insert(k) {
+            return false;
+        }
+        self.fifo.push_back(k);
+        if self.fifo.len() > Self::KEEP
+            && let Some(old) = self.fifo.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
 }
 
 impl Connection {
@@ -143,7 +210,11 @@ impl Connection {
             drops: 0,
             close_reason: None,
             attribution: None,
-            events: Vec::new(),
+            event_count: 0,
+            first_events: Vec::new(),
+            syn_evidence: Vec::new(),
+            retransmit_evidence: Vec::new(),
+            header_pid: None,
             sources: BTreeSet::new(),
             closed: false,
             syn_in: 0,
@@ -156,13 +227,12 @@ impl Connection {
             bad_checksum_received: 0,
             bad_checksum_evidence: Vec::new(),
             connect_failed: None,
-            history_seen: Vec::new(),
-            pktmon_seen: BTreeSet::new(),
+            pktmon_seen: None,
         }
     }
 
     pub fn final_state(&self) -> Option<&str> {
-        self.states.last().map(String::as_str)
+        self.states.last().map(|s| s.as_ref())
     }
 
     pub fn duration_s(&self) -> Option<f64> {
@@ -179,20 +249,38 @@ impl Connection {
         } else {
             letter.to_ascii_lowercase()
         };
-        if !self.history_seen.contains(&c) {
-            self.history_seen.push(c);
+        if !self.history.contains(c) {
             self.history.push(c);
         }
     }
 
     fn push_state(&mut self, s: &str) {
-        if self.states.last().map(String::as_str) != Some(s) {
-            self.states.push(s.to_string());
+        if self.states.last().map(|x| x.as_ref()) != Some(s) {
+            self.states.push(state_name(s));
         }
     }
 
-    fn touch(&mut self, r: EvRef, ev: &Event, key: Option<i64>) {
-        self.events.push(r);
+    fn touch(&mut self, ev: &Event, key: Option<i64>) {
+        let pos: TimelinePos = (key.unwrap_or(i64::MIN), ev.source.file, ev.source.line);
+        self.event_count += 1;
+        keep_earliest(&mut self.first_events, (pos, ev.source), 5);
+        if ev
+            .packet
+            .as_ref()
+            .and_then(|p| p.tcp_flags.as_deref())
+            .is_some_and(|f| f.contains('S'))
+        {
+            keep_earliest(&mut self.syn_evidence, (pos, ev.source), 10);
+        }
+        if matches!(ev.kind, Kind::TcpRetransmit | Kind::KernelTcpRetransmit) {
+            keep_earliest(&mut self.retransmit_evidence, (pos, ev.source), 10);
+        }
+        if let Some(pid) = ev.header_pid.filter(|p| *p > 4)
+            && ev.layer != Layer::Pktmon
+            && self.header_pid.is_none_or(|(p, _, _)| pos < p)
+        {
+            self.header_pid = Some((pos, pid, ev.source));
+        }
         self.sources.insert(ev.source.file);
         if let Some(k) = key {
             if self.first_key.is_none_or(|f| k < f) {
@@ -287,8 +375,49 @@ fn flags_of(p: &crate::event::PacketInfo) -> (bool, bool, bool, bool) {
     (syn, ack, fin, rst)
 }
 
-struct Builder<'a> {
-    d: &'a Decoded,
+/// A place in the timeline: (time key, file, line). Events compare in the
+/// order the whole-input analysis sorts them (untimed events inherit the key
+/// of the event before them), whatever window they were decoded in.
+pub type TimelinePos = (i64, u32, u64);
+
+/// Keeps the `n` earliest entries.
+fn keep_earliest<T: Ord>(v: &mut Vec<T>, item: T, n: usize) {
+    if v.len() >= n && v.last().is_some_and(|l| &item >= l) {
+        return;
+    }
+    let at = v.partition_point(|x| x < &item);
+    v.insert(at, item);
+    v.truncate(n);
+}
+
+/// An AFD accept/connect/bind/listen seen in an earlier window, kept so a
+/// connection that starts in the next window can still join it.
+#[derive(Debug, Clone)]
+struct AfdCandidate {
+    kind: Kind,
+    endpoint: Option<u64>,
+    endpoint2: Option<u64>,
+    remote: Option<Endpoint>,
+    key: Option<i64>,
+    source: SourceRef,
+}
+
+/// A received byte count of 1 seen at the end of a window: whether it is
+/// the FIN's sequence byte depends on the next event of the same TCB, which
+/// is in the next window.
+#[derive(Debug, Clone)]
+struct DeferredFin {
+    conn: u32,
+    tcb: u64,
+    file: u32,
+    /// Events of that file still to look at in the next window.
+    lookahead: usize,
+}
+
+/// Correlation state that outlives one window of events: the connections
+/// and the indexes that join later events to them. Memory grows with the
+/// number of connections and endpoints, not with the number of events.
+pub struct Correlator {
     tz: Option<i16>,
     a: Analysis,
     by_tcb: HashMap<u64, u32>,
@@ -303,76 +432,300 @@ struct Builder<'a> {
     by_ports: HashMap<(Proto, u16, u16), Vec<u32>>,
     afd: HashMap<u64, AfdEndpoint>,
     proc_objects: HashMap<u64, (u32, SourceRef)>,
+    /// Listener pointers and the base endpoints they replaced → listener row.
+    socket_of: HashMap<u64, u32>,
+    /// AFD endpoint → the connection it was joined to.
+    endpoint_conn: HashMap<u64, u32>,
+    /// The previous window's AFD join candidates.
+    afd_carry: Vec<AfdCandidate>,
+    deferred_fin: Vec<DeferredFin>,
+    /// The last time key per file, inherited by untimed events.
+    last_key: HashMap<u32, i64>,
+    /// netstat rows with a PID, for the last-resort attribution.
+    netstat: Vec<Event>,
+    drops: drops::DropAccumulator,
+    /// Connections indexed by ports so far (index_ports is idempotent, this
+    /// only saves work).
+    windows: u64,
 }
 
-/// Correlates all decoded events.
-pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
-    let mut b = Builder {
-        d,
-        tz,
-        a: Analysis::default(),
-        by_tcb: HashMap::new(),
-        by_listener: HashMap::new(),
-        by_tuple: HashMap::new(),
-        tcb_by_tuple: HashMap::new(),
-        by_ports: HashMap::new(),
-        afd: HashMap::new(),
-        proc_objects: HashMap::new(),
+/// What follows a one-byte receive on the same TCB.
+enum NextOnTcb {
+    /// The next TCPIP event on the TCB moves it to a FIN-received state.
+    Fin,
+    /// Another event comes first, or none within the lookahead.
+    Other,
+    /// The window ended before the lookahead: `lookahead` events of the next
+    /// window still count.
+    WindowEnd { lookahead: usize },
+}
+
+/// How many later events of the same file are searched for the TCB's next event.
+const FIN_LOOKAHEAD: usize = 8;
+
+fn fin_or_other(evs: &[Event], tcb: u64) -> Option<bool> {
+    evs.iter()
+        .filter(|e| e.tcb == Some(tcb) && e.layer == Layer::Tcpip)
+        .find(|e| {
+            matches!(
+                e.kind,
+                Kind::TcpStateChange | Kind::TcpDataSent | Kind::TcpDataReceived
+            )
+        })
+        .map(|e| {
+            e.kind == Kind::TcpStateChange
+                && matches!(
+                    e.state_to.as_deref(),
+                    Some("CloseWait" | "Closing" | "TimeWait")
+                )
+        })
+}
+
+fn next_on_tcb(d: &Decoded, r: EvRef, tcb: u64) -> NextOnTcb {
+    let Some(evs) = d.events.get(r.0 as usize) else {
+        return NextOnTcb::Other;
     };
-    b.order_events();
-    b.a.processes = ProcessTable::build(d.all_events(), |e| e.ts.map(|t| t.sort_key(tz)));
-    b.components();
-    b.afd_table();
-    let order = std::mem::take(&mut b.a.order);
-    // Stack events first, so TCB connections know their 4-tuple before
-    // packets (which may precede the accept event) are joined to them.
-    for &r in &order {
-        b.event(r);
+    let from = (r.1 as usize + 1).min(evs.len());
+    let to = (from + FIN_LOOKAHEAD).min(evs.len());
+    match fin_or_other(&evs[from..to], tcb) {
+        Some(true) => NextOnTcb::Fin,
+        Some(false) => NextOnTcb::Other,
+        None if to - from < FIN_LOOKAHEAD => NextOnTcb::WindowEnd {
+            lookahead: FIN_LOOKAHEAD - (to - from),
+        },
+        None => NextOnTcb::Other,
     }
-    b.join_listener_endpoints(&order);
-    for c in 0..b.a.connections.len() as u32 {
-        b.index_ports(c);
-    }
-    for &r in &order {
-        if let Some(ev) = b.a.event(d, r)
-            && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
-            && matches!(ev.kind, Kind::Packet | Kind::PacketDrop)
-        {
-            b.packet(r, ev);
+}
+
+struct Builder<'a> {
+    d: &'a Decoded,
+    s: &'a mut Correlator,
+}
+
+/// Whether correlation reads an event at all. Runs that write no events.csv
+/// drop the others as soon as they are decoded (noise providers, WPP,
+/// converter banners), so they cost no memory or correlation time.
+pub fn is_relevant(ev: &Event) -> bool {
+    match ev.layer {
+        Layer::Afd
+        | Layer::Tcpip
+        | Layer::Packet
+        | Layer::Pktmon
+        | Layer::Kernel
+        | Layer::Wfp
+        | Layer::Process
+        | Layer::SocketTable => true,
+        Layer::Trace | Layer::Other => {
+            ev.process_name.is_some()
+                || matches!(
+                    ev.kind,
+                    Kind::PacketDrop
+                        | Kind::NetworkDrop
+                        | Kind::TransportDrop
+                        | Kind::AfdDatagramDrop
+                        | Kind::WfpDrop
+                        | Kind::PktmonComponent
+                        | Kind::Packet
+                        | Kind::ProcessInfo
+                        | Kind::SocketRow
+                )
         }
     }
-    b.a.order = order;
-    b.join_afd();
-    // Each connection's events in timeline order.
-    let pos: HashMap<EvRef, usize> = b.a.order.iter().enumerate().map(|(i, r)| (*r, i)).collect();
-    for c in &mut b.a.connections {
-        c.events
-            .sort_by_key(|r| pos.get(r).copied().unwrap_or(usize::MAX));
+}
+
+/// Correlates all decoded events (one window: the whole input).
+pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
+    let mut c = Correlator::new(tz);
+    c.window(d);
+    c.finish_keep_window()
+}
+
+impl Correlator {
+    pub fn new(tz: Option<i16>) -> Self {
+        Correlator {
+            tz,
+            a: Analysis::default(),
+            by_tcb: HashMap::new(),
+            by_listener: HashMap::new(),
+            by_tuple: HashMap::new(),
+            tcb_by_tuple: HashMap::new(),
+            by_ports: HashMap::new(),
+            afd: HashMap::new(),
+            proc_objects: HashMap::new(),
+            socket_of: HashMap::new(),
+            endpoint_conn: HashMap::new(),
+            afd_carry: Vec::new(),
+            deferred_fin: Vec::new(),
+            last_key: HashMap::new(),
+            netstat: Vec::new(),
+            drops: drops::DropAccumulator::default(),
+            windows: 0,
+        }
     }
-    b.attribute_fallbacks();
-    b.a.drops = drops::group(d, &b.a);
-    b.a.findings = findings::find(d, &b.a);
-    b.a
+
+    /// The analysis so far (connections, process table, components); its
+    /// `order`/`keys`/`conn_of` describe the last window.
+    pub fn analysis(&self) -> &Analysis {
+        &self.a
+    }
+
+    /// Correlates one window of events. Windows must come in file order;
+    /// events of a window may be dropped after this returns (and after the
+    /// window's events.csv rows are written from [`Correlator::analysis`]).
+    pub fn window(&mut self, d: &Decoded) {
+        let mut b = Builder { d, s: self };
+        b.resolve_deferred_fin();
+        b.order_events();
+        let tz = b.s.tz;
+        for ev in d.all_events() {
+            b.s.a.processes.add(ev, ev.ts.map(|t| t.sort_key(tz)));
+            if ev.kind == Kind::SocketRow && ev.pid.is_some() {
+                b.s.netstat.push(ev.clone());
+            }
+        }
+        b.components();
+        b.afd_table();
+        let order = std::mem::take(&mut b.s.a.order);
+        // Stack events first, so TCB connections know their 4-tuple before
+        // packets (which may precede the accept event) are joined to them.
+        for &r in &order {
+            b.event(r);
+        }
+        b.join_listener_endpoints(&order);
+        for c in 0..b.s.a.connections.len() as u32 {
+            b.index_ports(c);
+        }
+        for &r in &order {
+            if let Some(ev) = b.s.a.event(d, r)
+                && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
+                && matches!(ev.kind, Kind::Packet | Kind::PacketDrop)
+            {
+                b.packet(r, ev);
+            }
+        }
+        b.s.a.order = order;
+        b.join_afd();
+        let Builder { s, .. } = b;
+        s.drops.add_window(d, &s.a);
+        s.windows += 1;
+    }
+
+    /// Ends the analysis: attribution fallbacks, drop groups, findings. The
+    /// last window's `order`/`keys`/`conn_of` are kept (for a one-window
+    /// analysis they describe every event).
+    fn finish_keep_window(mut self) -> Analysis {
+        // What is still deferred had no next event: not a FIN byte.
+        for f in std::mem::take(&mut self.deferred_fin) {
+            if let Some(conn) = self.a.connections.get_mut(f.conn as usize) {
+                conn.bytes_received += 1;
+                conn.mark(false, 'd');
+            }
+        }
+        self.attribute_fallbacks();
+        let drops = std::mem::take(&mut self.drops);
+        self.a.drops = drops.finish(&self.a);
+        self.a.findings = findings::find(&self.a);
+        self.a
+    }
+
+    /// Ends the analysis (see [`Correlator::window`]).
+    pub fn finish(self) -> Analysis {
+        let mut a = self.finish_keep_window();
+        a.order.clear();
+        a.keys.clear();
+        a.conn_of.clear();
+        a
+    }
+
+    /// netstat rows, then the trace prefix PID, for connections still without one.
+    fn attribute_fallbacks(&mut self) {
+        let mut netstat: Vec<&Event> = self.netstat.iter().collect();
+        netstat.sort_by_key(|e| e.source);
+        for ci in 0..self.a.connections.len() {
+            let conn = &self.a.connections[ci];
+            if conn
+                .attribution
+                .as_ref()
+                .is_some_and(|a| a.confidence >= Confidence::Medium)
+            {
+                continue;
+            }
+            let (local, remote, proto) = (conn.local, conn.remote, conn.proto);
+            let hit = netstat.iter().find(|e| {
+                e.proto == Some(proto)
+                    && same_ep(e.local, local)
+                    && (proto == Proto::Udp
+                        || same_ep(e.remote, remote)
+                        || (conn.direction == ConnDirection::Listener))
+            });
+            if let (Some(e), Some(pid)) = (hit, hit.and_then(|e| e.pid)) {
+                self.a.connections[ci].attribute(Attribution {
+                    pid,
+                    confidence: Confidence::Medium,
+                    how: "netstat row with the same addresses".into(),
+                    evidence: vec![e.source],
+                });
+                continue;
+            }
+            // Last resort: the trace prefix PID, if it is not 0/4.
+            if let Some((_, pid, src)) = self.a.connections[ci].header_pid {
+                self.a.connections[ci].attribute(Attribution {
+                    pid,
+                    confidence: Confidence::Low,
+                    how: "trace prefix PID only (often 0, 4 or the DPC's context: unreliable)"
+                        .into(),
+                    evidence: vec![src],
+                });
+            }
+        }
+    }
 }
 
 impl Builder<'_> {
+    /// One-byte receives left open by the previous window, decided by the
+    /// first events of this one.
+    fn resolve_deferred_fin(&mut self) {
+        for f in std::mem::take(&mut self.s.deferred_fin) {
+            let evs = self
+                .d
+                .events
+                .get(f.file as usize)
+                .map_or(&[][..], Vec::as_slice);
+            let head = &evs[..f.lookahead.min(evs.len())];
+            if fin_or_other(head, f.tcb) == Some(true) {
+                continue;
+            }
+            if let Some(conn) = self.s.a.connections.get_mut(f.conn as usize) {
+                conn.bytes_received += 1;
+                conn.mark(false, 'd');
+            }
+        }
+    }
+
     fn order_events(&mut self) {
         let mut order = Vec::new();
+        self.s.a.keys.clear();
+        self.s.a.conn_of.clear();
         for (fi, evs) in self.d.events.iter().enumerate() {
             let mut keys = Vec::with_capacity(evs.len());
-            let mut last: Option<i64> = None;
+            // Untimed events inherit the time of the event before them,
+            // also across a window boundary.
+            let mut last: Option<i64> = self.s.last_key.get(&(fi as u32)).copied();
             for (ei, ev) in evs.iter().enumerate() {
-                let k = ev.ts.map(|t| t.sort_key(self.tz)).or(last);
+                let k = ev.ts.map(|t| t.sort_key(self.s.tz)).or(last);
                 last = k;
                 keys.push(k);
                 order.push((fi as u32, ei as u32));
             }
-            self.a.keys.push(keys);
-            self.a.conn_of.push(vec![None; evs.len()]);
+            if let Some(k) = last {
+                self.s.last_key.insert(fi as u32, k);
+            }
+            self.s.a.keys.push(keys);
+            self.s.a.conn_of.push(vec![None; evs.len()]);
         }
-        let keys = &self.a.keys;
+        let keys = &self.s.a.keys;
         order.sort_by_key(|&(f, e)| (keys[f as usize][e as usize].unwrap_or(i64::MIN), f, e));
-        self.a.order = order;
+        self.s.a.order = order;
     }
 
     fn components(&mut self) {
@@ -391,7 +744,8 @@ impl Builder<'_> {
                 } else {
                     "capture trailer"
                 };
-                self.a
+                self.s
+                    .a
                     .components
                     .entry((ev.source.file, id))
                     .or_insert_with(|| (name.trim().to_string(), origin));
@@ -405,10 +759,10 @@ impl Builder<'_> {
                 continue;
             }
             if let (Some(po), Some(pid)) = (ev.process_object, ev.pid) {
-                self.proc_objects.entry(po).or_insert((pid, ev.source));
+                self.s.proc_objects.entry(po).or_insert((pid, ev.source));
             }
             let Some(ep) = ev.endpoint else { continue };
-            let e = self.afd.entry(ep).or_default();
+            let e = self.s.afd.entry(ep).or_default();
             if e.pid.is_none()
                 && let Some(pid) = ev.pid
             {
@@ -424,25 +778,26 @@ impl Builder<'_> {
     }
 
     fn afd_pid(&self, ep: u64) -> Option<(u32, SourceRef)> {
-        let e = self.afd.get(&ep)?;
+        let e = self.s.afd.get(&ep)?;
         e.pid
-            .or_else(|| self.proc_objects.get(&e.process_object?).copied())
+            .or_else(|| self.s.proc_objects.get(&e.process_object?).copied())
     }
 
     fn new_conn(&mut self, proto: Proto) -> u32 {
-        let i = self.a.connections.len();
-        self.a.connections.push(Connection::new(i, proto));
+        let i = self.s.a.connections.len();
+        self.s.a.connections.push(Connection::new(i, proto));
         i as u32
     }
 
     fn assign(&mut self, c: u32, r: EvRef) {
-        let (Some(ev), key) = (self.a.event(self.d, r), self.a.key_of(r)) else {
+        let (Some(ev), key) = (self.s.a.event(self.d, r), self.s.a.key_of(r)) else {
             return;
         };
-        if let Some(conn) = self.a.connections.get_mut(c as usize) {
-            conn.touch(r, ev, key);
+        if let Some(conn) = self.s.a.connections.get_mut(c as usize) {
+            conn.touch(ev, key);
         }
         if let Some(slot) = self
+            .s
             .a
             .conn_of
             .get_mut(r.0 as usize)
@@ -453,7 +808,7 @@ impl Builder<'_> {
     }
 
     fn event(&mut self, r: EvRef) {
-        let Some(ev) = self.a.event(self.d, r) else {
+        let Some(ev) = self.s.a.event(self.d, r) else {
             return;
         };
         match ev.layer {
@@ -473,12 +828,12 @@ impl Builder<'_> {
         if ev.kind == Kind::TcpListenerActivated
             && let Some(l) = ev.endpoint.or(ev.tcb)
         {
-            let c = match self.by_listener.get(&l) {
+            let c = match self.s.by_listener.get(&l) {
                 Some(c) => *c,
                 None => {
                     let c = self.new_conn(Proto::Tcp);
-                    self.by_listener.insert(l, c);
-                    if let Some(conn) = self.a.connections.get_mut(c as usize) {
+                    self.s.by_listener.insert(l, c);
+                    if let Some(conn) = self.s.a.connections.get_mut(c as usize) {
                         conn.direction = ConnDirection::Listener;
                         conn.listener = Some(l);
                         conn.local = ev.local;
@@ -494,9 +849,9 @@ impl Builder<'_> {
             self.udp_or_tuple(r, ev);
             return;
         };
-        let existing = self.by_tcb.get(&tcb).copied();
+        let existing = self.s.by_tcb.get(&tcb).copied();
         let c = match existing {
-            Some(c) if !(self.a.connections[c as usize].closed && Self::starts_new(ev)) => c,
+            Some(c) if !(self.s.a.connections[c as usize].closed && Self::starts_new(ev)) => c,
             _ => {
                 let proto = if matches!(
                     ev.kind,
@@ -511,16 +866,15 @@ impl Builder<'_> {
                     Proto::Tcp
                 };
                 let c = self.new_conn(proto);
-                self.by_tcb.insert(tcb, c);
-                if let Some(conn) = self.a.connections.get_mut(c as usize) {
+                self.s.by_tcb.insert(tcb, c);
+                if let Some(conn) = self.s.a.connections.get_mut(c as usize) {
                     conn.tcb = Some(tcb);
                 }
                 c
             }
         };
         self.assign(c, r);
-        let next_kind = self.peek_same_tcb(r, tcb);
-        let Some(conn) = self.a.connections.get_mut(c as usize) else {
+        let Some(conn) = self.s.a.connections.get_mut(c as usize) else {
             return;
         };
         let state_before = conn.states.last().cloned();
@@ -585,12 +939,24 @@ impl Builder<'_> {
             }
             Kind::TcpDataReceived => {
                 let n = ev.bytes.unwrap_or(0);
-                let fin_next = next_kind.as_ref().is_some_and(|(k, to)| {
-                    *k == Kind::TcpStateChange
-                        && matches!(to.as_deref(), Some("CloseWait" | "Closing" | "TimeWait"))
-                });
+                // One byte followed by the move to CloseWait is the FIN's
+                // sequence byte, not data.
                 let control = n == 1
-                    && (fin_next || matches!(state_before.as_deref(), Some("SynSent") | None));
+                    && (matches!(state_before.as_deref(), Some("SynSent") | None)
+                        || match next_on_tcb(self.d, r, tcb) {
+                            NextOnTcb::Fin => true,
+                            NextOnTcb::Other => false,
+                            NextOnTcb::WindowEnd { lookahead } => {
+                                // Decided when the next window arrives.
+                                self.s.deferred_fin.push(DeferredFin {
+                                    conn: c,
+                                    tcb,
+                                    file: r.0,
+                                    lookahead,
+                                });
+                                true
+                            }
+                        });
                 if !control && n > 0 {
                     conn.bytes_received += n;
                     conn.mark(false, 'd');
@@ -644,34 +1010,18 @@ impl Builder<'_> {
         }
         if let (Some(l), Some(rm)) = (conn.local, conn.remote) {
             let key = (conn.proto, l, rm);
-            self.tcb_by_tuple.insert(key, c);
+            self.s.tcb_by_tuple.insert(key, c);
         }
-    }
-
-    /// The kind (and target state) of the next TCPIP event on the same TCB.
-    fn peek_same_tcb(&self, r: EvRef, tcb: u64) -> Option<(Kind, Option<String>)> {
-        let evs = self.d.events.get(r.0 as usize)?;
-        evs.iter()
-            .skip(r.1 as usize + 1)
-            .take(8)
-            .filter(|e| e.tcb == Some(tcb) && e.layer == Layer::Tcpip)
-            .find(|e| {
-                matches!(
-                    e.kind,
-                    Kind::TcpStateChange | Kind::TcpDataSent | Kind::TcpDataReceived
-                )
-            })
-            .map(|e| (e.kind, e.state_to.clone()))
     }
 
     fn flow(&mut self, proto: Proto, local: Option<Endpoint>, remote: Option<Endpoint>) -> u32 {
         let key = (proto, local, remote);
-        if let Some(c) = self.by_tuple.get(&key) {
+        if let Some(c) = self.s.by_tuple.get(&key) {
             return *c;
         }
         let c = self.new_conn(proto);
-        self.by_tuple.insert(key, c);
-        if let Some(conn) = self.a.connections.get_mut(c as usize) {
+        self.s.by_tuple.insert(key, c);
+        if let Some(conn) = self.s.a.connections.get_mut(c as usize) {
             conn.local = local;
             conn.remote = remote;
         }
@@ -681,7 +1031,7 @@ impl Builder<'_> {
 
     /// Adds a connection to the packet index once both its ports are known.
     fn index_ports(&mut self, c: u32) {
-        let Some(conn) = self.a.connections.get(c as usize) else {
+        let Some(conn) = self.s.a.connections.get(c as usize) else {
             return;
         };
         if let (Some(a), Some(b)) = (
@@ -689,6 +1039,7 @@ impl Builder<'_> {
             conn.remote.and_then(|e| e.port),
         ) {
             let v = self
+                .s
                 .by_ports
                 .entry((conn.proto, a.min(b), a.max(b)))
                 .or_default();
@@ -707,7 +1058,7 @@ impl Builder<'_> {
         }
         let c = self.flow(Proto::Udp, ev.local, ev.remote);
         self.assign(c, r);
-        let Some(conn) = self.a.connections.get_mut(c as usize) else {
+        let Some(conn) = self.s.a.connections.get_mut(c as usize) else {
             return;
         };
         let n = ev.bytes.unwrap_or(0);
@@ -734,12 +1085,12 @@ impl Builder<'_> {
             return;
         };
         // Join a TCB-keyed connection with the same 4-tuple, else a flow.
-        let c = match self.tcb_by_tuple.get(&(proto, local, remote)) {
+        let c = match self.s.tcb_by_tuple.get(&(proto, local, remote)) {
             Some(c) => *c,
             None => self.flow(proto, Some(local), Some(remote)),
         };
         self.assign(c, r);
-        let Some(conn) = self.a.connections.get_mut(c as usize) else {
+        let Some(conn) = self.s.a.connections.get_mut(c as usize) else {
             return;
         };
         let n = ev.bytes.unwrap_or(0);
@@ -800,13 +1151,14 @@ impl Builder<'_> {
         // Port-less packets (ICMP) only ever form their own flows.
         let bucket = match (src.port, dst.port) {
             (Some(p1), Some(p2)) => self
+                .s
                 .by_ports
                 .get(&(proto, p1.min(p2), p1.max(p2)))
                 .map_or(&[][..], Vec::as_slice),
             _ => &[][..],
         };
         for &i in bucket {
-            let Some(c) = self.a.connections.get(i as usize) else {
+            let Some(c) = self.s.a.connections.get(i as usize) else {
                 continue;
             };
             if c.proto != proto || c.direction == ConnDirection::Listener {
@@ -840,18 +1192,21 @@ impl Builder<'_> {
     }
 
     fn packet(&mut self, r: EvRef, ev: &Event) {
-        let key = self.a.key_of(r);
+        let key = self.s.a.key_of(r);
         let Some((c, sent)) = self.packet_conn(ev, key) else {
             return;
         };
         self.assign(c, r);
-        let Some(conn) = self.a.connections.get_mut(c as usize) else {
+        let Some(conn) = self.s.a.connections.get_mut(c as usize) else {
             return;
         };
         let Some(p) = ev.packet.as_ref() else { return };
         // PktMon logs one appearance per component: count a packet once.
         if let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
-            && !conn.pktmon_seen.insert((ev.source.file, g, n))
+            && !conn
+                .pktmon_seen
+                .get_or_insert_with(Box::default)
+                .insert((ev.source.file, g, n))
         {
             if ev.kind == Kind::PacketDrop {
                 conn.drops += 1;
@@ -946,24 +1301,26 @@ impl Builder<'_> {
     /// acquired, `replaced base endpoint`) belong on the listener's row: the
     /// listener pointer and the base endpoint it replaced are one socket.
     fn join_listener_endpoints(&mut self, order: &[EvRef]) {
-        let mut socket_of: HashMap<u64, u32> = self.by_listener.clone();
+        for (l, c) in &self.s.by_listener {
+            self.s.socket_of.entry(*l).or_insert(*c);
+        }
         for &r in order {
-            if let Some(ev) = self.a.event(self.d, r)
+            if let Some(ev) = self.s.a.event(self.d, r)
                 && ev.layer == Layer::Tcpip
                 && let (Some(a), Some(b)) = (ev.endpoint, ev.endpoint2)
-                && let Some(c) = socket_of.get(&a).copied()
+                && let Some(c) = self.s.socket_of.get(&a).copied()
             {
-                socket_of.entry(b).or_insert(c);
+                self.s.socket_of.entry(b).or_insert(c);
             }
         }
         for &r in order {
-            let Some(ev) = self.a.event(self.d, r) else {
+            let Some(ev) = self.s.a.event(self.d, r) else {
                 continue;
             };
-            if ev.layer != Layer::Tcpip || ev.tcb.is_some() || self.a.conn_id_of(r).is_some() {
+            if ev.layer != Layer::Tcpip || ev.tcb.is_some() || self.s.a.conn_id_of(r).is_some() {
                 continue;
             }
-            if let Some(c) = ev.endpoint.and_then(|e| socket_of.get(&e)).copied() {
+            if let Some(c) = ev.endpoint.and_then(|e| self.s.socket_of.get(&e)).copied() {
                 self.assign(c, r);
             }
         }
@@ -971,122 +1328,147 @@ impl Builder<'_> {
 
     /// Joins AFD endpoints to TCP connections: accept (`Accept Endpoint` +
     /// remote address) and connect (remote address, nearest in time), then
-    /// assigns the endpoint's AFD events to the connection.
+    /// assigns the endpoint's AFD events to the connection. Candidates are
+    /// this window's AFD events plus the previous window's (a connect logged
+    /// just before a window boundary); a connection keeps the first endpoint
+    /// it is joined to.
     fn join_afd(&mut self) {
         let mut afd_events: Vec<EvRef> = Vec::new();
-        for &r in &self.a.order {
-            if let Some(ev) = self.a.event(self.d, r)
+        for &r in &self.s.a.order {
+            if let Some(ev) = self.s.a.event(self.d, r)
                 && ev.layer == Layer::Afd
             {
                 afd_events.push(r);
             }
         }
+        let mut cands: Vec<AfdCandidate> = std::mem::take(&mut self.s.afd_carry);
+        let carried = cands.len();
+        for &r in &afd_events {
+            let Some(ev) = self.s.a.event(self.d, r) else {
+                continue;
+            };
+            if matches!(
+                ev.kind,
+                Kind::AfdAccept | Kind::AfdConnect | Kind::AfdListen | Kind::AfdBind
+            ) {
+                cands.push(AfdCandidate {
+                    kind: ev.kind,
+                    endpoint: ev.endpoint,
+                    endpoint2: ev.endpoint2,
+                    remote: ev.remote,
+                    key: self.s.a.key_of(r),
+                    source: ev.source,
+                });
+            }
+        }
         // Candidates by port (`same_ep` needs equal ports), so the join is
         // not connections × AFD events. Buckets keep timeline order, so the
         // nearest-first choice is unchanged.
-        let mut by_remote_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
-        let mut by_bound_port: HashMap<Option<u16>, Vec<EvRef>> = HashMap::new();
-        for &r in &afd_events {
-            let Some(ev) = self.a.event(self.d, r) else {
-                continue;
-            };
-            match ev.kind {
+        let mut by_remote_port: HashMap<Option<u16>, Vec<usize>> = HashMap::new();
+        let mut by_bound_port: HashMap<Option<u16>, Vec<usize>> = HashMap::new();
+        for (i, cand) in cands.iter().enumerate() {
+            match cand.kind {
                 Kind::AfdAccept | Kind::AfdConnect => {
-                    if let Some(e) = ev.remote {
-                        by_remote_port.entry(e.port).or_default().push(r);
+                    if let Some(e) = cand.remote {
+                        by_remote_port.entry(e.port).or_default().push(i);
                     }
                 }
-                Kind::AfdListen | Kind::AfdBind => {
-                    if let Some(b) = ev
+                _ => {
+                    if let Some(b) = cand
                         .endpoint
-                        .and_then(|e| self.afd.get(&e))
+                        .and_then(|e| self.s.afd.get(&e))
                         .and_then(|e| e.bound)
                     {
-                        by_bound_port.entry(b.port).or_default().push(r);
+                        by_bound_port.entry(b.port).or_default().push(i);
                     }
                 }
-                _ => {}
             }
         }
-        let mut endpoint_conn: HashMap<u64, u32> = HashMap::new();
-        for ci in 0..self.a.connections.len() {
-            let conn = &self.a.connections[ci];
-            let (dir, remote, local, first) =
-                (conn.direction, conn.remote, conn.local, conn.first_key);
-            let mut best: Option<(u64, i64, SourceRef)> = None;
-            let bucket = match dir {
-                ConnDirection::Inbound | ConnDirection::Outbound => {
-                    remote.and_then(|e| by_remote_port.get(&e.port))
-                }
-                ConnDirection::Listener => local.and_then(|e| by_bound_port.get(&e.port)),
-                _ => None,
-            };
-            for &r in bucket.map_or(&[][..], Vec::as_slice) {
-                let Some(ev) = self.a.event(self.d, r) else {
+        if !cands.is_empty() {
+            for ci in 0..self.s.a.connections.len() {
+                let conn = &self.s.a.connections[ci];
+                if conn.endpoint.is_some() {
                     continue;
-                };
-                let dist = match (self.a.key_of(r), first) {
-                    (Some(a), Some(b)) => (a - b).abs(),
-                    _ => 0,
-                };
-                let cand = match (dir, ev.kind) {
-                    (ConnDirection::Inbound, Kind::AfdAccept)
-                        if ev.endpoint2.is_some() && same_ep(ev.remote, remote) =>
-                    {
-                        ev.endpoint2
+                }
+                let (dir, remote, local, first) =
+                    (conn.direction, conn.remote, conn.local, conn.first_key);
+                let mut best: Option<(u64, i64, SourceRef)> = None;
+                let bucket = match dir {
+                    ConnDirection::Inbound | ConnDirection::Outbound => {
+                        remote.and_then(|e| by_remote_port.get(&e.port))
                     }
-                    (ConnDirection::Outbound, Kind::AfdConnect) if same_ep(ev.remote, remote) => {
-                        ev.endpoint
-                    }
-                    (ConnDirection::Listener, Kind::AfdListen | Kind::AfdBind) => {
-                        let bound = ev
-                            .endpoint
-                            .and_then(|e| self.afd.get(&e))
-                            .and_then(|e| e.bound);
-                        if same_ep(bound, local) {
-                            ev.endpoint
-                        } else {
-                            None
-                        }
-                    }
+                    ConnDirection::Listener => local.and_then(|e| by_bound_port.get(&e.port)),
                     _ => None,
                 };
-                if let Some(e) = cand
-                    && best.is_none_or(|b| dist < b.1)
-                {
-                    best = Some((e, dist, ev.source));
-                }
-            }
-            if let Some((ep, _, src)) = best {
-                endpoint_conn.insert(ep, ci as u32);
-                let pid = self.afd_pid(ep);
-                let conn = &mut self.a.connections[ci];
-                conn.endpoint = Some(ep);
-                if let Some((pid, psrc)) = pid {
-                    conn.attribute(Attribution {
-                        pid,
-                        confidence: Confidence::High,
-                        how: format!(
-                            "AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}",
-                            match dir {
-                                ConnDirection::Outbound => "connect (remote address)",
-                                ConnDirection::Listener => "bind/listen (local address)",
-                                _ => "accept (Accept Endpoint, remote address)",
+                for &i in bucket.map_or(&[][..], Vec::as_slice) {
+                    let Some(cand) = cands.get(i) else { continue };
+                    let dist = match (cand.key, first) {
+                        (Some(a), Some(b)) => (a - b).abs(),
+                        _ => 0,
+                    };
+                    let ep = match (dir, cand.kind) {
+                        (ConnDirection::Inbound, Kind::AfdAccept)
+                            if cand.endpoint2.is_some() && same_ep(cand.remote, remote) =>
+                        {
+                            cand.endpoint2
+                        }
+                        (ConnDirection::Outbound, Kind::AfdConnect)
+                            if same_ep(cand.remote, remote) =>
+                        {
+                            cand.endpoint
+                        }
+                        (ConnDirection::Listener, Kind::AfdListen | Kind::AfdBind) => {
+                            let bound = cand
+                                .endpoint
+                                .and_then(|e| self.s.afd.get(&e))
+                                .and_then(|e| e.bound);
+                            if same_ep(bound, local) {
+                                cand.endpoint
+                            } else {
+                                None
                             }
-                        ),
-                        evidence: vec![src, psrc],
-                    });
+                        }
+                        _ => None,
+                    };
+                    if let Some(e) = ep
+                        && best.is_none_or(|b| dist < b.1)
+                    {
+                        best = Some((e, dist, cand.source));
+                    }
+                }
+                if let Some((ep, _, src)) = best {
+                    self.s.endpoint_conn.insert(ep, ci as u32);
+                    let pid = self.afd_pid(ep);
+                    let conn = &mut self.s.a.connections[ci];
+                    conn.endpoint = Some(ep);
+                    if let Some((pid, psrc)) = pid {
+                        conn.attribute(Attribution {
+                            pid,
+                            confidence: Confidence::High,
+                            how: format!(
+                                "AFD endpoint 0x{ep:X} joined by {}; its socket was created by PID {pid}",
+                                match dir {
+                                    ConnDirection::Outbound => "connect (remote address)",
+                                    ConnDirection::Listener => "bind/listen (local address)",
+                                    _ => "accept (Accept Endpoint, remote address)",
+                                }
+                            ),
+                            evidence: vec![src, psrc],
+                        });
+                    }
                 }
             }
         }
+        // This window's candidates wait one more window for their connection.
+        self.s.afd_carry = cands.split_off(carried);
         for r in afd_events {
-            let Some(ev) = self.a.event(self.d, r) else {
+            let Some(ev) = self.s.a.event(self.d, r) else {
                 continue;
             };
             let c = ev
                 .endpoint
-                .and_then(|e| endpoint_conn.get(&e))
-                .or_else(|| ev.endpoint2.and_then(|e| endpoint_conn.get(&e)))
+                .and_then(|e| self.s.endpoint_conn.get(&e))
+                .or_else(|| ev.endpoint2.and_then(|e| self.s.endpoint_conn.get(&e)))
                 .copied();
             if let Some(c) = c {
                 self.assign(c, r);
@@ -1094,7 +1476,7 @@ impl Builder<'_> {
             {
                 let local = ev.local.or_else(|| {
                     ev.endpoint
-                        .and_then(|e| self.afd.get(&e))
+                        .and_then(|e| self.s.afd.get(&e))
                         .and_then(|e| e.bound)
                 });
                 let c = self.flow(Proto::Udp, local, ev.remote);
@@ -1104,7 +1486,7 @@ impl Builder<'_> {
                     .and_then(|e| self.afd_pid(e))
                     .or(ev.pid.map(|p| (p, ev.source)));
                 if let (Some((pid, src)), Some(conn)) =
-                    (pid, self.a.connections.get_mut(c as usize))
+                    (pid, self.s.a.connections.get_mut(c as usize))
                 {
                     conn.attribute(Attribution {
                         pid,
@@ -1113,59 +1495,6 @@ impl Builder<'_> {
                         evidence: vec![ev.source, src],
                     });
                 }
-            }
-        }
-    }
-
-    /// netstat rows, then the trace prefix PID, for connections still without one.
-    fn attribute_fallbacks(&mut self) {
-        let mut netstat: Vec<&Event> = self
-            .d
-            .all_events()
-            .filter(|e| e.kind == Kind::SocketRow && e.pid.is_some())
-            .collect();
-        netstat.sort_by_key(|e| e.source);
-        for ci in 0..self.a.connections.len() {
-            let conn = &self.a.connections[ci];
-            if conn
-                .attribution
-                .as_ref()
-                .is_some_and(|a| a.confidence >= Confidence::Medium)
-            {
-                continue;
-            }
-            let (local, remote, proto) = (conn.local, conn.remote, conn.proto);
-            let hit = netstat.iter().find(|e| {
-                e.proto == Some(proto)
-                    && same_ep(e.local, local)
-                    && (proto == Proto::Udp
-                        || same_ep(e.remote, remote)
-                        || (conn.direction == ConnDirection::Listener))
-            });
-            if let (Some(e), Some(pid)) = (hit, hit.and_then(|e| e.pid)) {
-                self.a.connections[ci].attribute(Attribution {
-                    pid,
-                    confidence: Confidence::Medium,
-                    how: "netstat row with the same addresses".into(),
-                    evidence: vec![e.source],
-                });
-                continue;
-            }
-            // Last resort: the trace prefix PID, if it is not 0/4.
-            let header = self.a.connections[ci]
-                .events
-                .iter()
-                .filter_map(|&r| self.a.event(self.d, r))
-                .find(|e| e.header_pid.is_some_and(|p| p > 4) && e.layer != Layer::Pktmon)
-                .map(|e| (e.header_pid.unwrap_or(0), e.source));
-            if let Some((pid, src)) = header {
-                self.a.connections[ci].attribute(Attribution {
-                    pid,
-                    confidence: Confidence::Low,
-                    how: "trace prefix PID only (often 0, 4 or the DPC's context: unreliable)"
-                        .into(),
-                    evidence: vec![src],
-                });
             }
         }
     }

@@ -66,55 +66,60 @@ impl ProcessTable {
     ) -> Self {
         let mut t = ProcessTable::default();
         for ev in events {
-            let snapshot = matches!(ev.kind, Kind::ProcessInfo | Kind::SocketRow);
-            // In a trace, a printed process name (NetMon's process column)
-            // belongs to the record's own PID, not to a PID in the payload.
-            let pid = if snapshot {
-                ev.pid
-            } else {
-                ev.header_pid.or(ev.pid)
-            };
-            let (Some(pid), Some(image)) = (pid, ev.process_name.as_deref()) else {
-                continue;
-            };
-            let image = image.trim();
-            if image.is_empty() {
-                continue;
-            }
-            let origin = match ev.kind {
-                Kind::ProcessInfo => "tasklist",
-                Kind::SocketRow => "netstat",
-                _ => "trace",
-            };
-            let list = t.claims.entry(pid).or_default();
-            // One claim per (origin, image, file) is enough; merge services.
-            let services = services_of(ev);
-            if let Some(c) = list.iter_mut().find(|c| {
-                c.origin == origin
-                    && c.image.eq_ignore_ascii_case(image)
-                    && c.source.file == ev.source.file
-            }) {
-                for s in services {
-                    if !c.services.contains(&s) {
-                        c.services.push(s);
-                    }
-                }
-                continue;
-            }
-            list.push(ProcessClaim {
-                pid,
-                image: image.to_string(),
-                services,
-                session_name: ev.field("session_name").map(str::to_string),
-                session: ev.field("session").map(str::to_string),
-                mem_kb: ev.field("mem_kb").map(str::to_string),
-                user: ev.field("user").map(str::to_string),
-                origin,
-                source: ev.source,
-                ts_key: if origin == "trace" { ts_key(ev) } else { None },
-            });
+            t.add(ev, ts_key(ev));
         }
         t
+    }
+
+    /// Adds the claim an event makes, if any (`ts_key`: its time key).
+    pub fn add(&mut self, ev: &Event, ts_key: Option<i64>) {
+        let snapshot = matches!(ev.kind, Kind::ProcessInfo | Kind::SocketRow);
+        // In a trace, a printed process name (NetMon's process column)
+        // belongs to the record's own PID, not to a PID in the payload.
+        let pid = if snapshot {
+            ev.pid
+        } else {
+            ev.header_pid.or(ev.pid)
+        };
+        let (Some(pid), Some(image)) = (pid, ev.process_name.as_deref()) else {
+            return;
+        };
+        let image = image.trim();
+        if image.is_empty() {
+            return;
+        }
+        let origin = match ev.kind {
+            Kind::ProcessInfo => "tasklist",
+            Kind::SocketRow => "netstat",
+            _ => "trace",
+        };
+        let list = self.claims.entry(pid).or_default();
+        // One claim per (origin, image, file) is enough; merge services.
+        let services = services_of(ev);
+        if let Some(c) = list.iter_mut().find(|c| {
+            c.origin == origin
+                && c.image.eq_ignore_ascii_case(image)
+                && c.source.file == ev.source.file
+        }) {
+            for s in services {
+                if !c.services.contains(&s) {
+                    c.services.push(s);
+                }
+            }
+            return;
+        }
+        list.push(ProcessClaim {
+            pid,
+            image: image.to_string(),
+            services,
+            session_name: ev.field("session_name").map(str::to_string),
+            session: ev.field("session").map(str::to_string),
+            mem_kb: ev.field("mem_kb").map(str::to_string),
+            user: ev.field("user").map(str::to_string),
+            origin,
+            source: ev.source,
+            ts_key: if origin == "trace" { ts_key } else { None },
+        });
     }
 
     /// The best name for `pid` near time `at`.

@@ -152,11 +152,9 @@ fn accepted_connection_like_seed_002() {
     assert_eq!(c.bad_checksum_sent, 3);
     assert!(c.history.starts_with("Sh"), "{}", c.history);
     // The AFD close on the accepted endpoint belongs to the connection.
-    assert!(
-        c.events
-            .iter()
-            .any(|&(_, i)| d.events[0][i as usize].kind == Kind::AfdClose)
-    );
+    assert!(a.conn_of[0].iter().zip(&d.events[0]).any(|(conn, e)| {
+        conn.is_some_and(|i| a.connections[i as usize].id == c.id) && e.kind == Kind::AfdClose
+    }));
 
     let listener: Vec<&Connection> = a
         .connections

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::decode::common::parse_socket_addr;
-use crate::event::{Endpoint, Kind, Proto};
+use crate::event::{Endpoint, Event, Kind, Proto, SourceRef};
 use crate::pipeline::Decoded;
 
 use super::{Analysis, Connection, same_ep};
@@ -102,6 +102,15 @@ fn short(text: &str) -> String {
     t.replace(['\r', '\n'], " ")
 }
 
+/// The event decoded from a source line (a file's events are in line order).
+fn event_at(d: &Decoded, src: SourceRef) -> Option<&Event> {
+    let evs = d.events.get(src.file as usize)?;
+    let i = evs.partition_point(|e| e.source.line < src.line);
+    evs.get(i)
+        .filter(|e| e.source == src)
+        .or_else(|| evs.iter().find(|e| e.source == src))
+}
+
 /// Answers `who` for a packet, optionally near a time key (`at`).
 pub fn who(
     d: &Decoded,
@@ -137,17 +146,14 @@ pub fn who(
         let mut notes = Vec::new();
         if let Some(attr) = &c.attribution {
             for src in &attr.evidence {
-                let text = d
-                    .events
-                    .get(src.file as usize)
-                    .and_then(|evs| evs.iter().find(|e| e.source == *src))
+                let text = event_at(d, *src)
                     .map(|e| short(&e.message))
                     .unwrap_or_default();
                 evidence.push(format!("{}  {}", d.location(*src), text));
             }
         }
-        for &(f, e) in c.events.iter().take(5) {
-            if let Some(ev) = d.events.get(f as usize).and_then(|v| v.get(e as usize)) {
+        for (_, src) in &c.first_events {
+            if let Some(ev) = event_at(d, *src) {
                 let line = format!("{}  {}", d.location(ev.source), short(&ev.message));
                 if !evidence.contains(&line) {
                     evidence.push(line);

@@ -25,6 +25,7 @@ pub mod ndiscap;
 pub mod packet;
 pub mod pktmon;
 pub mod testutil;
+pub mod tracelogging;
 pub mod xpress;
 
 use container::{BufferInfo, HeaderKind, LogfileHeader, Record};
@@ -154,16 +155,19 @@ impl Clock {
     }
 }
 
-/// Where a packet's bytes are inside a record's user data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a packet's bytes are: a range of the record's user data, or
+/// bytes of their own (a packet reassembled from several records, or one
+/// whose bytes had to be changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameRef {
     /// pcap LINKTYPE_*.
     pub link_type: u16,
     /// Length on the wire.
     pub original_len: u32,
-    /// Byte range within the record's user data.
+    /// Byte range within the record's user data (when `owned` is `None`).
     pub offset: usize,
     pub len: usize,
+    pub owned: Option<Vec<u8>>,
 }
 
 /// How one record was classified by a provider decoder.
@@ -175,12 +179,50 @@ pub enum Decoded {
     Skipped,
     Unknown(String),
     Error(String),
+    /// Needs the records before it (a fragment of a multi-event NDIS
+    /// packet): decoded again, in record order, by [`ndiscap::Assembler`].
+    Deferred,
+}
+
+/// Records decoded in parallel per window (see `decode_etl_with`).
+const DECODE_WINDOW: usize = 1 << 16;
+
+/// What every record of one file is decoded with.
+struct DecodeContext<'a> {
+    good: &'a [Cow<'a, [u8]>],
+    clock: Clock,
+    default_pointer_size: u32,
+    build: Option<u32>,
+    file: FileId,
+}
+
+impl<'a> DecodeContext<'a> {
+    fn view<'r>(&self, r: &'r Record, line: u64) -> RecordView<'r>
+    where
+        'a: 'r,
+    {
+        RecordView {
+            rec: r,
+            data: r.data(self.good),
+            ext: r.ext(self.good),
+            pointer_size: r.pointer_size(self.default_pointer_size),
+            ts: self.clock.to_timestamp(r.raw_ts),
+            source: SourceRef {
+                file: self.file,
+                line,
+            },
+            build: self.build,
+        }
+    }
 }
 
 /// What a provider decoder gets for one record.
 pub struct RecordView<'a> {
     pub rec: &'a Record,
     pub data: &'a [u8],
+    /// The record's extended-data items (EVENT_HEADER_EXTENDED_DATA_ITEM
+    /// chain), empty when it has none.
+    pub ext: &'a [u8],
     pub pointer_size: u32,
     pub ts: Option<Timestamp>,
     pub source: SourceRef,
@@ -334,59 +376,78 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
     }
     let merged = merge_streams(&streams);
 
-    // 6. Decode every record (independent per record, so in parallel).
-    let decoded: Vec<Decoded> = merged
-        .par_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let view = RecordView {
-                rec: r,
-                data: r.data(&good),
-                pointer_size: r.pointer_size(default_pointer_size),
-                ts: clock.to_timestamp(r.raw_ts),
-                source: SourceRef {
-                    file,
-                    line: i as u64 + 1,
-                },
-                build,
+    // 6. Decode the records: independent per record, so in parallel, one
+    // window at a time (the boxed events of a window are moved into
+    // `out.events` before the next window is decoded, which bounds the
+    // extra memory to one window); what depends on earlier records (NDIS
+    // multi-event packets, Wi-Fi metadata) is resolved in record order.
+    let ctx = DecodeContext {
+        good: &good,
+        clock,
+        default_pointer_size,
+        build,
+        file,
+    };
+    let mut ndis = ndiscap::Assembler::default();
+    out.events.reserve(merged.len());
+    for (w, window) in merged.chunks(DECODE_WINDOW).enumerate() {
+        let first_line = (w * DECODE_WINDOW) as u64 + 1;
+        let decoded: Vec<Decoded> = window
+            .par_iter()
+            .enumerate()
+            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64)))
+            .collect();
+        for (i, (d, r)) in decoded.into_iter().zip(window).enumerate() {
+            let line = first_line + i as u64;
+            let d = match d {
+                Decoded::Deferred => ndis.fragment(&ctx.view(r, line)),
+                d => d,
             };
-            decode_record(&view)
-        })
-        .collect();
-
-    out.events.reserve(decoded.len());
-    for (i, (d, r)) in decoded.into_iter().zip(&merged).enumerate() {
-        let line = i as u64 + 1;
-        match d {
-            Decoded::Event(ev, frame) => {
-                out.counts.parsed += 1;
-                if let (true, Some(f)) = (opts.keep_frames, frame) {
-                    let data = r.data(&good);
-                    let bytes = data.get(f.offset..f.offset + f.len).unwrap_or(&[]).to_vec();
-                    out.frames.push(Frame {
-                        event_index: out.events.len(),
-                        link_type: f.link_type,
-                        original_len: f.original_len,
-                        bytes,
-                    });
+            match d {
+                Decoded::Event(mut ev, frame) => {
+                    out.counts.parsed += 1;
+                    ndis.annotate(r, &mut ev);
+                    if let (true, Some(f)) = (opts.keep_frames, frame) {
+                        let bytes = match f.owned {
+                            Some(b) => b,
+                            None => {
+                                let data = r.data(&good);
+                                data.get(f.offset..f.offset + f.len).unwrap_or(&[]).to_vec()
+                            }
+                        };
+                        out.frames.push(Frame {
+                            event_index: out.events.len(),
+                            link_type: f.link_type,
+                            original_len: f.original_len,
+                            bytes,
+                        });
+                    }
+                    out.events.push(*ev);
                 }
-                out.events.push(*ev);
-            }
-            Decoded::Partial(ev, m) => {
-                out.counts.parsed += 1;
-                diags.push(line, LineClass::Parsed, m);
-                out.events.push(*ev);
-            }
-            Decoded::Skipped => out.counts.skipped += 1,
-            Decoded::Unknown(m) => {
-                out.counts.unknown += 1;
-                diags.push(line, LineClass::Unknown, m);
-            }
-            Decoded::Error(m) => {
-                out.counts.error += 1;
-                diags.push(line, LineClass::Error, m);
+                Decoded::Partial(ev, m) => {
+                    out.counts.parsed += 1;
+                    diags.push(line, LineClass::Parsed, m);
+                    out.events.push(*ev);
+                }
+                Decoded::Skipped | Decoded::Deferred => out.counts.skipped += 1,
+                Decoded::Unknown(m) => {
+                    out.counts.unknown += 1;
+                    diags.push(line, LineClass::Unknown, m);
+                }
+                Decoded::Error(m) => {
+                    out.counts.error += 1;
+                    diags.push(line, LineClass::Error, m);
+                }
             }
         }
+    }
+    // Fragments of packets that were never completed were counted as
+    // skipped while they waited; they are errors.
+    for (line, m, records) in ndis.finish() {
+        let n = records.min(out.counts.skipped);
+        out.counts.skipped -= n;
+        out.counts.error += n;
+        diags.push(line, LineClass::Error, m);
     }
     out.records = out.counts.total();
     out.diagnostics = diags.list;
@@ -503,6 +564,9 @@ fn decode_record(v: &RecordView<'_>) -> Decoded {
                 ndiscap::decode(v)
             } else if let Some(pi) = manifest::provider_for(&v.rec.guid) {
                 manifest::decode(v, pi)
+            } else if let Some(d) = tracelogging::decode(v) {
+                // Self-describing: no provider is lost for want of a schema.
+                d
             } else {
                 Decoded::Unknown(format!(
                     "event {} v{} of provider {{{}}} has no decoder",

@@ -310,6 +310,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
                 original_len: u32::from(original),
                 offset: PACKET_FIXED,
                 len: b.len(),
+                owned: None,
             })
         }
         _ => None,
@@ -418,11 +419,15 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     Some(Decoded::Event(Box::new(ev), None))
 }
 
-fn counters_common(
-    ev: &mut Event,
-    d: &[u8],
-    at: usize,
-) -> Option<(String, u64, u64, String, u64, u64)> {
+/// The in/out counters of events 80 and 90: (direction tag, packets,
+/// bytes) twice.
+type Counts = (String, u64, u64, String, u64, u64);
+
+/// Reads the counters at `at` and adds them as fields named like the text
+/// decoder names the same values (`Rx Packets`, `Tx Bytes`; for drop
+/// counters `Rx Drops`, `Rx Drop Bytes`): the direction tag pktmon prints
+/// after `Direction In =`, then the quantity.
+fn counters_common(ev: &mut Event, d: &[u8], at: usize, drop: bool) -> Option<Counts> {
     let din = u16_at(d, at)?;
     let pin = u64_at(d, at + 2)?;
     let bin = u64_at(d, at + 10)?;
@@ -431,12 +436,19 @@ fn counters_common(
     let bout = u64_at(d, at + 28)?;
     let din = named(direction_name(din), din);
     let dout = named(direction_name(dout), dout);
-    push(ev, "DirectionIn", &din);
-    push(ev, "PacketsIn", pin);
-    push(ev, "BytesIn", bin);
-    push(ev, "DirectionOut", &dout);
-    push(ev, "PacketsOut", pout);
-    push(ev, "BytesOut", bout);
+    let (packets, bytes) = if drop {
+        ("Drops", "Drop Bytes")
+    } else {
+        ("Packets", "Bytes")
+    };
+    ev.fields
+        .push((format!("{din} {packets}").into(), pin.to_string()));
+    ev.fields
+        .push((format!("{din} {bytes}").into(), bin.to_string()));
+    ev.fields
+        .push((format!("{dout} {packets}").into(), pout.to_string()));
+    ev.fields
+        .push((format!("{dout} {bytes}").into(), bout.to_string()));
     Some((din, pin, bin, dout, pout, bout))
 }
 
@@ -444,9 +456,9 @@ fn drop_counters(v: &RecordView<'_>) -> Option<Decoded> {
     let d = v.data;
     let id = u16_at(d, 0)?;
     let mut ev = base(v, Kind::PktmonCounters);
+    push(&mut ev, "Counter", "Drop");
     push(&mut ev, "Component", id);
-    push(&mut ev, "Counters", "Drop");
-    let (din, pin, bin, dout, pout, bout) = counters_common(&mut ev, d, 2)?;
+    let (din, pin, bin, dout, pout, bout) = counters_common(&mut ev, d, 2, true)?;
     ev.message = format!(
         "Drop Counters: Component {id}, Direction In = {din} , Packets In {pin}, Bytes In {bin}, Direction Out = {dout} , Packets Out {pout}, Bytes Out {bout} "
     );
@@ -463,11 +475,11 @@ fn flow_counters(v: &RecordView<'_>) -> Option<Decoded> {
     let (edge, next) = utf16z(d, 2)?;
     let edge_id = u16_at(d, next)?;
     let mut ev = base(v, Kind::PktmonCounters);
+    push(&mut ev, "Counter", "Flow");
     push(&mut ev, "Component", id);
-    push(&mut ev, "Counters", "Flow");
     push(&mut ev, "Edge", &edge);
-    push(&mut ev, "EdgeId", edge_id);
-    let (din, pin, bin, dout, pout, bout) = counters_common(&mut ev, d, next + 2)?;
+    push(&mut ev, "Edge Id", edge_id);
+    let (din, pin, bin, dout, pout, bout) = counters_common(&mut ev, d, next + 2, false)?;
     ev.message = format!(
         "Flow Counters: Component {id}, Edge {edge}, Edge Id {edge_id}, Direction In = {din} , Packets In {pin}, Bytes In {bin}, Direction Out = {dout} , Packets Out {pout}, Bytes Out {bout} "
     );

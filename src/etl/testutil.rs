@@ -352,3 +352,123 @@ fn buffer_header(
     h.resize(BUFFER_HEADER_LEN, 0);
     h
 }
+
+/// NDIS-PacketCapture 1001 payload: MiniportIfIndex, LowerIfIndex,
+/// FragmentSize, Fragment, then GftFlowEntryId and GftOffloadInformation
+/// (newer builds).
+pub fn ndis_fragment_payload(miniport: u32, lower: u32, fragment: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(28 + fragment.len());
+    p.extend_from_slice(&miniport.to_le_bytes());
+    p.extend_from_slice(&lower.to_le_bytes());
+    p.extend_from_slice(&(fragment.len() as u32).to_le_bytes());
+    p.extend_from_slice(fragment);
+    p.extend_from_slice(&[0u8; 16]);
+    p
+}
+
+/// NDIS-PacketCapture 1002 payload carrying a 48-byte
+/// DOT11_EXTSTA_RECV_CONTEXT (64-bit layout).
+pub fn ndis_wifi_metadata_payload(
+    miniport: u32,
+    lower: u32,
+    phy: u32,
+    center_mhz: u32,
+    rssi: i32,
+    rate: u8,
+) -> Vec<u8> {
+    let mut ctx = vec![0u8; 48];
+    ctx[0] = 0x80; // NDIS_OBJECT_TYPE_DEFAULT
+    ctx[1] = 1;
+    ctx[2..4].copy_from_slice(&48u16.to_le_bytes());
+    ctx[4..8].copy_from_slice(&0x10u32.to_le_bytes()); // uReceiveFlags
+    ctx[8..12].copy_from_slice(&phy.to_le_bytes());
+    ctx[12..16].copy_from_slice(&center_mhz.to_le_bytes());
+    ctx[16..18].copy_from_slice(&1u16.to_le_bytes());
+    ctx[20..24].copy_from_slice(&rssi.to_le_bytes());
+    ctx[24] = rate;
+    let mut p = Vec::new();
+    p.extend_from_slice(&miniport.to_le_bytes());
+    p.extend_from_slice(&lower.to_le_bytes());
+    p.extend_from_slice(&(ctx.len() as u32).to_le_bytes());
+    p.extend_from_slice(&ctx);
+    p
+}
+
+fn utf16z_bytes(s: &str, out: &mut Vec<u8>) {
+    for u in s.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out.extend_from_slice(&[0, 0]);
+}
+
+/// NDIS-PacketCapture 1003 (VMSwitch) payload with a 64-bit OOB array
+/// whose 802.1Q slot holds `vlan` and whose hash slot holds `hash`.
+#[allow(clippy::too_many_arguments)]
+pub fn ndis_vmswitch_payload(
+    miniport: u32,
+    lower: u32,
+    port_id: u32,
+    port_name: &str,
+    nic_name: &str,
+    nic_type: &str,
+    destinations: u32,
+    vlan: u16,
+    hash: u32,
+    fragment: &[u8],
+) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&miniport.to_le_bytes());
+    p.extend_from_slice(&lower.to_le_bytes());
+    p.extend_from_slice(&port_id.to_le_bytes());
+    utf16z_bytes(port_name, &mut p);
+    utf16z_bytes(nic_name, &mut p);
+    utf16z_bytes(nic_type, &mut p);
+    p.extend_from_slice(&destinations.to_le_bytes());
+    for d in 0..destinations {
+        p.extend_from_slice(&u64::from(d + 100).to_le_bytes());
+    }
+    p.extend_from_slice(&(fragment.len() as u32).to_le_bytes());
+    p.extend_from_slice(fragment);
+    let mut oob = vec![0u8; 10 * 8];
+    oob[4 * 8..4 * 8 + 8].copy_from_slice(&(u64::from(vlan) << 4).to_le_bytes());
+    oob[8 * 8..8 * 8 + 8].copy_from_slice(&u64::from(hash).to_le_bytes());
+    p.extend_from_slice(&(oob.len() as u32).to_le_bytes());
+    p.extend_from_slice(&oob);
+    p
+}
+
+/// Extended-data items of a TraceLogging event: the provider traits (type
+/// 12, the provider name) and the event schema (type 11). Each field is
+/// (name, InType with its count flags, OutType or none, constant count).
+pub fn tracelogging_ext(
+    provider: &str,
+    event: &str,
+    fields: &[(&str, u8, Option<u8>, Option<u16>)],
+) -> Vec<(u16, Vec<u8>)> {
+    let mut traits = vec![0, 0];
+    traits.extend_from_slice(provider.as_bytes());
+    traits.push(0);
+    let n = traits.len() as u16;
+    traits[0..2].copy_from_slice(&n.to_le_bytes());
+
+    let mut m = vec![0, 0, 0]; // size, one extension byte (no tags)
+    m.extend_from_slice(event.as_bytes());
+    m.push(0);
+    for (name, in_type, out_type, count) in fields {
+        m.extend_from_slice(name.as_bytes());
+        m.push(0);
+        match out_type {
+            Some(o) => {
+                m.push(in_type | 0x80);
+                m.push(*o);
+            }
+            None => m.push(*in_type),
+        }
+        if let Some(c) = count {
+            m.extend_from_slice(&c.to_le_bytes());
+        }
+    }
+    let n = m.len() as u16;
+    m[0..2].copy_from_slice(&n.to_le_bytes());
+    vec![(12, traits), (11, m)]
+}

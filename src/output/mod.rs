@@ -85,11 +85,29 @@ pub fn fields_text(ev: &Event) -> String {
 /// Writes events as CSV with a header row.
 pub fn write_events_csv<W: Write>(out: W, decoded: &Decoded, tz: Option<i16>) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    for ev in decoded.all_events() {
+    let names: Vec<&str> = decoded.files.iter().map(|f| f.name.as_str()).collect();
+    for evs in &decoded.events {
+        write_event_batch(&mut w, &names, evs, tz)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Appends `events` CSV rows (the header comes with the writer's first
+/// row); `names` are the file names by file id.
+pub fn write_event_batch<W: Write, S: AsRef<str>>(
+    w: &mut csv::Writer<W>,
+    names: &[S],
+    events: &[Event],
+    tz: Option<i16>,
+) -> csv::Result<()> {
+    for ev in events {
         let drop = ev.drop.as_ref();
         w.serialize(EventRow {
             ts: ts_text(ev.ts, tz),
-            file: decoded.file_name(ev.source.file),
+            file: names
+                .get(ev.source.file as usize)
+                .map_or("?", |n| n.as_ref()),
             line: ev.source.line,
             layer: ev.layer.as_str(),
             kind: ev.kind.as_str(),
@@ -121,7 +139,6 @@ pub fn write_events_csv<W: Write>(out: W, decoded: &Decoded, tz: Option<i16>) ->
             message: &ev.message,
         })?;
     }
-    w.flush()?;
     Ok(())
 }
 
@@ -131,6 +148,20 @@ pub fn write_events_jsonl<W: Write>(
     decoded: &Decoded,
     tz: Option<i16>,
 ) -> io::Result<()> {
+    let names: Vec<&str> = decoded.files.iter().map(|f| f.name.as_str()).collect();
+    for evs in &decoded.events {
+        write_jsonl_batch(&mut out, &names, evs, tz)?;
+    }
+    out.flush()
+}
+
+/// Appends JSON Lines for `events`; `names` are the file names by file id.
+pub fn write_jsonl_batch<W: Write, S: AsRef<str>>(
+    mut out: W,
+    names: &[S],
+    events: &[Event],
+    tz: Option<i16>,
+) -> io::Result<()> {
     #[derive(Serialize)]
     struct Line<'a> {
         time: String,
@@ -138,16 +169,18 @@ pub fn write_events_jsonl<W: Write>(
         #[serde(flatten)]
         event: &'a Event,
     }
-    for ev in decoded.all_events() {
+    for ev in events {
         let line = Line {
             time: ts_text(ev.ts, tz),
-            file: decoded.file_name(ev.source.file),
+            file: names
+                .get(ev.source.file as usize)
+                .map_or("?", |n| n.as_ref()),
             event: ev,
         };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// The per-file table `etwnet detect` prints.

@@ -161,6 +161,20 @@ pub fn write_events<W: Write>(
     tz: Option<i16>,
 ) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
+    write_event_rows(&mut w, d, a, tz)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Appends events.csv rows for the events of `d` in the order of `a.order`
+/// (one window of a streaming run, or everything); the header is written
+/// with the writer's first row.
+pub fn write_event_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> csv::Result<()> {
     for &r in &a.order {
         let Some(ev) = a.event(d, r) else { continue };
         let pid = ev.pid.or(ev.header_pid.filter(|_| false));
@@ -193,7 +207,6 @@ pub fn write_events<W: Write>(
             source: d.location(ev.source),
         })?;
     }
-    w.flush()?;
     Ok(())
 }
 
@@ -454,6 +467,25 @@ pub fn write_timeline(
         write_events(f, d, a, tz)?;
         written.push(p);
     }
+    written.extend(write_timeline_tables(dir, d, a, tz)?);
+    Ok(written)
+}
+
+/// Writes drops.csv, processes.csv and findings.csv into `dir` (which
+/// exists); returns the paths written.
+pub fn write_timeline_tables(
+    dir: &Path,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let open = |name: &str| -> anyhow::Result<(PathBuf, BufWriter<File>)> {
+        let p = dir.join(name);
+        let f =
+            File::create(&p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+        Ok((p, BufWriter::new(f)))
+    };
+    let mut written = Vec::new();
     let (p, f) = open("drops.csv")?;
     write_drops_csv(f, d, a, tz)?;
     written.push(p);

@@ -1,0 +1,198 @@
+//! Streaming analysis: decode → correlate window by window → write, so
+//! memory holds one window of events (plus the connections) whatever the
+//! input size.
+//!
+//! The pipeline hands over each file's events batch by batch
+//! ([`pipeline::run_streaming`]); batches collect into a window until it
+//! holds `window_events` events, then the window is correlated
+//! ([`Correlator::window`]), its events.csv rows are written, and its events
+//! are dropped. An input smaller than one window is correlated exactly as
+//! the whole-input [`correlate::analyze`] does; larger inputs differ only
+//! where a join needs events from two windows that are not adjacent (see
+//! `Correlator`).
+
+use std::io::Write;
+
+use crate::correlate::{Analysis, Correlator};
+use crate::event::{Event, FileId};
+use crate::pipeline::{self, Decoded, FileReport, RunOptions};
+
+/// Events per correlation window when the caller does not choose. About
+/// 50–70 MB of decoded events; large enough that joins rarely straddle a
+/// window boundary.
+pub const DEFAULT_WINDOW_EVENTS: usize = 50_000;
+
+/// Where a window's events.csv rows go.
+pub type EventRowsWriter<'w> = csv::Writer<Box<dyn Write + Send + 'w>>;
+
+/// The correlating side: owns the correlator and the events.csv writer,
+/// and runs on its own thread so correlation overlaps decoding.
+struct Correlating<'w> {
+    corr: Correlator,
+    tz: Option<i16>,
+    events_out: Option<EventRowsWriter<'w>>,
+    error: Option<csv::Error>,
+    windows: u64,
+}
+
+impl Correlating<'_> {
+    fn window(&mut self, window: &Decoded) {
+        self.corr.window(window);
+        if let Some(w) = &mut self.events_out
+            && self.error.is_none()
+            && let Err(e) =
+                crate::output::timeline::write_event_rows(w, window, self.corr.analysis(), self.tz)
+        {
+            self.error = Some(e);
+        }
+        self.windows += 1;
+    }
+}
+
+/// The decoding side: collects batches into windows of `limit` events and
+/// hands each full window over.
+struct Windowing<'a> {
+    /// Keep only the events correlation reads (no events.csv is written).
+    relevant_only: bool,
+    window: Decoded,
+    pending: usize,
+    limit: usize,
+    send: &'a mut dyn FnMut(Decoded),
+}
+
+impl Windowing<'_> {
+    fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
+        if self.relevant_only {
+            evs.retain(crate::correlate::is_relevant);
+        }
+        // A batch larger than the room left is cut: windows hold at most
+        // `limit` events however the pipeline chunks the input.
+        while self.pending + evs.len() > self.limit {
+            let room = self.limit - self.pending;
+            let rest = evs.split_off(room.min(evs.len()));
+            self.push(file, evs);
+            self.flush();
+            evs = rest;
+        }
+        self.push(file, evs);
+        if self.pending >= self.limit {
+            self.flush();
+        }
+    }
+
+    fn push(&mut self, file: FileId, mut evs: Vec<Event>) {
+        self.pending += evs.len();
+        if let Some(slot) = self.window.events.get_mut(file as usize) {
+            if slot.is_empty() {
+                *slot = evs;
+            } else {
+                slot.append(&mut evs);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        let next = Decoded {
+            files: self.window.files.clone(),
+            events: vec![Vec::new(); self.window.events.len()],
+            problems: Vec::new(),
+        };
+        let full = std::mem::replace(&mut self.window, next);
+        (self.send)(full);
+        self.pending = 0;
+    }
+}
+
+/// What a streaming analysis produced.
+pub struct Streamed {
+    /// File reports and input problems (no events).
+    pub decoded: Decoded,
+    pub analysis: Analysis,
+    /// How many windows the events were correlated in.
+    pub windows: u64,
+}
+
+/// Decodes and correlates `inputs` window by window. With `events_out`,
+/// events.csv rows are written to it as each window is done. Correlation
+/// runs on its own thread, one window behind decoding (at most one full
+/// window waits), so memory holds about three windows of events.
+pub fn analyze_streaming<'w>(
+    inputs: &[String],
+    opts: &RunOptions,
+    tz: Option<i16>,
+    window_events: usize,
+    events_out: Option<EventRowsWriter<'w>>,
+) -> anyhow::Result<Streamed> {
+    let writes_events = events_out.is_some();
+    let mut side = Correlating {
+        corr: Correlator::new(tz),
+        tz,
+        events_out,
+        error: None,
+        windows: 0,
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(0);
+    let decoded = std::thread::scope(|scope| {
+        let side = &mut side;
+        let worker = scope.spawn(move || {
+            for w in rx {
+                side.window(&w);
+            }
+        });
+        let mut send = |w: Decoded| {
+            // The receiver only stops when this scope ends.
+            let _ = tx.send(w);
+        };
+        let mut windowing = Windowing {
+            relevant_only: !writes_events,
+            window: Decoded::default(),
+            pending: 0,
+            limit: window_events.max(1),
+            send: &mut send,
+        };
+        let decoded = {
+            let st = std::cell::RefCell::new(&mut windowing);
+            pipeline::run_streaming(
+                inputs,
+                opts,
+                &mut |names: &[String]| {
+                    let mut s = st.borrow_mut();
+                    s.window.files = names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| FileReport {
+                            id: i as FileId,
+                            name: n.clone(),
+                            ..FileReport::default()
+                        })
+                        .collect();
+                    s.window.events = vec![Vec::new(); names.len()];
+                },
+                &mut |file, evs| st.borrow_mut().add(file, evs),
+            )
+        };
+        windowing.flush();
+        drop(windowing);
+        drop(tx);
+        let joined = worker.join();
+        (decoded, joined.is_ok())
+    });
+    let (decoded, worker_ok) = decoded;
+    if !worker_ok {
+        anyhow::bail!("the correlation thread panicked");
+    }
+    if let Some(e) = side.error.take() {
+        return Err(e.into());
+    }
+    if let Some(mut w) = side.events_out.take() {
+        w.flush()?;
+    }
+    Ok(Streamed {
+        decoded,
+        analysis: side.corr.finish(),
+        windows: side.windows,
+    })
+}
