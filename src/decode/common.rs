@@ -57,7 +57,7 @@ pub fn parse_grouped_u64(s: &str) -> Option<u64> {
 
 /// `0x1A2B` / `1A2B` hex, or decimal when `hex` is false and there is no `0x`.
 pub fn parse_u64_auto(s: &str) -> Option<u64> {
-    let s = s.trim();
+    let s = trim(s);
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         u64::from_str_radix(h, 16).ok()
     } else {
@@ -65,9 +65,20 @@ pub fn parse_u64_auto(s: &str) -> Option<u64> {
     }
 }
 
+/// `str::trim` with a fast exit for the common case: text that starts and
+/// ends with a printable ASCII character (never whitespace) is returned
+/// as is; anything else goes through `str::trim`, so the result is the same.
+pub fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => s,
+        _ => s.trim(),
+    }
+}
+
 /// A pointer value `0x8921DD28` / `0xFFFFE189BD811AA0` (32 or 64 bits).
 pub fn parse_pointer(s: &str) -> Option<u64> {
-    let s = s.trim();
+    let s = trim(s);
     let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
     if h.is_empty() || h.len() > 16 {
         return None;
@@ -78,7 +89,7 @@ pub fn parse_pointer(s: &str) -> Option<u64> {
 /// IPv4 that tolerates zero-padded octets (`172.023.098.097` is decimal,
 /// as tracerpt prints it), or IPv6 (with an optional `%zone`).
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    let s = s.trim();
+    let s = trim(s);
     if s.contains(':') {
         let s = s.split('%').next()?;
         return s.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
@@ -103,7 +114,7 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 /// `[fe80::1%9]:1900`, `*:*`, `0.0.0.0:0`, `[::]:0`. A `*` port or address
 /// becomes `None`. Returns `None` when the text is not an address at all.
 pub fn parse_socket_addr(s: &str) -> Option<Endpoint> {
-    let s = s.trim();
+    let s = trim(s);
     if s == "*:*" {
         return Some(Endpoint {
             ip: None,
@@ -169,6 +180,26 @@ pub fn split_wide(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_trim_equals_str_trim() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "0x12",
+            "\u{b}x\u{b}",
+            "\u{a0}x",
+            "x\u{3000}",
+            "\tab\r\n",
+            "é",
+            "~x!",
+            "(0x1)",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
+    }
 
     #[test]
     fn lines_strip_crlf_and_final() {

@@ -306,7 +306,7 @@ impl<'m> MatchCtx<'_, 'm> {
                 if let Some(v) = r.strip_suffix(l)
                     && self.valid(fi, v)
                 {
-                    out.push((fi, v.trim()));
+                    out.push((fi, values::trim(v)));
                     return true;
                 }
             }
@@ -324,7 +324,7 @@ impl<'m> MatchCtx<'_, 'm> {
                 *budget -= 1;
                 let v = &rest[..off];
                 if self.valid(fi, v) {
-                    out.push((fi, v.trim()));
+                    out.push((fi, values::trim(v)));
                     if self.go(i + 2, pos + off, out, budget) {
                         return true;
                     }
@@ -345,7 +345,7 @@ impl<'m> MatchCtx<'_, 'm> {
             let at = from + off;
             let v = &rest[..at];
             if self.valid(fi, v) && !self.cuts_netmon_echo(fi, v, &rest[at..]) {
-                out.push((fi, v.trim()));
+                out.push((fi, values::trim(v)));
                 if self.go(i + 2, pos + at + lit.len(), out, budget) {
                     return true;
                 }
@@ -372,7 +372,7 @@ impl<'m> MatchCtx<'_, 'm> {
     }
 
     fn valid(&self, fi: usize, v: &str) -> bool {
-        let t = v.trim();
+        let t = values::trim(v);
         let Some(f) = self.fields.get(fi) else {
             return true;
         };

@@ -6,6 +6,7 @@
 //! `0x8921DD28` or `0xFFFFE189BD811AA0`, an address as `1.2.3.4:80` or
 //! `[fe80::1]:443`. These helpers are total: malformed text gives `None`.
 
+pub use crate::decode::common::trim;
 use crate::decode::common::{parse_ip, parse_pointer, parse_socket_addr};
 use crate::event::Endpoint;
 
@@ -24,7 +25,7 @@ fn is_hex0x(s: &str) -> bool {
 /// Splits `N(Name)` into (`N`, `Name`); `Name` may itself contain
 /// parentheses (`0((Ignore IPv4 address), IPv6 address =)`).
 pub fn split_num_name(v: &str) -> Option<(&str, &str)> {
-    let v = v.trim();
+    let v = trim(v);
     let open = v.find('(')?;
     let num = &v[..open];
     if !(is_dec(num) || is_hex0x(num)) || !v.ends_with(')') {
@@ -35,7 +36,7 @@ pub fn split_num_name(v: &str) -> Option<(&str, &str)> {
 
 /// Splits NetMon's `N (0xN)` into (`N`, `0xN`).
 pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
-    let v = v.trim();
+    let v = trim(v);
     // `split_once(" (")` without building a substring searcher per call.
     let at = memchr::memchr_iter(b'(', v.as_bytes())
         .find(|&i| i > 0 && v.as_bytes().get(i - 1) == Some(&b' '))?;
@@ -46,7 +47,7 @@ pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
 
 /// The number a rendered integer value stands for, in any numeric style.
 pub fn parse_num(v: &str) -> Option<u64> {
-    let v = v.trim();
+    let v = trim(v);
     if let Some((n, _)) = split_netmon_pair(v) {
         return parse_num(n);
     }
@@ -72,14 +73,14 @@ pub fn parse_num(v: &str) -> Option<u64> {
 
 /// True when `v` is a number in one of the numeric styles.
 pub fn is_numeric(v: &str) -> bool {
-    let v = v.trim();
+    let v = trim(v);
     is_dec(v) || is_hex0x(v) || split_netmon_pair(v).is_some() || split_num_name(v).is_some()
 }
 
 /// The symbolic part of a rendered value: `Name` from `N(Name)`, or the
 /// value itself when it is not a number.
 pub fn value_name(v: &str) -> Option<&str> {
-    let v = v.trim();
+    let v = trim(v);
     if let Some((_, name)) = split_num_name(v) {
         return Some(name);
     }
@@ -91,19 +92,19 @@ pub fn value_name(v: &str) -> Option<&str> {
 
 /// A pointer in any style (`0x8921DD28`, `0x8921DD28 (…)`).
 pub fn parse_ptr(v: &str) -> Option<u64> {
-    let v = v.trim();
+    let v = trim(v);
     parse_pointer(v).or_else(|| split_netmon_pair(v).and_then(|(a, _)| parse_pointer(a)))
 }
 
 /// A rendered NTSTATUS: (code when known, name when known).
 pub fn parse_status(v: &str) -> (Option<u32>, Option<&str>) {
-    let v = v.trim();
+    let v = trim(v);
     if v.eq_ignore_ascii_case("Success") || v == "STATUS_SUCCESS" {
         return (Some(0), Some("Success"));
     }
     if let Some((code, name)) = v.split_once(" - ") {
         let c = parse_num(code).and_then(|c| u32::try_from(c).ok());
-        return (c, Some(name.trim()));
+        return (c, Some(trim(name)));
     }
     if let Some(rest) = v.strip_prefix("Unknown NTSTATUS Error code: ") {
         return (parse_num(rest).and_then(|c| u32::try_from(c).ok()), None);
@@ -119,7 +120,7 @@ pub fn parse_status(v: &str) -> (Option<u32>, Option<&str>) {
 
 /// True when `v` looks like a rendered NTSTATUS.
 pub fn is_status(v: &str) -> bool {
-    let v = v.trim();
+    let v = trim(v);
     if v.eq_ignore_ascii_case("Success") || is_numeric(v) {
         return true;
     }
@@ -127,7 +128,7 @@ pub fn is_status(v: &str) -> bool {
         return !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     }
     if let Some((code, name)) = v.split_once(" - ") {
-        return is_numeric(code) && !name.trim().is_empty();
+        return is_numeric(code) && !trim(name).is_empty();
     }
     v.starts_with("Unknown NTSTATUS Error code: ")
 }
@@ -135,7 +136,7 @@ pub fn is_status(v: &str) -> bool {
 /// A rendered address: socket address with port, bare IP, or the NetMon
 /// `IP:port` form; `None` for anything else.
 pub fn parse_address(v: &str) -> Option<Endpoint> {
-    let v = v.trim();
+    let v = trim(v);
     if let Some(ip) = parse_ip(v) {
         return Some(Endpoint {
             ip: Some(ip),
@@ -180,7 +181,7 @@ pub fn parse_sockaddr_hex(v: &str) -> Option<Endpoint> {
 
 /// A boolean as TDH renders it.
 pub fn parse_bool(v: &str) -> Option<bool> {
-    let v = v.trim();
+    let v = trim(v);
     let name = split_num_name(v).map_or(v, |(_, n)| n);
     match name {
         "TRUE" | "true" | "True" | "1" => Some(true),
