@@ -256,9 +256,23 @@ pub fn first_word(s: &str) -> Option<&str> {
 
 /// Up to `n` alphanumeric words of `s`, in order.
 pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
-    s.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(n)
+    // Byte-wise: ASCII alphanumerics are single bytes and no byte of a
+    // multi-byte character is one, so this splits exactly like a `char`
+    // split, without decoding UTF-8.
+    let b = s.as_bytes();
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        while b.get(i).is_some_and(|c| !c.is_ascii_alphanumeric()) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+            i += 1;
+        }
+        // Both ends sit next to ASCII bytes (or the ends of `s`): char boundaries.
+        (i > start).then(|| s.get(start..i)).flatten()
+    })
+    .take(n)
 }
 
 struct MatchCtx<'a, 'm> {
@@ -454,6 +468,25 @@ mod tests {
                 (3, "2428590242 (0x90C158A2)")
             ]
         );
+    }
+
+    #[test]
+    fn words_split_like_chars() {
+        for t in [
+            "",
+            "a",
+            " a b ",
+            "Tcb 0x1 (local=1.2.3.4:5) é=x ü",
+            "--x--y",
+            "日本 ab",
+        ] {
+            let by_char: Vec<&str> = t
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(8)
+                .collect();
+            assert_eq!(words(t, 8).collect::<Vec<_>>(), by_char, "{t:?}");
+        }
     }
 
     #[test]
