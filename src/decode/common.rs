@@ -83,7 +83,19 @@ pub fn parse_pointer(s: &str) -> Option<u64> {
     if h.is_empty() || h.len() > 16 {
         return None;
     }
-    u64::from_str_radix(h, 16).ok()
+    // Plain hex digits (the usual case) without the generic radix parser;
+    // anything else (a `+` sign) gets the parser's own verdict.
+    let mut v = 0u64;
+    for &c in h.as_bytes() {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return u64::from_str_radix(h, 16).ok(),
+        };
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
 }
 
 /// IPv4 that tolerates zero-padded octets (`172.023.098.097` is decimal,
@@ -180,6 +192,31 @@ pub fn split_wide(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointer_parse_matches_radix_parser() {
+        for t in [
+            "0x0",
+            "0xFFFFFFFFFFFFFFFF",
+            "0x8921dd28",
+            "0X1",
+            "0x+1F",
+            "0x-1",
+            "0xG",
+            "0x",
+            "0x10000000000000000",
+            " 0xAB ",
+        ] {
+            let h = t
+                .trim()
+                .strip_prefix("0x")
+                .or_else(|| t.trim().strip_prefix("0X"));
+            let want = h
+                .filter(|h| !h.is_empty() && h.len() <= 16)
+                .and_then(|h| u64::from_str_radix(h, 16).ok());
+            assert_eq!(parse_pointer(t), want, "{t:?}");
+        }
+    }
 
     #[test]
     fn fast_trim_equals_str_trim() {
