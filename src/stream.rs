@@ -31,19 +31,37 @@ struct Correlating<'w> {
     corr: Correlator,
     tz: Option<i16>,
     events_out: Option<EventRowsWriter<'w>>,
-    error: Option<csv::Error>,
+    error: Option<anyhow::Error>,
     windows: u64,
 }
 
 impl Correlating<'_> {
     fn window(&mut self, window: &Decoded) {
-        self.corr.window(window);
+        if self.windows == 0 {
+            // Closed connections leave memory as connections.csv records
+            // (the names are the run's files, known from the first window).
+            let names = Decoded {
+                files: window.files.clone(),
+                ..Decoded::default()
+            };
+            let tz = self.tz;
+            self.corr.retire_closed(Box::new(move |c, a| {
+                crate::output::timeline::connection_record(c, &names, a, tz).unwrap_or_default()
+            }));
+        }
+        if let Err(e) = self.corr.window(window)
+            && self.error.is_none()
+        {
+            self.error = Some(anyhow::anyhow!(
+                "cannot write the connection spill file: {e}"
+            ));
+        }
         if let Some(w) = &mut self.events_out
             && self.error.is_none()
             && let Err(e) =
                 crate::output::timeline::write_event_rows(w, window, self.corr.analysis(), self.tz)
         {
-            self.error = Some(e);
+            self.error = Some(e.into());
         }
         self.windows += 1;
     }
@@ -185,7 +203,7 @@ pub fn analyze_streaming<'w>(
         anyhow::bail!("the correlation thread panicked");
     }
     if let Some(e) = side.error.take() {
-        return Err(e.into());
+        return Err(e);
     }
     if let Some(mut w) = side.events_out.take() {
         w.flush()?;
