@@ -84,7 +84,7 @@ struct Windowing<'a, 'i> {
 impl Windowing<'_, '_> {
     fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
         if let Some(f) = &mut self.inspect {
-            evs.iter().for_each(|e| f(e));
+            evs.iter().for_each(&mut **f);
         }
         if self.relevant_only {
             evs.retain(crate::correlate::is_relevant);
