@@ -240,11 +240,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let names: std::cell::RefCell<Vec<String>> = Default::default();
             let mut failed: Option<anyhow::Error> = None;
             enum Rows {
-                Csv(csv::Writer<Box<dyn Write>>),
+                Csv(Box<csv::Writer<Box<dyn Write>>>),
                 Jsonl(Box<dyn Write>),
             }
             let mut rows = match format {
-                EventsFormat::Csv => Rows::Csv(csv::Writer::from_writer(out)),
+                EventsFormat::Csv => Rows::Csv(Box::new(csv::Writer::from_writer(out))),
                 EventsFormat::Jsonl => Rows::Jsonl(out),
             };
             let decoded = in_pool(&cfg, |run| {
@@ -345,11 +345,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(p) => Some(correlate::who::parse_packet_spec(p).map_err(usage)?),
                 None => None,
             };
-            let decoded = decode(&cfg)?;
-            let analysis = correlate::analyze(&decoded, cfg.tz);
+            // Standard input cannot be read twice: it is decoded whole.
+            let from_stdin = cfg.inputs.iter().any(|i| i == "-");
+            let mut group_query: Option<correlate::who::PacketQuery> = None;
+            let (decoded, analysis, whole) = if from_stdin {
+                let decoded = decode(&cfg)?;
+                let analysis = correlate::analyze(&decoded, cfg.tz);
+                if let Some(g) = pktgroup {
+                    group_query = correlate::who::query_for_pktgroup(&decoded, g);
+                }
+                (decoded, analysis, true)
+            } else {
+                // Pass 1: correlate window by window (connections stay in
+                // memory to be matched), noting the packet of --pktgroup.
+                let mut inspect = |e: &etwnet::event::Event| {
+                    if let Some(g) = pktgroup
+                        && group_query.is_none()
+                        && correlate::who::is_pktgroup_packet(e, g)
+                    {
+                        group_query = correlate::who::query_of(e);
+                    }
+                };
+                let streamed = in_pool(&cfg, |run| {
+                    etwnet::stream::analyze_streaming_with(
+                        &cfg.inputs,
+                        run,
+                        cfg.tz,
+                        etwnet::stream::StreamOptions {
+                            window_events: cfg.window_events,
+                            events_out: None,
+                            retire_closed: false,
+                            inspect: Some(&mut inspect),
+                        },
+                    )
+                })??;
+                (streamed.decoded, streamed.analysis, false)
+            };
             let query = match (query, pktgroup) {
                 (Some(q), _) => q,
-                (None, Some(g)) => match correlate::who::query_for_pktgroup(&decoded, g) {
+                (None, Some(g)) => match group_query {
                     Some(q) => q,
                     None => {
                         println!(
@@ -360,7 +394,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 (None, None) => return Err(usage("give --packet or --pktgroup".into())),
             };
-            let answer = correlate::who::who(&decoded, &analysis, &query, at_key, cfg.tz);
+            // Pass 2: read back only the evidence lines the answer prints.
+            let wanted = correlate::who::evidence_sources(&analysis, &query);
+            let mut evidence = Decoded {
+                files: decoded.files.clone(),
+                events: vec![Vec::new(); decoded.files.len()],
+                problems: Vec::new(),
+            };
+            if !whole && !wanted.is_empty() {
+                let quiet_run = pipeline::RunOptions {
+                    progress: None,
+                    ..cfg.run.clone()
+                };
+                pipeline::run_streaming_ordered(
+                    &cfg.inputs,
+                    &quiet_run,
+                    false,
+                    &mut |_| {},
+                    &mut |file, evs| {
+                        if let Some(slot) = evidence.events.get_mut(file as usize) {
+                            slot.extend(evs.into_iter().filter(|e| wanted.contains(&e.source)));
+                        }
+                    },
+                );
+            }
+            let evidence = if whole { &decoded } else { &evidence };
+            let answer = correlate::who::who(evidence, &analysis, &query, at_key, cfg.tz);
+
             let mut out = io::stdout().lock();
             match format {
                 WhoFormat::Text => output::timeline::write_who_text(&mut out, &answer)?,

@@ -29,21 +29,40 @@ pub type EventRowsWriter<'w> = csv::Writer<Box<dyn Write + Send + 'w>>;
 /// and runs on its own thread so correlation overlaps decoding.
 struct Correlating<'w> {
     corr: Correlator,
+    retire: bool,
     tz: Option<i16>,
     events_out: Option<EventRowsWriter<'w>>,
-    error: Option<csv::Error>,
+    error: Option<anyhow::Error>,
     windows: u64,
 }
 
 impl Correlating<'_> {
     fn window(&mut self, window: &Decoded) {
-        self.corr.window(window);
+        if self.windows == 0 && self.retire {
+            // Closed connections leave memory as connections.csv records
+            // (the names are the run's files, known from the first window).
+            let names = Decoded {
+                files: window.files.clone(),
+                ..Decoded::default()
+            };
+            let tz = self.tz;
+            self.corr.retire_closed(Box::new(move |c, a| {
+                crate::output::timeline::connection_record(c, &names, a, tz).unwrap_or_default()
+            }));
+        }
+        if let Err(e) = self.corr.window(window)
+            && self.error.is_none()
+        {
+            self.error = Some(anyhow::anyhow!(
+                "cannot write the connection spill file: {e}"
+            ));
+        }
         if let Some(w) = &mut self.events_out
             && self.error.is_none()
             && let Err(e) =
                 crate::output::timeline::write_event_rows(w, window, self.corr.analysis(), self.tz)
         {
-            self.error = Some(e);
+            self.error = Some(e.into());
         }
         self.windows += 1;
     }
@@ -51,17 +70,22 @@ impl Correlating<'_> {
 
 /// The decoding side: collects batches into windows of `limit` events and
 /// hands each full window over.
-struct Windowing<'a> {
+struct Windowing<'a, 'i> {
     /// Keep only the events correlation reads (no events.csv is written).
     relevant_only: bool,
+    /// Sees every event as decoded, before any is dropped.
+    inspect: Option<&'i mut dyn FnMut(&Event)>,
     window: Decoded,
     pending: usize,
     limit: usize,
     send: &'a mut dyn FnMut(Decoded),
 }
 
-impl Windowing<'_> {
+impl Windowing<'_, '_> {
     fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
+        if let Some(f) = &mut self.inspect {
+            evs.iter().for_each(&mut **f);
+        }
         if self.relevant_only {
             evs.retain(crate::correlate::is_relevant);
         }
@@ -115,10 +139,21 @@ pub struct Streamed {
     pub windows: u64,
 }
 
-/// Decodes and correlates `inputs` window by window. With `events_out`,
-/// events.csv rows are written to it as each window is done. Correlation
-/// runs on its own thread, one window behind decoding (at most one full
-/// window waits), so memory holds about three windows of events.
+/// How a streaming analysis runs.
+pub struct StreamOptions<'a, 'w> {
+    /// Events per window.
+    pub window_events: usize,
+    /// Where events.csv rows go, if anywhere.
+    pub events_out: Option<EventRowsWriter<'w>>,
+    /// Retire closed connections from memory (their rows stay in the
+    /// outputs; `who` keeps them in memory to match them).
+    pub retire_closed: bool,
+    /// Sees every decoded event.
+    pub inspect: Option<&'a mut dyn FnMut(&Event)>,
+}
+
+/// [`analyze_streaming_with`] with closed connections retired and no
+/// inspection.
 pub fn analyze_streaming<'w>(
     inputs: &[String],
     opts: &RunOptions,
@@ -126,9 +161,39 @@ pub fn analyze_streaming<'w>(
     window_events: usize,
     events_out: Option<EventRowsWriter<'w>>,
 ) -> anyhow::Result<Streamed> {
+    analyze_streaming_with(
+        inputs,
+        opts,
+        tz,
+        StreamOptions {
+            window_events,
+            events_out,
+            retire_closed: true,
+            inspect: None,
+        },
+    )
+}
+
+/// Decodes and correlates `inputs` window by window. With `events_out`,
+/// events.csv rows are written to it as each window is done. Correlation
+/// runs on its own thread, one window behind decoding (at most one full
+/// window waits), so memory holds about three windows of events.
+pub fn analyze_streaming_with(
+    inputs: &[String],
+    opts: &RunOptions,
+    tz: Option<i16>,
+    so: StreamOptions<'_, '_>,
+) -> anyhow::Result<Streamed> {
+    let StreamOptions {
+        window_events,
+        events_out,
+        retire_closed,
+        inspect,
+    } = so;
     let writes_events = events_out.is_some();
     let mut side = Correlating {
         corr: Correlator::new(tz),
+        retire: retire_closed,
         tz,
         events_out,
         error: None,
@@ -148,6 +213,7 @@ pub fn analyze_streaming<'w>(
         };
         let mut windowing = Windowing {
             relevant_only: !writes_events,
+            inspect,
             window: Decoded::default(),
             pending: 0,
             limit: window_events.max(1),
@@ -185,7 +251,7 @@ pub fn analyze_streaming<'w>(
         anyhow::bail!("the correlation thread panicked");
     }
     if let Some(e) = side.error.take() {
-        return Err(e.into());
+        return Err(e);
     }
     if let Some(mut w) = side.events_out.take() {
         w.flush()?;

@@ -214,8 +214,9 @@ impl DropAccumulator {
     fn add_paths(&mut self, d: &Decoded, touched: &BTreeMap<Key, usize>) {
         use super::findings::AppearanceIndex;
         use std::collections::HashMap;
-        let mut per_file: HashMap<u32, (AppearanceIndex, HashMap<(u64, u32), String>)> =
-            HashMap::new();
+        /// A file's appearance index and its dropped packets' paths.
+        type FilePaths = (AppearanceIndex, HashMap<(u64, u32), String>);
+        let mut per_file: HashMap<u32, FilePaths> = HashMap::new();
         for (key, from) in touched {
             let Some(g) = self.groups.get_mut(key) else {
                 continue;

@@ -35,12 +35,74 @@ const PERIODIC_MIN: usize = 3;
 pub fn find(a: &Analysis) -> Vec<Finding> {
     let mut out = Vec::new();
     rx_checksum(a, &mut out);
-    tx_checksum(a, &mut out);
-    syn_no_synack(a, &mut out);
-    connect_failures(a, &mut out);
-    retransmits(a, &mut out);
-    periodic(a, &mut out);
+    // Rules (b)–(e), each over the connections in id order; retired
+    // connections' findings were made when they were retired.
+    let mut per_rule: [Vec<(u32, Finding)>; PER_CONNECTION_RULES] = Default::default();
+    for (i, c) in a.connections.iter_indexed() {
+        for (r, f) in per_connection(c).into_iter().enumerate() {
+            if let (Some(f), Some(v)) = (f, per_rule.get_mut(r)) {
+                v.push((i, f));
+            }
+        }
+    }
+    for (r, i, f) in &a.retired.findings {
+        if let Some(v) = per_rule.get_mut(*r) {
+            v.push((*i, f.clone()));
+        }
+    }
+    for mut v in per_rule {
+        v.sort_by_key(|(i, _)| *i);
+        out.extend(v.into_iter().map(|(_, f)| f));
+    }
+    let mut starts: Vec<PeriodicStart> = a
+        .connections
+        .iter_indexed()
+        .filter_map(|(i, c)| PeriodicStart::of(i, c))
+        .collect();
+    starts.extend(a.retired.periodic.iter().cloned());
+    starts.sort_by_key(|s| s.index);
+    periodic(&starts, &mut out);
     out
+}
+
+/// How many rules [`per_connection`] checks.
+pub const PER_CONNECTION_RULES: usize = 4;
+
+/// Rules (b) to (e) on one connection.
+pub fn per_connection(c: &super::Connection) -> [Option<Finding>; PER_CONNECTION_RULES] {
+    [
+        tx_checksum(c),
+        syn_no_synack(c),
+        connect_failure(c),
+        retransmits(c),
+    ]
+}
+
+/// What rule (f) needs of a connection.
+#[derive(Debug, Clone)]
+pub struct PeriodicStart {
+    pub index: u32,
+    pub id: String,
+    pub proto: &'static str,
+    pub remote: String,
+    pub first_key: i64,
+    pub first_event: Option<SourceRef>,
+}
+
+impl PeriodicStart {
+    pub fn of(index: u32, c: &super::Connection) -> Option<PeriodicStart> {
+        if c.direction == ConnDirection::Listener {
+            return None;
+        }
+        Some(PeriodicStart {
+            index,
+            id: c.id.clone(),
+            proto: c.proto.as_str(),
+            remote: c.remote?.to_string(),
+            first_key: c.first_key?,
+            first_event: c.first_events.first().map(|(_, s)| *s),
+        })
+    }
 }
 
 /// PktMon appearances of one file by packet identity, built once per file
@@ -111,22 +173,21 @@ fn rx_checksum(a: &Analysis, out: &mut Vec<Finding>) {
     }
 }
 
-fn tx_checksum(a: &Analysis, out: &mut Vec<Finding>) {
-    for c in &a.connections {
-        if c.bad_checksum_sent > 0 && c.bad_checksum_received == 0 {
-            out.push(Finding {
-                rule: "b:tx-checksum-offload",
-                severity: "info",
-                summary: format!(
-                    "{} packet(s) sent by the capturing host on {} show a bad checksum and no received packet does: transmit checksum offload (the NIC fills the checksum after capture); benign",
-                    c.bad_checksum_sent,
-                    describe(c)
-                ),
-                conn_ids: vec![c.id.clone()],
-                evidence: c.bad_checksum_evidence.clone(),
-            });
-        }
+fn tx_checksum(c: &super::Connection) -> Option<Finding> {
+    if c.bad_checksum_sent > 0 && c.bad_checksum_received == 0 {
+        return Some(Finding {
+            rule: "b:tx-checksum-offload",
+            severity: "info",
+            summary: format!(
+                "{} packet(s) sent by the capturing host on {} show a bad checksum and no received packet does: transmit checksum offload (the NIC fills the checksum after capture); benign",
+                c.bad_checksum_sent,
+                describe(c)
+            ),
+            conn_ids: vec![c.id.clone()],
+            evidence: c.bad_checksum_evidence.clone(),
+        });
     }
+    None
 }
 
 fn describe(c: &super::Connection) -> String {
@@ -145,90 +206,83 @@ fn sources(v: &[(super::TimelinePos, SourceRef)]) -> Vec<SourceRef> {
     v.iter().map(|(_, s)| *s).collect()
 }
 
-fn syn_no_synack(a: &Analysis, out: &mut Vec<Finding>) {
-    for c in &a.connections {
-        if c.syn_in > 0
-            && c.synack_out == 0
-            && c.tcb
-                .is_none_or(|_| c.states.iter().all(|s| s != "Established"))
-        {
-            out.push(Finding {
-                rule: "c:syn-no-synack",
-                severity: "high",
-                summary: format!(
-                    "{} SYN(s) received on {} and no SYN-ACK sent: something above the capture point (firewall, WFP filter, no listener) drops them",
-                    c.syn_in,
-                    describe(c)
-                ),
-                conn_ids: vec![c.id.clone()],
-                evidence: sources(&c.syn_evidence),
-            });
-        }
+fn syn_no_synack(c: &super::Connection) -> Option<Finding> {
+    if c.syn_in > 0
+        && c.synack_out == 0
+        && c.tcb
+            .is_none_or(|_| c.states.iter().all(|s| s != "Established"))
+    {
+        return Some(Finding {
+            rule: "c:syn-no-synack",
+            severity: "high",
+            summary: format!(
+                "{} SYN(s) received on {} and no SYN-ACK sent: something above the capture point (firewall, WFP filter, no listener) drops them",
+                c.syn_in,
+                describe(c)
+            ),
+            conn_ids: vec![c.id.clone()],
+            evidence: sources(&c.syn_evidence),
+        });
     }
+    None
 }
 
-fn connect_failures(a: &Analysis, out: &mut Vec<Finding>) {
-    for c in &a.connections {
-        let repeated_syn = c.syn_out >= 2 && c.synack_in == 0;
-        if c.direction == ConnDirection::Outbound && (c.connect_failed.is_some() || repeated_syn) {
-            out.push(Finding {
-                rule: "d:connect-failed",
-                severity: "high",
-                summary: format!(
-                    "{}: {}{} — the destination is unreachable or the traffic is filtered",
-                    describe(c),
-                    if repeated_syn {
-                        format!("{} SYNs sent without a SYN-ACK", c.syn_out)
-                    } else {
-                        "connect failed".into()
-                    },
-                    c.close_reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
-                ),
-                conn_ids: vec![c.id.clone()],
-                evidence: c
-                    .connect_failed
-                    .into_iter()
-                    .chain(sources(&c.syn_evidence))
-                    .collect(),
-            });
-        }
+fn connect_failure(c: &super::Connection) -> Option<Finding> {
+    let repeated_syn = c.syn_out >= 2 && c.synack_in == 0;
+    if c.direction == ConnDirection::Outbound && (c.connect_failed.is_some() || repeated_syn) {
+        return Some(Finding {
+            rule: "d:connect-failed",
+            severity: "high",
+            summary: format!(
+                "{}: {}{} — the destination is unreachable or the traffic is filtered",
+                describe(c),
+                if repeated_syn {
+                    format!("{} SYNs sent without a SYN-ACK", c.syn_out)
+                } else {
+                    "connect failed".into()
+                },
+                c.close_reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            conn_ids: vec![c.id.clone()],
+            evidence: c
+                .connect_failed
+                .into_iter()
+                .chain(sources(&c.syn_evidence))
+                .collect(),
+        });
     }
+    None
 }
 
-fn retransmits(a: &Analysis, out: &mut Vec<Finding>) {
-    for c in &a.connections {
-        if c.retransmits >= RETRANSMIT_THRESHOLD {
-            out.push(Finding {
-                rule: "e:retransmissions",
-                severity: "medium",
-                summary: format!(
-                    "{}: {} retransmission(s){} — packet loss or a slow path",
-                    describe(c),
-                    c.retransmits,
-                    c.close_reason
-                        .as_ref()
-                        .map(|r| format!(", closed with {r}"))
-                        .unwrap_or_default()
-                ),
-                conn_ids: vec![c.id.clone()],
-                evidence: sources(&c.retransmit_evidence),
-            });
-        }
+fn retransmits(c: &super::Connection) -> Option<Finding> {
+    if c.retransmits >= RETRANSMIT_THRESHOLD {
+        return Some(Finding {
+            rule: "e:retransmissions",
+            severity: "medium",
+            summary: format!(
+                "{}: {} retransmission(s){} — packet loss or a slow path",
+                describe(c),
+                c.retransmits,
+                c.close_reason
+                    .as_ref()
+                    .map(|r| format!(", closed with {r}"))
+                    .unwrap_or_default()
+            ),
+            conn_ids: vec![c.id.clone()],
+            evidence: sources(&c.retransmit_evidence),
+        });
     }
+    None
 }
 
-fn periodic(a: &Analysis, out: &mut Vec<Finding>) {
-    let mut by_dest: BTreeMap<(String, &'static str), Vec<&super::Connection>> = BTreeMap::new();
-    for c in &a.connections {
-        if c.direction == ConnDirection::Listener || c.first_key.is_none() {
-            continue;
-        }
-        let Some(r) = c.remote else { continue };
+fn periodic(starts: &[PeriodicStart], out: &mut Vec<Finding>) {
+    let mut by_dest: BTreeMap<(String, &'static str), Vec<&PeriodicStart>> = BTreeMap::new();
+    for c in starts {
         by_dest
-            .entry((r.to_string(), c.proto.as_str()))
+            .entry((c.remote.clone(), c.proto))
             .or_default()
             .push(c);
     }
@@ -237,7 +291,7 @@ fn periodic(a: &Analysis, out: &mut Vec<Finding>) {
             continue;
         }
         conns.sort_by_key(|c| c.first_key);
-        let starts: Vec<i64> = conns.iter().filter_map(|c| c.first_key).collect();
+        let starts: Vec<i64> = conns.iter().map(|c| c.first_key).collect();
         let mut gaps: Vec<i64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
         // Connections opened in a burst (within a second) count as one attempt.
         gaps.retain(|g| *g > 1_000_000_000);
@@ -261,7 +315,7 @@ fn periodic(a: &Analysis, out: &mut Vec<Finding>) {
                     human_interval(median)
                 ),
                 conn_ids: conns.iter().map(|c| c.id.clone()).collect(),
-                evidence: conns.iter().filter_map(|c| c.first_events.first().map(|(_, s)| *s)).collect(),
+                evidence: conns.iter().filter_map(|c| c.first_event).collect(),
             });
         }
     }

@@ -119,6 +119,8 @@ pub struct Connection {
     /// The earliest trace-prefix PID above 4 (not PktMon), the last resort.
     pub header_pid: Option<(TimelinePos, u32, SourceRef)>,
     pub sources: BTreeSet<u32>,
+    /// The last window an event joined this connection in.
+    pub last_window: u64,
     /// Ended (Closed state, close/abort): a later reuse of its TCB starts a
     /// new connection.
     pub closed: bool,
@@ -216,6 +218,7 @@ impl Connection {
             retransmit_evidence: Vec::new(),
             header_pid: None,
             sources: BTreeSet::new(),
+            last_window: 0,
             closed: false,
             syn_in: 0,
             syn_out: 0,
@@ -310,6 +313,140 @@ impl Connection {
     }
 }
 
+/// The connections by index (`C0001` is index 0). In a streaming run,
+/// closed connections are retired: their connections.csv row and findings
+/// are kept in [`Retired`] and their slot is emptied, so memory holds only
+/// the connections still open (and recently closed).
+#[derive(Debug, Default)]
+pub struct Connections {
+    slots: Vec<Option<Box<Connection>>>,
+}
+
+impl Connections {
+    /// Connections ever made, retired ones included.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// A connection that is still in memory.
+    pub fn get(&self, i: usize) -> Option<&Connection> {
+        self.slots.get(i)?.as_deref()
+    }
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Connection> {
+        self.slots.get_mut(i)?.as_deref_mut()
+    }
+    fn push(&mut self, c: Connection) {
+        self.slots.push(Some(Box::new(c)));
+    }
+    fn take(&mut self, i: usize) -> Option<Connection> {
+        self.slots.get_mut(i)?.take().map(|b| *b)
+    }
+    /// The connections in memory, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &Connection> {
+        self.slots.iter().filter_map(|c| c.as_deref())
+    }
+    /// The connections in memory with their index.
+    pub fn iter_indexed(&self) -> impl Iterator<Item = (u32, &Connection)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i as u32, c.as_deref()?)))
+    }
+}
+
+impl<'a> IntoIterator for &'a Connections {
+    type Item = &'a Connection;
+    type IntoIter = Box<dyn Iterator<Item = &'a Connection> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// Formats a retired connection's connections.csv record (with a header
+/// line first, which is kept once).
+pub type RowFormatter = Box<dyn FnMut(&Connection, &Analysis) -> Vec<u8> + Send>;
+
+/// What is kept of retired connections: their connections.csv records in
+/// a spill file, their findings, and what rule (f) needs.
+#[derive(Default)]
+pub struct Retired {
+    /// The connections.csv header line.
+    pub header: Option<Vec<u8>>,
+    /// (connection index, offset, length) of each record in `spill`.
+    pub rows: Vec<(u32, u64, u32)>,
+    spill: Option<std::fs::File>,
+    spill_len: u64,
+    /// (rule slot, connection index, finding) for rules (b)–(e).
+    pub findings: Vec<(usize, u32, Finding)>,
+    pub periodic: Vec<findings::PeriodicStart>,
+}
+
+impl std::fmt::Debug for Retired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retired")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl Retired {
+    fn store(&mut self, index: u32, record: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        // The formatter writes a header line, then the record.
+        let cut = memchr::memchr(b'\n', record).map_or(0, |i| i + 1);
+        let (head, row) = record.split_at(cut);
+        if self.header.is_none() {
+            self.header = Some(head.to_vec());
+        }
+        if self.spill.is_none() {
+            self.spill = Some(spill_file()?);
+        }
+        if let Some(f) = &mut self.spill {
+            f.write_all(row)?;
+        }
+        self.rows.push((index, self.spill_len, row.len() as u32));
+        self.spill_len += row.len() as u64;
+        Ok(())
+    }
+
+    /// The retired records by connection index.
+    pub fn records(&self) -> std::io::Result<std::collections::HashMap<u32, (u64, u32)>> {
+        Ok(self.rows.iter().map(|(i, o, l)| (*i, (*o, *l))).collect())
+    }
+
+    /// Reads one record back.
+    pub fn read(&self, offset: u64, len: u32) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut buf = vec![0u8; len as usize];
+        if let Some(mut f) = self.spill.as_ref() {
+            f.seek(SeekFrom::Start(offset))?;
+            f.read_exact(&mut buf)?;
+        }
+        Ok(buf)
+    }
+}
+
+/// A temporary file, unlinked at once where the OS allows it (it lives
+/// until closed); where it does not (Windows), it stays in the temp folder,
+/// named for the process.
+fn spill_file() -> std::io::Result<std::fs::File> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "etwnet-{}-{n}.connections.spill",
+        std::process::id()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
+
 /// Everything correlation produced.
 #[derive(Debug, Default)]
 pub struct Analysis {
@@ -319,7 +456,9 @@ pub struct Analysis {
     pub keys: Vec<Vec<Option<i64>>>,
     /// Connection index per event, parallel to `Decoded::events`.
     pub conn_of: Vec<Vec<Option<u32>>>,
-    pub connections: Vec<Connection>,
+    pub connections: Connections,
+    /// Connections retired from memory (streaming runs only).
+    pub retired: Retired,
     pub processes: ProcessTable,
     pub drops: Vec<DropGroup>,
     pub findings: Vec<Finding>,
@@ -444,9 +583,50 @@ pub struct Correlator {
     /// netstat rows with a PID, for the last-resort attribution.
     netstat: Vec<Event>,
     drops: drops::DropAccumulator,
+    /// Set for streaming runs: closed connections leave memory.
+    retire: Option<RowFormatter>,
     /// Connections indexed by ports so far (index_ports is idempotent, this
     /// only saves work).
     windows: u64,
+}
+
+/// netstat rows, then the trace prefix PID, for a connection still without
+/// a PID of medium confidence or better.
+fn fallback_attribution(netstat: &[Event], conn: &mut Connection) {
+    if conn
+        .attribution
+        .as_ref()
+        .is_some_and(|a| a.confidence >= Confidence::Medium)
+    {
+        return;
+    }
+    let (local, remote, proto) = (conn.local, conn.remote, conn.proto);
+    // netstat rows in file order (they are kept in the order they came).
+    let hit = netstat.iter().find(|e| {
+        e.proto == Some(proto)
+            && same_ep(e.local, local)
+            && (proto == Proto::Udp
+                || same_ep(e.remote, remote)
+                || (conn.direction == ConnDirection::Listener))
+    });
+    if let (Some(e), Some(pid)) = (hit, hit.and_then(|e| e.pid)) {
+        conn.attribute(Attribution {
+            pid,
+            confidence: Confidence::Medium,
+            how: "netstat row with the same addresses".into(),
+            evidence: vec![e.source],
+        });
+        return;
+    }
+    // Last resort: the trace prefix PID, if it is not 0/4.
+    if let Some((_, pid, src)) = conn.header_pid {
+        conn.attribute(Attribution {
+            pid,
+            confidence: Confidence::Low,
+            how: "trace prefix PID only (often 0, 4 or the DPC's context: unreliable)".into(),
+            evidence: vec![src],
+        });
+    }
 }
 
 /// What follows a one-byte receive on the same TCB.
@@ -536,7 +716,8 @@ pub fn is_relevant(ev: &Event) -> bool {
 /// Correlates all decoded events (one window: the whole input).
 pub fn analyze(d: &Decoded, tz: Option<i16>) -> Analysis {
     let mut c = Correlator::new(tz);
-    c.window(d);
+    // Nothing is retired here, so the window cannot fail.
+    let _ = c.window(d);
     c.finish_keep_window()
 }
 
@@ -559,8 +740,17 @@ impl Correlator {
             last_key: HashMap::new(),
             netstat: Vec::new(),
             drops: drops::DropAccumulator::default(),
+            retire: None,
             windows: 0,
         }
+    }
+
+    /// Retire closed TCP connections that saw no event for two windows:
+    /// `format` makes their connections.csv record (header line first),
+    /// which goes to a spill file with their findings. Memory then holds
+    /// the open connections, not every connection of the trace.
+    pub fn retire_closed(&mut self, format: RowFormatter) {
+        self.retire = Some(format);
     }
 
     /// The analysis so far (connections, process table, components); its
@@ -572,7 +762,7 @@ impl Correlator {
     /// Correlates one window of events. Windows must come in file order;
     /// events of a window may be dropped after this returns (and after the
     /// window's events.csv rows are written from [`Correlator::analysis`]).
-    pub fn window(&mut self, d: &Decoded) {
+    pub fn window(&mut self, d: &Decoded) -> std::io::Result<()> {
         let mut b = Builder { d, s: self };
         b.resolve_deferred_fin();
         b.order_events();
@@ -583,6 +773,7 @@ impl Correlator {
                 b.s.netstat.push(ev.clone());
             }
         }
+        b.s.netstat.sort_by_key(|e| e.source);
         b.components();
         b.afd_table();
         let order = std::mem::take(&mut b.s.a.order);
@@ -607,7 +798,86 @@ impl Correlator {
         b.join_afd();
         let Builder { s, .. } = b;
         s.drops.add_window(d, &s.a);
+        s.retire_idle()?;
         s.windows += 1;
+        Ok(())
+    }
+
+    /// Moves closed TCP connections idle for two windows out of memory.
+    fn retire_idle(&mut self) -> std::io::Result<()> {
+        let Some(mut format) = self.retire.take() else {
+            return Ok(());
+        };
+        let now = self.windows;
+        let idle: Vec<u32> = self
+            .a
+            .connections
+            .iter_indexed()
+            .filter(|(_, c)| {
+                c.closed
+                    && c.proto == Proto::Tcp
+                    && c.tcb.is_some()
+                    && c.direction != ConnDirection::Listener
+                    && c.last_window + 2 <= now
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut result = Ok(());
+        for i in idle {
+            if let Err(e) = self.retire_one(i, &mut format) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.retire = Some(format);
+        result
+    }
+
+    fn retire_one(&mut self, i: u32, format: &mut RowFormatter) -> std::io::Result<()> {
+        let Some(mut conn) = self.a.connections.take(i as usize) else {
+            return Ok(());
+        };
+        fallback_attribution(&self.netstat, &mut conn);
+        // Later events of its TCB, tuple or endpoint start afresh.
+        if let Some(t) = conn.tcb
+            && self.by_tcb.get(&t) == Some(&i)
+        {
+            self.by_tcb.remove(&t);
+        }
+        if let (Some(l), Some(r)) = (conn.local, conn.remote) {
+            let key = (conn.proto, l, r);
+            if self.tcb_by_tuple.get(&key) == Some(&i) {
+                self.tcb_by_tuple.remove(&key);
+            }
+        }
+        if let (Some(a), Some(b)) = (
+            conn.local.and_then(|e| e.port),
+            conn.remote.and_then(|e| e.port),
+        ) {
+            let key = (conn.proto, a.min(b), a.max(b));
+            if let Some(v) = self.by_ports.get_mut(&key) {
+                v.retain(|c| *c != i);
+                if v.is_empty() {
+                    self.by_ports.remove(&key);
+                }
+            }
+        }
+        if let Some(ep) = conn.endpoint
+            && self.endpoint_conn.get(&ep) == Some(&i)
+        {
+            self.endpoint_conn.remove(&ep);
+            self.afd.remove(&ep);
+        }
+        for (r, f) in findings::per_connection(&conn).into_iter().enumerate() {
+            if let Some(f) = f {
+                self.a.retired.findings.push((r, i, f));
+            }
+        }
+        if let Some(p) = findings::PeriodicStart::of(i, &conn) {
+            self.a.retired.periodic.push(p);
+        }
+        let record = format(&conn, &self.a);
+        self.a.retired.store(i, &record)
     }
 
     /// Ends the analysis: attribution fallbacks, drop groups, findings. The
@@ -639,43 +909,9 @@ impl Correlator {
 
     /// netstat rows, then the trace prefix PID, for connections still without one.
     fn attribute_fallbacks(&mut self) {
-        let mut netstat: Vec<&Event> = self.netstat.iter().collect();
-        netstat.sort_by_key(|e| e.source);
         for ci in 0..self.a.connections.len() {
-            let conn = &self.a.connections[ci];
-            if conn
-                .attribution
-                .as_ref()
-                .is_some_and(|a| a.confidence >= Confidence::Medium)
-            {
-                continue;
-            }
-            let (local, remote, proto) = (conn.local, conn.remote, conn.proto);
-            let hit = netstat.iter().find(|e| {
-                e.proto == Some(proto)
-                    && same_ep(e.local, local)
-                    && (proto == Proto::Udp
-                        || same_ep(e.remote, remote)
-                        || (conn.direction == ConnDirection::Listener))
-            });
-            if let (Some(e), Some(pid)) = (hit, hit.and_then(|e| e.pid)) {
-                self.a.connections[ci].attribute(Attribution {
-                    pid,
-                    confidence: Confidence::Medium,
-                    how: "netstat row with the same addresses".into(),
-                    evidence: vec![e.source],
-                });
-                continue;
-            }
-            // Last resort: the trace prefix PID, if it is not 0/4.
-            if let Some((_, pid, src)) = self.a.connections[ci].header_pid {
-                self.a.connections[ci].attribute(Attribution {
-                    pid,
-                    confidence: Confidence::Low,
-                    how: "trace prefix PID only (often 0, 4 or the DPC's context: unreliable)"
-                        .into(),
-                    evidence: vec![src],
-                });
+            if let Some(conn) = self.a.connections.get_mut(ci) {
+                fallback_attribution(&self.netstat, conn);
             }
         }
     }
@@ -793,8 +1029,10 @@ impl Builder<'_> {
         let (Some(ev), key) = (self.s.a.event(self.d, r), self.s.a.key_of(r)) else {
             return;
         };
+        let window = self.s.windows;
         if let Some(conn) = self.s.a.connections.get_mut(c as usize) {
             conn.touch(ev, key);
+            conn.last_window = window;
         }
         if let Some(slot) = self
             .s
@@ -851,7 +1089,16 @@ impl Builder<'_> {
         };
         let existing = self.s.by_tcb.get(&tcb).copied();
         let c = match existing {
-            Some(c) if !(self.s.a.connections[c as usize].closed && Self::starts_new(ev)) => c,
+            Some(c)
+                if self
+                    .s
+                    .a
+                    .connections
+                    .get(c as usize)
+                    .is_some_and(|conn| !(conn.closed && Self::starts_new(ev))) =>
+            {
+                c
+            }
             _ => {
                 let proto = if matches!(
                     ev.kind,
@@ -1386,7 +1633,9 @@ impl Builder<'_> {
         }
         if !cands.is_empty() {
             for ci in 0..self.s.a.connections.len() {
-                let conn = &self.s.a.connections[ci];
+                let Some(conn) = self.s.a.connections.get(ci) else {
+                    continue;
+                };
                 if conn.endpoint.is_some() {
                     continue;
                 }
@@ -1439,7 +1688,9 @@ impl Builder<'_> {
                 if let Some((ep, _, src)) = best {
                     self.s.endpoint_conn.insert(ep, ci as u32);
                     let pid = self.afd_pid(ep);
-                    let conn = &mut self.s.a.connections[ci];
+                    let Some(conn) = self.s.a.connections.get_mut(ci) else {
+                        continue;
+                    };
                     conn.endpoint = Some(ep);
                     if let Some((pid, psrc)) = pid {
                         conn.attribute(Attribution {

@@ -111,6 +111,42 @@ fn event_at(d: &Decoded, src: SourceRef) -> Option<&Event> {
         .or_else(|| evs.iter().find(|e| e.source == src))
 }
 
+/// The source lines whose text `who` prints for `q`: the attribution
+/// evidence and first events of every matching connection. A streaming
+/// run reads just these back in a second pass.
+pub fn evidence_sources(a: &Analysis, q: &PacketQuery) -> std::collections::BTreeSet<SourceRef> {
+    let mut out = std::collections::BTreeSet::new();
+    for c in a.connections.iter() {
+        if conn_matches(c, q).is_none() {
+            continue;
+        }
+        if let Some(attr) = &c.attribution {
+            out.extend(attr.evidence.iter().copied());
+        }
+        out.extend(c.first_events.iter().map(|(_, s)| *s));
+    }
+    out
+}
+
+/// Whether an event is a PktMon packet of group `group` with a 5-tuple.
+pub fn is_pktgroup_packet(e: &Event, group: u64) -> bool {
+    matches!(e.kind, Kind::Packet | Kind::PacketDrop)
+        && e.packet
+            .as_ref()
+            .is_some_and(|p| p.pkt_group_id == Some(group))
+        && e.local.is_some()
+        && e.remote.is_some()
+}
+
+/// The query for a PktMon packet event.
+pub fn query_of(e: &Event) -> Option<PacketQuery> {
+    Some(PacketQuery {
+        proto: e.proto,
+        src: e.local?,
+        dst: e.remote?,
+    })
+}
+
 /// Answers `who` for a packet, optionally near a time key (`at`).
 pub fn who(
     d: &Decoded,
@@ -213,7 +249,7 @@ pub fn who(
     let searched = format!(
         "{} connection(s)/flow(s) from {} event(s) in {} file(s), matched on {query} in either direction",
         a.connections.len(),
-        d.all_events().count(),
+        d.files.iter().map(|f| f.events).sum::<u64>(),
         d.files.len()
     );
     let mut nearest = Vec::new();
@@ -250,21 +286,8 @@ pub fn who(
 /// The 5-tuple of a PktMon packet group, for `who --pktgroup`.
 pub fn query_for_pktgroup(d: &Decoded, group: u64) -> Option<PacketQuery> {
     d.all_events()
-        .filter(|e| matches!(e.kind, Kind::Packet | Kind::PacketDrop))
-        .find(|e| {
-            e.packet
-                .as_ref()
-                .is_some_and(|p| p.pkt_group_id == Some(group))
-                && e.local.is_some()
-                && e.remote.is_some()
-        })
-        .and_then(|e| {
-            Some(PacketQuery {
-                proto: e.proto,
-                src: e.local?,
-                dst: e.remote?,
-            })
-        })
+        .find(|e| is_pktgroup_packet(e, group))
+        .and_then(query_of)
 }
 
 #[cfg(test)]

@@ -52,15 +52,49 @@ fn addr(e: Option<crate::event::Endpoint>) -> (String, String) {
     }
 }
 
-/// Writes connections.csv.
+/// Writes connections.csv: every connection in index order, retired ones
+/// (streaming runs) from their spilled records.
 pub fn write_connections<W: Write>(
-    out: W,
+    mut out: W,
     d: &Decoded,
     a: &Analysis,
     tz: Option<i16>,
-) -> csv::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    for c in &a.connections {
+) -> anyhow::Result<()> {
+    let retired = a.retired.records()?;
+    let mut header_written = false;
+    for i in 0..a.connections.len() {
+        let record = match a.connections.get(i) {
+            Some(c) => connection_record(c, d, a, tz)?,
+            None => match retired.get(&(i as u32)) {
+                Some((off, len)) => {
+                    let mut r = a.retired.header.clone().unwrap_or_default();
+                    r.extend(a.retired.read(*off, *len)?);
+                    r
+                }
+                None => continue,
+            },
+        };
+        let cut = memchr::memchr(b'\n', &record).map_or(0, |i| i + 1);
+        let (head, row) = record.split_at(cut);
+        if !header_written {
+            out.write_all(head)?;
+            header_written = true;
+        }
+        out.write_all(row)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One connection's connections.csv record, after its header line.
+pub fn connection_record(
+    c: &crate::correlate::Connection,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> csv::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(512));
+    {
         let (la, lp) = addr(c.local);
         let (ra, rp) = addr(c.remote);
         let pid = c.attribution.as_ref().map(|x| x.pid);
@@ -115,8 +149,7 @@ pub fn write_connections<W: Write>(
             sources: sources.join(";"),
         })?;
     }
-    w.flush()?;
-    Ok(())
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 #[derive(Serialize)]
