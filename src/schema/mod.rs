@@ -446,6 +446,10 @@ impl Registry {
                 const { std::cell::RefCell::new(Vec::new()) };
         }
         let me = self.id;
+        // A registry not built by `load` (id 0) has no identity to cache by.
+        if me == 0 {
+            return self.provider_index_slow(name);
+        }
         if let Some(hit) = RECENT.with(|r| {
             r.borrow()
                 .iter()
