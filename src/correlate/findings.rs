@@ -82,9 +82,8 @@ pub fn per_connection(c: &super::Connection) -> [Option<Finding>; PER_CONNECTION
 #[derive(Debug, Clone)]
 pub struct PeriodicStart {
     pub index: u32,
-    pub id: String,
-    pub proto: &'static str,
-    pub remote: String,
+    pub proto: crate::event::Proto,
+    pub remote: crate::event::Endpoint,
     pub first_key: i64,
     pub first_event: Option<SourceRef>,
 }
@@ -96,9 +95,8 @@ impl PeriodicStart {
         }
         Some(PeriodicStart {
             index,
-            id: c.id.clone(),
-            proto: c.proto.as_str(),
-            remote: c.remote?.to_string(),
+            proto: c.proto,
+            remote: c.remote?,
             first_key: c.first_key?,
             first_event: c.first_events.first().map(|(_, s)| *s),
         })
@@ -282,7 +280,7 @@ fn periodic(starts: &[PeriodicStart], out: &mut Vec<Finding>) {
     let mut by_dest: BTreeMap<(String, &'static str), Vec<&PeriodicStart>> = BTreeMap::new();
     for c in starts {
         by_dest
-            .entry((c.remote.clone(), c.proto))
+            .entry((c.remote.to_string(), c.proto.as_str()))
             .or_default()
             .push(c);
     }
@@ -314,7 +312,7 @@ fn periodic(starts: &[PeriodicStart], out: &mut Vec<Finding>) {
                     conns.len(),
                     human_interval(median)
                 ),
-                conn_ids: conns.iter().map(|c| c.id.clone()).collect(),
+                conn_ids: conns.iter().map(|c| super::conn_id(c.index)).collect(),
                 evidence: conns.iter().filter_map(|c| c.first_event).collect(),
             });
         }

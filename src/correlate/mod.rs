@@ -187,10 +187,15 @@ impl PktmonSeen {
     }
 }
 
+/// The id of the connection at `index`: `C0001` is index 0.
+pub fn conn_id(index: u32) -> String {
+    format!("C{:04}", u64::from(index) + 1)
+}
+
 impl Connection {
     fn new(id: usize, proto: Proto) -> Self {
         Connection {
-            id: format!("C{:04}", id + 1),
+            id: conn_id(id as u32),
             proto,
             local: None,
             remote: None,
