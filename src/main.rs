@@ -292,27 +292,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = input.config().map_err(usage)?;
             std::fs::create_dir_all(&output)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", output.display()))?;
-            let events_path = output.join("events.csv");
-            let events_out = if no_events {
-                None
+            let (events_out, events_path) = if no_events {
+                (None, None)
             } else {
-                let f = File::create(&events_path)
-                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", events_path.display()))?;
-                let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 20, f));
-                Some(csv::Writer::from_writer(w))
+                let (p, f) = output::timeline::create_in(&output, "events.csv")?;
+                let w: Box<dyn Write + Send> = Box::new(f);
+                (Some(csv::Writer::from_writer(w)), Some(p))
             };
             let streamed = analyze_streaming(&cfg, events_out)?;
             let (decoded, analysis) = (streamed.decoded, streamed.analysis);
-            let mut written = vec![output.join("connections.csv")];
-            let f = File::create(&written[0])
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", written[0].display()))?;
-            output::timeline::write_connections(BufWriter::new(f), &decoded, &analysis, cfg.tz)?;
-            if !no_events {
-                written.push(events_path);
+            let mut written =
+                output::timeline::write_timeline_tables(&output, &decoded, &analysis, cfg.tz)?;
+            if let Some(p) = events_path {
+                // Listed after connections.csv, as the files are described.
+                written.insert(1, p);
             }
-            written.extend(output::timeline::write_timeline_tables(
-                &output, &decoded, &analysis, cfg.tz,
-            )?);
             let code = finish(&cfg, &decoded)?;
             eprintln!(
                 "etwnet: {} connection(s)/flow(s), {} drop group(s), {} finding(s)",

@@ -272,12 +272,7 @@ impl Connection {
         let pos: TimelinePos = (key.unwrap_or(i64::MIN), ev.source.file, ev.source.line);
         self.event_count += 1;
         keep_earliest(&mut self.first_events, (pos, ev.source), 5);
-        if ev
-            .packet
-            .as_ref()
-            .and_then(|p| p.tcp_flags.as_deref())
-            .is_some_and(|f| f.contains('S'))
-        {
+        if ev.packet.as_deref().is_some_and(|p| flags_of(p).0) {
             keep_earliest(&mut self.syn_evidence, (pos, ev.source), 10);
         }
         if matches!(ev.kind, Kind::TcpRetransmit | Kind::KernelTcpRetransmit) {
@@ -417,8 +412,8 @@ impl Retired {
     }
 
     /// The retired records by connection index.
-    pub fn records(&self) -> std::io::Result<std::collections::HashMap<u32, (u64, u32)>> {
-        Ok(self.rows.iter().map(|(i, o, l)| (*i, (*o, *l))).collect())
+    pub fn records(&self) -> HashMap<u32, (u64, u32)> {
+        self.rows.iter().map(|(i, o, l)| (*i, (*o, *l))).collect()
     }
 
     /// Reads one record back.
@@ -590,8 +585,7 @@ pub struct Correlator {
     drops: drops::DropAccumulator,
     /// Set for streaming runs: closed connections leave memory.
     retire: Option<RowFormatter>,
-    /// Connections indexed by ports so far (index_ports is idempotent, this
-    /// only saves work).
+    /// Windows correlated so far (the current window's number).
     windows: u64,
 }
 
@@ -772,13 +766,17 @@ impl Correlator {
         b.resolve_deferred_fin();
         b.order_events();
         let tz = b.s.tz;
+        let netstat_before = b.s.netstat.len();
         for ev in d.all_events() {
             b.s.a.processes.add(ev, ev.ts.map(|t| t.sort_key(tz)));
             if ev.kind == Kind::SocketRow && ev.pid.is_some() {
                 b.s.netstat.push(ev.clone());
             }
         }
-        b.s.netstat.sort_by_key(|e| e.source);
+        if b.s.netstat.len() > netstat_before {
+            // Files may arrive out of id order (small files first).
+            b.s.netstat.sort_by_key(|e| e.source);
+        }
         b.components();
         b.afd_table();
         let order = std::mem::take(&mut b.s.a.order);

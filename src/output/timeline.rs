@@ -60,27 +60,30 @@ pub fn write_connections<W: Write>(
     a: &Analysis,
     tz: Option<i16>,
 ) -> anyhow::Result<()> {
-    let retired = a.retired.records()?;
+    let retired = a.retired.records();
     let mut header_written = false;
     for i in 0..a.connections.len() {
-        let record = match a.connections.get(i) {
-            Some(c) => connection_record(c, d, a, tz)?,
+        let (record, cut, spilled) = match a.connections.get(i) {
+            Some(c) => {
+                let r = connection_record(c, d, a, tz)?;
+                let cut = memchr::memchr(b'\n', &r).map_or(0, |i| i + 1);
+                (r, cut, false)
+            }
             None => match retired.get(&(i as u32)) {
-                Some((off, len)) => {
-                    let mut r = a.retired.header.clone().unwrap_or_default();
-                    r.extend(a.retired.read(*off, *len)?);
-                    r
-                }
+                Some((off, len)) => (a.retired.read(*off, *len)?, 0, true),
                 None => continue,
             },
         };
-        let cut = memchr::memchr(b'\n', &record).map_or(0, |i| i + 1);
-        let (head, row) = record.split_at(cut);
         if !header_written {
+            let head = if spilled {
+                a.retired.header.as_deref().unwrap_or_default()
+            } else {
+                &record[..cut]
+            };
             out.write_all(head)?;
             header_written = true;
         }
-        out.write_all(row)?;
+        out.write_all(&record[cut..])?;
     }
     out.flush()?;
     Ok(())
@@ -475,57 +478,33 @@ pub fn write_findings<W: Write>(out: W, d: &Decoded, a: &Analysis) -> csv::Resul
     Ok(())
 }
 
-/// Writes all timeline outputs into `dir`; returns the paths written.
-pub fn write_timeline(
-    dir: &Path,
-    d: &Decoded,
-    a: &Analysis,
-    tz: Option<i16>,
-    with_events: bool,
-) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let open = |name: &str| -> anyhow::Result<(PathBuf, BufWriter<File>)> {
-        let p = dir.join(name);
-        let f =
-            File::create(&p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
-        Ok((p, BufWriter::new(f)))
-    };
-    let mut written = Vec::new();
-    let (p, f) = open("connections.csv")?;
-    write_connections(f, d, a, tz)?;
-    written.push(p);
-    if with_events {
-        let (p, f) = open("events.csv")?;
-        write_events(f, d, a, tz)?;
-        written.push(p);
-    }
-    written.extend(write_timeline_tables(dir, d, a, tz)?);
-    Ok(written)
+/// Creates the output file `dir/name` (buffered), naming it in the error.
+pub fn create_in(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, BufWriter<File>)> {
+    let p = dir.join(name);
+    let f = File::create(&p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+    Ok((p, BufWriter::with_capacity(1 << 20, f)))
 }
 
-/// Writes drops.csv, processes.csv and findings.csv into `dir` (which
-/// exists); returns the paths written.
+/// Writes connections.csv, drops.csv, processes.csv and findings.csv into
+/// `dir` (which exists; events.csv is written while the run streams);
+/// returns the paths written.
 pub fn write_timeline_tables(
     dir: &Path,
     d: &Decoded,
     a: &Analysis,
     tz: Option<i16>,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let open = |name: &str| -> anyhow::Result<(PathBuf, BufWriter<File>)> {
-        let p = dir.join(name);
-        let f =
-            File::create(&p).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
-        Ok((p, BufWriter::new(f)))
-    };
     let mut written = Vec::new();
-    let (p, f) = open("drops.csv")?;
+    let (p, f) = create_in(dir, "connections.csv")?;
+    write_connections(f, d, a, tz)?;
+    written.push(p);
+    let (p, f) = create_in(dir, "drops.csv")?;
     write_drops_csv(f, d, a, tz)?;
     written.push(p);
-    let (p, f) = open("processes.csv")?;
+    let (p, f) = create_in(dir, "processes.csv")?;
     write_processes(f, d, a)?;
     written.push(p);
-    let (p, f) = open("findings.csv")?;
+    let (p, f) = create_in(dir, "findings.csv")?;
     write_findings(f, d, a)?;
     written.push(p);
     Ok(written)
