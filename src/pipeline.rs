@@ -161,7 +161,7 @@ pub fn run_streaming_ordered(
         0
     };
     let mut reports: Vec<Option<FileReport>> = vec![None; found.files.len()];
-    let small: Vec<(FileId, FileReport, Vec<Event>)> = found
+    let mut small: Vec<(FileId, FileReport, Vec<Event>)> = found
         .files
         .par_iter()
         .enumerate()
@@ -171,6 +171,11 @@ pub fn run_streaming_ordered(
             (i as FileId, r, e)
         })
         .collect();
+    if small_first {
+        // Snapshots (process and socket tables, component lists) before
+        // the traces, so their names are known when trace events arrive.
+        small.sort_by_key(|(id, rep, _)| (!rep.format.is_some_and(Format::is_snapshot), *id));
+    }
     for (id, rep, events) in small {
         if !events.is_empty() {
             consumer(id, events);

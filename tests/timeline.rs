@@ -293,6 +293,68 @@ fn timeline_over_all_real_samples() {
     );
 }
 
+/// Over the real samples (many files, ETL PktMon captures whose component
+/// names come in a trailer after the packets), correlating in windows of
+/// 2,000 events gives the same rows as one window. Only the numbering of
+/// connections may differ: windows meet connections file by file.
+#[test]
+fn windowed_timeline_over_real_samples_equals_whole() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples-real");
+    if !root.is_dir() {
+        eprintln!("skipped: ../shared is absent");
+        return;
+    }
+    let renumbered = |dir: &Path, file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut rows: Vec<String> = text
+            .lines()
+            .map(|l| {
+                // Connection ids (C0001…) replaced by C.
+                let mut out = String::new();
+                let mut chars = l.chars().peekable();
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    if c == 'C' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                        while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                            chars.next();
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut dirs = Vec::new();
+    for window in ["100000000", "2000"] {
+        let dir = out_dir(&format!("real_window_{window}"));
+        let (code, _out, err) = etwnet(&[
+            "timeline",
+            "-q",
+            "--window-events",
+            window,
+            root.to_str().unwrap(),
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        dirs.push(dir);
+    }
+    for file in [
+        "connections.csv",
+        "events.csv",
+        "drops.csv",
+        "findings.csv",
+        "processes.csv",
+    ] {
+        assert!(
+            renumbered(&dirs[0], file) == renumbered(&dirs[1], file),
+            "{file} differs between one window and windows of 2,000 events"
+        );
+    }
+}
+
 fn walk(p: &Path) -> usize {
     std::fs::read_dir(p)
         .unwrap()

@@ -48,6 +48,9 @@ pub struct DropGroup {
     /// PktMon (file, component id), named when the analysis ends (the
     /// component table is a trailer, after the packets).
     component_ref: Option<(u32, u32)>,
+    /// The example packet, assembled in its window; its path text is made
+    /// when the analysis ends, when every component name is known.
+    example_path: Option<crate::pktmon::assemble::PacketPath>,
     first_pos: super::TimelinePos,
 }
 
@@ -183,6 +186,7 @@ impl DropAccumulator {
                 sources: Vec::new(),
                 path: None,
                 path_lines: Vec::new(),
+                example_path: None,
                 component_ref,
                 first_pos: pos,
             });
@@ -214,8 +218,11 @@ impl DropAccumulator {
     fn add_paths(&mut self, d: &Decoded, touched: &BTreeMap<Key, usize>) {
         use super::findings::AppearanceIndex;
         use std::collections::HashMap;
-        /// A file's appearance index and its dropped packets' paths.
-        type FilePaths = (AppearanceIndex, HashMap<(u64, u32), String>);
+        /// A file's appearance index and its dropped packets.
+        type FilePaths = (
+            AppearanceIndex,
+            HashMap<(u64, u32), crate::pktmon::assemble::PacketPath>,
+        );
         let mut per_file: HashMap<u32, FilePaths> = HashMap::new();
         for (key, from) in touched {
             let Some(g) = self.groups.get_mut(key) else {
@@ -224,7 +231,7 @@ impl DropAccumulator {
             if g.layer != "pktmon" {
                 continue;
             }
-            let wants_path = g.path.is_none() && *from == 0;
+            let wants_path = g.example_path.is_none() && *from == 0;
             let wants_lines = *from < PATH_LINE_SOURCES
                 && g.direction == Some(Direction::In)
                 && g.reason_text.to_ascii_lowercase().contains("checksum");
@@ -239,12 +246,12 @@ impl DropAccumulator {
                 let paths = crate::pktmon::assemble::assemble(evs)
                     .into_iter()
                     .filter(|p| p.is_dropped())
-                    .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p.path_text())))
+                    .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p)))
                     .collect();
                 (AppearanceIndex::new(d, file), paths)
             });
             if wants_path && let Some(k) = index.key_of.get(&g.example.line) {
-                g.path = paths.get(k).cloned();
+                g.example_path = paths.get(k).cloned();
             }
             if wants_lines {
                 let end = g.sources.len().min(PATH_LINE_SOURCES);
@@ -271,6 +278,10 @@ impl DropAccumulator {
     pub(super) fn finish(self, a: &Analysis) -> Vec<DropGroup> {
         let mut named: BTreeMap<Key, DropGroup> = BTreeMap::new();
         for (mut key, mut g) in self.groups {
+            if let Some(mut p) = g.example_path.take() {
+                name_components(&mut p, g.example.file, a);
+                g.path = Some(p.path_text());
+            }
             if let Some((f, c)) = g.component_ref {
                 g.component = match a.components.get(&(f, c)) {
                     Some((name, _)) => format!("{c} {name}"),
@@ -298,6 +309,25 @@ impl DropAccumulator {
                 .then_with(|| a.example.cmp(&b.example))
         });
         v
+    }
+}
+
+/// Names the steps of a packet path assembled before its file's component
+/// table was seen: the capture's own trailer first, else a `pktmon list`.
+fn name_components(p: &mut crate::pktmon::assemble::PacketPath, file: u32, a: &Analysis) {
+    for s in p.steps.iter_mut().filter(|s| s.component_name.is_none()) {
+        let Some(id) = s.component else { continue };
+        s.component_name = a
+            .components
+            .get(&(file, id))
+            .or_else(|| {
+                a.components
+                    .iter()
+                    .filter(|((_, i), (_, origin))| *i == id && *origin == "pktmon list")
+                    .min_by_key(|((f, _), _)| *f)
+                    .map(|(_, v)| v)
+            })
+            .map(|(name, _)| name.clone());
     }
 }
 

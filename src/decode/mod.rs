@@ -58,6 +58,19 @@ pub enum Format {
 }
 
 impl Format {
+    /// A system snapshot (tasklist, netstat, pktmon list/counters) rather
+    /// than a trace: small, and what names the trace's PIDs and components.
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            Format::Tasklist
+                | Format::Netstat
+                | Format::PktmonList
+                | Format::PktmonCounters
+                | Format::PktmonJson
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::NetshText => "netsh-text",
