@@ -312,10 +312,7 @@ fn main() {
     write(
         &dir,
         "bundle_stored",
-        &zip_of(
-            &[("netstat.txt", &netstat)],
-            zip::CompressionMethod::Stored,
-        ),
+        &zip_of(&[("netstat.txt", &netstat)], zip::CompressionMethod::Stored),
     );
     write(
         &dir,
@@ -326,7 +323,11 @@ fn main() {
         &dir,
         "dotdot_absolute",
         &zip_of(
-            &[("../evil.txt", b"x"), ("/etc/abs.txt", b"y"), ("C:/w.txt", b"z")],
+            &[
+                ("../evil.txt", b"x"),
+                ("/etc/abs.txt", b"y"),
+                ("C:/w.txt", b"z"),
+            ],
             zip::CompressionMethod::Deflated,
         ),
     );
@@ -358,7 +359,11 @@ fn main() {
         );
     }
     write(&dir, "odd_utf16", &[0xFF, 0xFE, b'a', 0, b'b']);
-    write(&dir, "utf8_bom", "\u{feff}Proto  Local Address\n".as_bytes());
+    write(
+        &dir,
+        "utf8_bom",
+        "\u{feff}Proto  Local Address\n".as_bytes(),
+    );
 
     // The whole pipeline: every text seed and the ETL files.
     let dir = out_dir("whole_pipeline");
