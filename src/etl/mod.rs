@@ -20,6 +20,7 @@ use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId, SourceRef, Timestamp};
 
 pub mod container;
+pub mod eventmetadata;
 pub mod manifest;
 pub mod ndiscap;
 pub mod packet;
@@ -190,6 +191,8 @@ const DECODE_WINDOW: usize = 1 << 16;
 /// What every record of one file is decoded with.
 struct DecodeContext<'a> {
     good: &'a [Cow<'a, [u8]>],
+    /// Schemas the file carries for its own events (EventMetadata).
+    metadata: &'a eventmetadata::MetadataSet,
     clock: Clock,
     default_pointer_size: u32,
     build: Option<u32>,
@@ -376,6 +379,14 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
     }
     let merged = merge_streams(&streams);
 
+    // EventMetadata records may come after the events they describe (a
+    // merge appends them), so they are all read before any event.
+    let mut metadata = eventmetadata::MetadataSet::default();
+    for r in merged.iter().filter(|r| is_event_metadata(r)) {
+        // A bad one is reported where it stands, by `decode_record`.
+        let _ = metadata.add_record(r.opcode, r.data(&good));
+    }
+
     // 6. Decode the records: independent per record, so in parallel, one
     // window at a time (the boxed events of a window are moved into
     // `out.events` before the next window is decoded, which bounds the
@@ -383,6 +394,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
     // multi-event packets, Wi-Fi metadata) is resolved in record order.
     let ctx = DecodeContext {
         good: &good,
+        metadata: &metadata,
         clock,
         default_pointer_size,
         build,
@@ -395,7 +407,7 @@ pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutpu
         let decoded: Vec<Decoded> = window
             .par_iter()
             .enumerate()
-            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64)))
+            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata))
             .collect();
         for (i, (d, r)) in decoded.into_iter().zip(window).enumerate() {
             let line = first_line + i as u64;
@@ -524,22 +536,44 @@ const WINSAT_GUID: container::Guid = container::Guid::new(
     0x4CF6,
     [0xBF, 0x83, 0x05, 0xE1, 0xE6, 0x1A, 0x09, 0xC4],
 );
-/// EventMetadata {BBCCF6C1-6CD1-48C4-80FF-839482E37671}: schemas the
-/// merger embeds (TRACE_EVENT_INFO); not needed for the providers decoded here.
-pub const EVENT_METADATA_GUID: container::Guid = container::Guid::new(
-    0xBBCC_F6C1,
-    0x6CD1,
-    0x48C4,
-    [0x80, 0xFF, 0x83, 0x94, 0x82, 0xE3, 0x76, 0x71],
-);
-const TRACE_METADATA_GUIDS: [container::Guid; 4] = [
-    EVENT_TRACE_GUID,
-    SYSTEM_CONFIG_EX_GUID,
-    WINSAT_GUID,
-    EVENT_METADATA_GUID,
-];
+const TRACE_METADATA_GUIDS: [container::Guid; 3] =
+    [EVENT_TRACE_GUID, SYSTEM_CONFIG_EX_GUID, WINSAT_GUID];
 
-fn decode_record(v: &RecordView<'_>) -> Decoded {
+/// Whether a decoder of our own handles `v` exactly: PktMon, NDIS packet
+/// capture, or a provider in `schemas/` with this event id and version.
+/// Those win over the file's EventMetadata (the typed slots and tests are
+/// built on them); the metadata fills what they do not cover.
+fn has_exact_schema(v: &RecordView<'_>) -> bool {
+    v.rec.kind == HeaderKind::Event
+        && (v.rec.guid == pktmon::PROVIDER
+            || v.rec.guid == ndiscap::PROVIDER
+            || manifest::provider_for(&v.rec.guid).is_some_and(|pi| {
+                manifest::has_exact_schema(pi, u32::from(v.rec.id), v.rec.version)
+            }))
+}
+
+/// A classic record of the EventMetadata class.
+fn is_event_metadata(r: &Record) -> bool {
+    matches!(r.kind, HeaderKind::Classic | HeaderKind::Instance)
+        && r.guid == eventmetadata::PROVIDER
+}
+
+fn decode_record(v: &RecordView<'_>, metadata: &eventmetadata::MetadataSet) -> Decoded {
+    if is_event_metadata(v.rec) {
+        // Read before decoding began; checked again here so that a bad one
+        // is reported at its own record.
+        let mut probe = eventmetadata::MetadataSet::default();
+        return match probe.add_record(v.rec.opcode, v.data) {
+            Ok(()) => Decoded::Skipped,
+            Err(e) => Decoded::Error(e),
+        };
+    }
+    if !metadata.is_empty()
+        && !has_exact_schema(v)
+        && let Some(d) = metadata.decode(v)
+    {
+        return d;
+    }
     match v.rec.kind {
         // Log-file header, partition info and other kernel/system records.
         HeaderKind::System | HeaderKind::CompactSystem | HeaderKind::PerfInfo => Decoded::Skipped,
