@@ -234,3 +234,25 @@ fn netsh_pktmon_packet_is_delivered_before_the_lines_after_it() {
     let lines: Vec<u64> = s.events.iter().map(|e| e.source.line).collect();
     assert_eq!(lines, [1, 2, 3]);
 }
+
+/// netsh_text, found by libFuzzer in round 6 (crash-4e15d6b0…, reduced by
+/// hand): after a PktMon packet line, a broken record line kept the
+/// decoder in "PktMon continuation" mode, so an indented converter line
+/// later on went to the PktMon decoder (unknown) in a whole decode but was
+/// netsh's own (parsed) in a chunk starting at the broken line. Fixed in
+/// src/decode/netsh.rs: any line that is not a PktMon record or its
+/// indented continuation ends that mode.
+#[test]
+fn netsh_broken_record_ends_pktmon_continuation_lines() {
+    let input = "[0]0A90.0B2C::2010/10/06-14:02:03.123663700 [Microsoft-Windows-PktMon]PktGroupId 1, PktNumber 1, Appearance 1, Direction Rx , Type Ethernet , Component 8, Edge 1, Filter 0, OriginalSize 76, LoggedSize 76\n\
+[0]0A90.0B2C::2010/10/06-14:02:03.123707700 broken, no provider\n\
+ The command completed successfully.\n";
+    targets::netsh_text(input.as_bytes());
+    let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
+    assert_eq!(
+        (s.counts.parsed, s.counts.error, s.counts.unknown),
+        (2, 1, 0),
+        "{:?}",
+        s.diagnostics
+    );
+}

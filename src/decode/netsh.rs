@@ -61,7 +61,9 @@ impl LineDecoder for NetshDecoder {
             Err(PrefixError::NotPrefixed) if self.in_pktmon && line.starts_with([' ', '\t']) => {
                 return self.pktmon.line(line_no, line, sink);
             }
-            Err(_) => {}
+            // A broken record or any other line ends the PktMon packet's
+            // continuation lines: indented lines after it are netsh's.
+            Err(_) => self.in_pktmon = false,
         }
         let trimmed = line.trim_start_matches('\u{feff}').trim();
         if trimmed.is_empty() {
