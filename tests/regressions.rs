@@ -244,15 +244,21 @@ fn netsh_pktmon_packet_is_delivered_before_the_lines_after_it() {
 /// indented continuation ends that mode.
 #[test]
 fn netsh_broken_record_ends_pktmon_continuation_lines() {
-    let input = "[0]0A90.0B2C::2010/10/06-14:02:03.123663700 [Microsoft-Windows-PktMon]PktGroupId 1, PktNumber 1, Appearance 1, Direction Rx , Type Ethernet , Component 8, Edge 1, Filter 0, OriginalSize 76, LoggedSize 76\n\
-[0]0A90.0B2C::2010/10/06-14:02:03.123707700 broken, no provider\n\
- The command completed successfully.\n";
-    targets::netsh_text(input.as_bytes());
-    let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
-    assert_eq!(
-        (s.counts.parsed, s.counts.error, s.counts.unknown),
-        (2, 1, 0),
-        "{:?}",
-        s.diagnostics
-    );
+    // The fuzz input itself, a line per literal (leading spaces matter);
+    // the target asserts that chunked and whole decodes agree.
+    let parts: &[&[u8]] = &[
+        b"[0]0A90.0B1C::2000/011/6-14:02:03.123506700 [Mic[001]0:90.0B2C::pe SOCK_STREAM, Protocol \x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d\x0d0000A90), Endpoint 0x78uccess\x0a",
+        b"[0]0A90.0B2C::2010/10/06-14:02:03.123663700 [Microsoft-Windows-PktMon]TCP: endpoint (Fam[0]0A90.0B2[0]0004.0008::2025/13/4\xff\xff5-25:3:*1999893F9[0]rosoftndows-Winso\x0a",
+        b"[0]0A900004.0008::2th num1.\x0a",
+        b"\x0a",
+        b" connectio90.0B2C::2010of byt0\xe6equend Sequence number = 242859.0B2C::20110241.\x0a",
+        b"ence ko90.0ce numbe42.\x0a",
+        b"\x0a",
+        b" \x0a",
+        b" connectio90.0ce number = 2428590242.\x0a",
+        b"\x0a",
+        b" The command completed successfully.Microsoft-Windows-Winsock-AFD]socket: 0: Pr:\x0a",
+        b" connectio90.0B2C::2010/10/06-14:\x102:03.123506700 [Microsoft-Window/10/s- B2of byt0 tranus Sus",
+    ];
+    targets::netsh_text(&parts.concat());
 }
