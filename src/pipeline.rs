@@ -296,11 +296,18 @@ pub fn decode_file_stream(
     if opts.format.is_none_or(Format::is_binary)
         && let Some(f) = detect::detect_binary(&block[..block.len().min(detect::HEAD_BYTES)])
     {
-        // Binary decoders need the whole file: one allocation of its size
-        // instead of doubling (which copies and faults in ~2× the file).
-        block.reserve_exact((file.size as usize).saturating_sub(block.len()) + 1);
+        rep.format = Some(f);
+        rep.encoding = Some("binary".into());
+        if f == Format::Etl {
+            return decode_etl_file(rep, file, src, block.len() as u64, opts, consumer);
+        }
+        // pcapng: recognised, not decoded; read through for its size.
+        let mut size = block.len() as u64;
         while !eof {
-            match read(&mut src, &mut block) {
+            block.clear();
+            let r = read(&mut src, &mut block);
+            size += block.len() as u64;
+            match r {
                 Ok(e) => eof = e,
                 Err(m) => {
                     rep.notes.push(m);
@@ -309,11 +316,8 @@ pub fn decode_file_stream(
                 }
             }
         }
-        rep.size = block.len() as u64;
-        rep.format = Some(f);
-        rep.encoding = Some("binary".into());
-        let (rep, events) = decode_binary(rep, f, &block);
-        consumer(events);
+        rep.size = size;
+        rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
         return rep;
     }
     let enc = opts.encoding.unwrap_or_else(|| encoding::detect(&block));
@@ -489,35 +493,75 @@ fn reconcile(rep: &mut FileReport) {
     }
 }
 
-fn decode_binary(mut rep: FileReport, format: Format, bytes: &[u8]) -> (FileReport, Vec<Event>) {
-    match format {
-        Format::Etl => {
-            let out = crate::etl::decode_etl(bytes, rep.id);
-            rep.lines = out.records;
-            rep.counts = out.counts;
-            rep.diagnostics = out.diagnostics;
-            rep.events = out.events.len() as u64;
-            let i = &out.info;
-            rep.notes.push(format!(
-                "raw ETL: build {}, {} CPU(s), {}-bit pointers, {} of {} buffer(s) present{}{}, events lost {}, buffers lost {}",
-                i.build,
-                i.cpus,
-                i.pointer_size * 8,
-                i.buffers,
-                i.buffers_written,
-                if i.compressed { format!(", {} compressed", i.compressed_buffers) } else { String::new() },
-                if i.circular { ", circular" } else { "" },
-                i.events_lost,
-                i.buffers_lost
-            ));
-            reconcile(&mut rep);
-            (rep, out.events)
+/// Streams a raw `.etl` file through the ETL reader, which reads the
+/// buffers as the decode reaches them (from disk, or from the in-memory
+/// bytes of a zip entry): events reach `consumer` window by window.
+/// `already_read` bytes were read (and counted as progress) for detection.
+fn decode_etl_file(
+    mut rep: FileReport,
+    file: &InputFile,
+    src: Source<'_>,
+    already_read: u64,
+    opts: &RunOptions,
+    consumer: &mut dyn FnMut(Vec<Event>),
+) -> FileReport {
+    let source = match (&file.origin, src) {
+        (Origin::Memory(b), _) => {
+            if let Some(p) = &opts.progress {
+                p.fetch_add(
+                    (b.len() as u64).saturating_sub(already_read),
+                    Ordering::Relaxed,
+                );
+            }
+            crate::etl::EtlSource::Memory(b.as_slice())
         }
-        _ => {
-            rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
-            (rep, Vec::new())
+        (Origin::File(_), Source::Memory(b)) => crate::etl::EtlSource::Memory(b),
+        (Origin::File(_), Source::File(f)) => {
+            // The reader counts every byte it reads, the detection read included.
+            if let Some(p) = &opts.progress {
+                p.fetch_sub(already_read, Ordering::Relaxed);
+            }
+            match crate::etl::EtlSource::file(f, opts.progress.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    rep.notes.push(format!("cannot read: {e}"));
+                    rep.file_error = true;
+                    return rep;
+                }
+            }
         }
-    }
+    };
+    rep.size = source.size();
+    let mut events = 0u64;
+    let out = crate::etl::decode_etl_stream(
+        source,
+        rep.id,
+        crate::etl::EtlOptions::default(),
+        crate::etl::StreamLimits::default(),
+        &mut |batch| {
+            events += batch.events.len() as u64;
+            consumer(batch.events);
+        },
+    );
+    rep.events = events;
+    rep.lines = out.records;
+    rep.counts = out.counts;
+    rep.diagnostics = out.diagnostics;
+    let i = &out.info;
+    rep.notes.push(format!(
+        "raw ETL: build {}, {} CPU(s), {}-bit pointers, {} of {} buffer(s) present{}{}, events lost {}, buffers lost {}",
+        i.build,
+        i.cpus,
+        i.pointer_size * 8,
+        i.buffers,
+        i.buffers_written,
+        if i.compressed { format!(", {} compressed", i.compressed_buffers) } else { String::new() },
+        if i.circular { ", circular" } else { "" },
+        i.events_lost,
+        i.buffers_lost
+    ));
+    reconcile(&mut rep);
+    rep
 }
 
 /// How many malformed-sequence offsets a file report keeps.
