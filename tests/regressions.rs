@@ -179,3 +179,41 @@ fn record_start_over_the_line_cap_ends_the_pending_record() {
     assert_eq!(s.counts.total(), 6);
     assert_eq!(s.diagnostics[0].source.line, 2, "{:?}", s.diagnostics);
 }
+
+/// pktmon_text, found by libFuzzer in round 6 (crash-ec67e95b…, reduced by
+/// hand): a garbled `Property:` line that also carries a packet header
+/// (`… PktGroupId …`) replaced the pending packet without delivering it, so
+/// the packet before it vanished from a whole decode but not from a chunk
+/// that ended there. Fixed in src/decode/pktmon.rs: a new packet or
+/// component record flushes the pending one first.
+#[test]
+fn pktmon_packet_header_in_a_property_line_does_not_lose_the_pending_packet() {
+    let input: &[u8] = b"[00]0000.0000::2024-11-05 21:14:04.000883100 [Microsoft-Windows-PktMon] PktGroupId 1125899906842704, PktNumber 1, Appearance 2, Direction Rx , Type Ethernet , Component 8, Edge 1, Filter 0, OriginalSize 106, LoggedSize 106 \n\
+\tB0-BE-76-11-22-33 > 3C-7C-3F-1A-2B-3C, ethertype IPv4 (0x0800), length 106: 192.168.1.1.53 > 192.168.1.20.61544: UDP, length 64\n\
+[00]0000.0000::2024-11-05 21:14:04.000883200 [Microsoft-Windows-PktMon] Property: ] PktGroupId 1125899906842705, PktNumber 1, Appearance 3, Direction Rx , Type Ethernet , Component 9, Edge 1, Filter 0, OriginalSize 106, LoggedSize 106 \n";
+    targets::pktmon_text(input);
+    let text = etwnet::input::encoding::decode(input, None).text;
+    let s = decode::decode_text(Format::PktmonText, 0, 1, &text).unwrap();
+    let lines: Vec<u64> = s.events.iter().map(|e| e.source.line).collect();
+    assert_eq!(lines, [1, 3], "both packets are delivered");
+    assert_eq!(s.counts.total(), 3);
+}
+
+/// netmon_text, found by libFuzzer in round 6 (crash-ad2b6efc…, reduced by
+/// hand): a hex-dump-looking line (`58 50   tcpserver.exe …`) after an
+/// unknown line was appended to the packet before the unknown line, but
+/// decoded as a frame when a chunk started at the unknown line. Fixed in
+/// src/decode/netmon.rs: any line other than a hex dump (blank lines and
+/// column headers aside) ends the packet's dump.
+#[test]
+fn netmon_hex_dump_after_an_unknown_line_is_not_credited_to_the_earlier_packet() {
+    let input = "60            tcpserver.exe (2704)              192.168.1.200         192.168.1.212         TCP        TCP: Flags=...A...., SrcPort=55908, DstPort=13000, PayloadLen=0, Seq=1, Ack=2, Win=8192\n\
+not a frame line\n\
+58 50            tcpserver.exe (2704)              Wscore_MicrosoftWindowsWinsockAFD:socket: 0 (0x0): Process 0x893F92B0\n";
+    targets::netmon_text(input.as_bytes());
+    let s = decode::decode_text(Format::NetmonText, 0, 1, input).unwrap();
+    assert_eq!(s.events.len(), 2, "{:?}", s.counts);
+    assert!(s.events[0].field("payload_hex").is_none());
+    assert_eq!(s.events[1].source.line, 3);
+    assert_eq!(s.counts.unknown, 1);
+}

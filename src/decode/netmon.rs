@@ -202,6 +202,10 @@ impl LineDecoder for NetmonDecoder {
             sink.parsed();
             return;
         }
+        // Any other line ends the packet's hex dump: a dump line after an
+        // unknown or broken line is not credited to the packet before it
+        // (and a chunk starting at such a line decodes the same).
+        self.last_packet = None;
         // Frame number.
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
         let after_frame = &t[digits..];
@@ -248,7 +252,6 @@ impl LineDecoder for NetmonDecoder {
             }
             sink.event(ev);
             sink.parsed();
-            self.last_packet = None;
             return;
         }
         // A packet: source, destination, protocol, summary.

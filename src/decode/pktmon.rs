@@ -279,6 +279,9 @@ impl PktmonTextDecoder {
             return;
         }
         if m.contains("PktGroupId") || starts_groupless(m) {
+            // A garbled "Property:" line can carry a packet header; the
+            // record it replaces must still be delivered.
+            self.flush(sink);
             let mut ev = self.base_event(line_no, sink, Kind::Packet, provider, msg, ctx);
             match parse_packet_header(m, &mut ev, self.build) {
                 Ok(()) => sink.parsed(),
@@ -319,6 +322,7 @@ impl PktmonTextDecoder {
             return;
         }
         if let Some(fields) = parse_component(m) {
+            self.flush(sink);
             let mut ev = self.base_event(line_no, sink, Kind::PktmonComponent, provider, msg, ctx);
             ev.event_id = Some(if m.starts_with("Component added") {
                 270

@@ -48,6 +48,11 @@ fn schema_for(pi: usize, id: u32, version: u8) -> Option<&'static EventSchema> {
     best
 }
 
+/// Whether `schemas/` has (provider, id) at exactly this version.
+pub fn has_exact_schema(pi: usize, id: u32, version: u8) -> bool {
+    schema_for(pi, id, version).is_some_and(|s| s.version == version)
+}
+
 /// One decoded payload: rendered values per schema field (`None` past the
 /// point where decoding stopped) and why it stopped, if it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,7 +319,7 @@ fn with_map(pi: usize, f: &Field, v: u64, text: String) -> String {
     }
 }
 
-fn ntstatus_text(code: u32) -> String {
+pub(crate) fn ntstatus_text(code: u32) -> String {
     if code == 0 {
         return "Success".to_string();
     }
@@ -360,7 +365,7 @@ fn sid(b: &[u8]) -> Read {
     Read::Value(text, n, None)
 }
 
-fn systemtime_text(s: &[u8]) -> String {
+pub(crate) fn systemtime_text(s: &[u8]) -> String {
     let w = |k: usize| int_le(s.get(2 * k..).unwrap_or(&[]), 2).unwrap_or(0);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
@@ -408,7 +413,7 @@ fn ip_text(s: &[u8]) -> Option<String> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     let mut s = String::with_capacity(2 + 2 * b.len().min(MAX_HEX_BYTES) + 3);
     s.push_str("0x");
     for x in b.iter().take(MAX_HEX_BYTES) {

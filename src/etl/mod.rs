@@ -17,6 +17,7 @@ use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId, SourceRef, Timestamp};
 
 pub mod container;
+pub mod eventmetadata;
 pub mod manifest;
 pub mod ndiscap;
 #[cfg(test)]
@@ -206,6 +207,8 @@ impl AsRef<[u8]> for Payload<'_> {
 struct DecodeContext<'a> {
     /// The payloads `Record::buffer` indexes.
     good: &'a [Payload<'a>],
+    /// Schemas the file carries for its own events (EventMetadata).
+    metadata: &'a eventmetadata::MetadataSet,
     clock: Clock,
     default_pointer_size: u32,
     build: Option<u32>,
@@ -359,22 +362,54 @@ const WINSAT_GUID: container::Guid = container::Guid::new(
     0x4CF6,
     [0xBF, 0x83, 0x05, 0xE1, 0xE6, 0x1A, 0x09, 0xC4],
 );
-/// EventMetadata {BBCCF6C1-6CD1-48C4-80FF-839482E37671}: schemas the
-/// merger embeds (TRACE_EVENT_INFO); not needed for the providers decoded here.
-pub const EVENT_METADATA_GUID: container::Guid = container::Guid::new(
-    0xBBCC_F6C1,
-    0x6CD1,
-    0x48C4,
-    [0x80, 0xFF, 0x83, 0x94, 0x82, 0xE3, 0x76, 0x71],
-);
-const TRACE_METADATA_GUIDS: [container::Guid; 4] = [
-    EVENT_TRACE_GUID,
-    SYSTEM_CONFIG_EX_GUID,
-    WINSAT_GUID,
-    EVENT_METADATA_GUID,
-];
+const TRACE_METADATA_GUIDS: [container::Guid; 3] =
+    [EVENT_TRACE_GUID, SYSTEM_CONFIG_EX_GUID, WINSAT_GUID];
 
-fn decode_record(v: &RecordView<'_>) -> Decoded {
+/// Whether a decoder of our own handles `v` exactly: PktMon, NDIS packet
+/// capture, or a provider in `schemas/` with this event id and version.
+/// Those win over the file's EventMetadata (the typed slots and tests are
+/// built on them); the metadata fills what they do not cover.
+fn has_exact_schema(r: &Record) -> bool {
+    r.kind == HeaderKind::Event
+        && (r.guid == pktmon::PROVIDER
+            || r.guid == ndiscap::PROVIDER
+            || manifest::provider_for(&r.guid)
+                .is_some_and(|pi| manifest::has_exact_schema(pi, u32::from(r.id), r.version)))
+}
+
+/// Whether the file's EventMetadata can change how `r` decodes: without
+/// one (no such record, or only records of our own exact schemas) the
+/// schemas need not be read before decoding starts.
+fn may_use_metadata(r: &Record) -> bool {
+    matches!(
+        r.kind,
+        HeaderKind::Event | HeaderKind::Classic | HeaderKind::Instance
+    ) && !is_event_metadata(r)
+        && !has_exact_schema(r)
+}
+
+/// A classic record of the EventMetadata class.
+fn is_event_metadata(r: &Record) -> bool {
+    matches!(r.kind, HeaderKind::Classic | HeaderKind::Instance)
+        && r.guid == eventmetadata::PROVIDER
+}
+
+fn decode_record(v: &RecordView<'_>, metadata: &eventmetadata::MetadataSet) -> Decoded {
+    if is_event_metadata(v.rec) {
+        // Read before decoding began; checked again here so that a bad one
+        // is reported at its own record.
+        let mut probe = eventmetadata::MetadataSet::default();
+        return match probe.add_record(v.rec.opcode, v.data) {
+            Ok(()) => Decoded::Skipped,
+            Err(e) => Decoded::Error(e),
+        };
+    }
+    if !metadata.is_empty()
+        && !has_exact_schema(v.rec)
+        && let Some(d) = metadata.decode(v)
+    {
+        return d;
+    }
     match v.rec.kind {
         // Log-file header, partition info and other kernel/system records.
         HeaderKind::System | HeaderKind::CompactSystem | HeaderKind::PerfInfo => Decoded::Skipped,

@@ -123,6 +123,14 @@ pub fn decode_etl_whole(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutp
     }
     let merged = merge_streams(&streams);
 
+    // EventMetadata records may come after the events they describe (a
+    // merge appends them), so they are all read before any event.
+    let mut metadata = eventmetadata::MetadataSet::default();
+    for r in merged.iter().filter(|r| is_event_metadata(r)) {
+        // A bad one is reported where it stands, by `decode_record`.
+        let _ = metadata.add_record(r.opcode, r.data(&good));
+    }
+
     // 6. Decode the records: independent per record, so in parallel, one
     // window at a time (the boxed events of a window are moved into
     // `out.events` before the next window is decoded, which bounds the
@@ -131,6 +139,7 @@ pub fn decode_etl_whole(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutp
     let shared: Vec<Payload<'_>> = good.iter().map(|g| Payload::new(g.clone())).collect();
     let ctx = DecodeContext {
         good: &shared,
+        metadata: &metadata,
         clock,
         default_pointer_size,
         build,
@@ -143,7 +152,7 @@ pub fn decode_etl_whole(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutp
         let decoded: Vec<Decoded> = window
             .par_iter()
             .enumerate()
-            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64)))
+            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata))
             .collect();
         for (i, (d, r)) in decoded.into_iter().zip(window).enumerate() {
             let line = first_line + i as u64;

@@ -27,9 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::container::{self, BUFFER_HEADER_LEN, BufferInfo, HeaderKind, LogfileHeader, Record};
+use super::eventmetadata::MetadataSet;
 use super::{
     Clock, DecodeContext, Decoded, Diags, EtlInfo, EtlOptions, Frame, MAX_DIAGNOSTICS, Payload,
-    decode_record, fill_info, ndiscap,
+    decode_record, fill_info, is_event_metadata, may_use_metadata, ndiscap,
 };
 use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId};
@@ -421,6 +422,11 @@ impl<'a> Merger<'_, 'a> {
 
 /// Pass 2's decoding side: what carries over from window to window.
 struct WindowDecoder {
+    /// The file's EventMetadata schemas, once read (see
+    /// [`read_event_metadata`]); until then no decoded record needed them.
+    metadata: Option<MetadataSet>,
+    /// Stands in for `metadata` before it is read.
+    no_metadata: MetadataSet,
     clock: Clock,
     default_pointer_size: u32,
     build: Option<u32>,
@@ -447,6 +453,7 @@ impl WindowDecoder {
     ) {
         let ctx = DecodeContext {
             good: payloads,
+            metadata: self.metadata.as_ref().unwrap_or(&self.no_metadata),
             clock: self.clock,
             default_pointer_size: self.default_pointer_size,
             build: self.build,
@@ -456,7 +463,7 @@ impl WindowDecoder {
         let decoded: Vec<Decoded> = records
             .par_iter()
             .enumerate()
-            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64)))
+            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata))
             .collect();
         let mut batch = EtlBatch {
             events: Vec::with_capacity(decoded.len()),
@@ -513,6 +520,103 @@ impl WindowDecoder {
     }
 }
 
+/// Reads the file's EventMetadata before the first window with a record
+/// whose decoding it can change. The records decoded before did not need
+/// it, so the output is that of reading it before any record, while files
+/// without such records (PktMon captures) never pay for the extra pass.
+fn read_metadata_if_needed(
+    decoder: &mut WindowDecoder,
+    records: &[Record],
+    merger: &mut Merger<'_, '_>,
+    stream_buffers: &[Vec<usize>],
+) {
+    if decoder.metadata.is_none() && records.iter().any(may_use_metadata) {
+        decoder.metadata = Some(read_event_metadata(
+            merger.src,
+            merger.buffers,
+            stream_buffers,
+        ));
+    }
+}
+
+/// Buffers the metadata pre-pass loads at once.
+const METADATA_SCAN_BUFFERS: usize = 16;
+
+/// An EventMetadata record found by the pre-pass: its place in the merge
+/// (see [`read_event_metadata`]), its class type and its data.
+type FoundMetadata = ((i64, usize, usize, usize), u8, Vec<u8>);
+
+/// One buffer's EventMetadata records: (largest timestamp up to and
+/// including the record, record index, class type, data), and the
+/// largest timestamp of the buffer.
+type BufferMetadata = (Vec<(i64, usize, u8, Vec<u8>)>, Option<i64>);
+
+/// The pre-pass: every buffer is read again (decompressed, its records
+/// walked) and the EventMetadata records are added in merged order, as
+/// the whole-file reader adds them (a later schema for the same event
+/// replaces an earlier one). The merge compares the next record of each
+/// processor, so it emits records in the order of (largest timestamp of
+/// the processor's records so far, processor, position): that key is
+/// computed here without merging.
+fn read_event_metadata(
+    src: &mut EtlSource<'_>,
+    buffers: &[BufferInfo],
+    streams: &[Vec<usize>],
+) -> MetadataSet {
+    let mut found: Vec<FoundMetadata> = Vec::new();
+    for (rank, order) in streams.iter().enumerate() {
+        let mut running_max: Option<i64> = None;
+        for (c, chunk) in order.chunks(METADATA_SCAN_BUFFERS).enumerate() {
+            let raws: Vec<(&BufferInfo, Result<RawBuffer<'_>, String>)> = chunk
+                .iter()
+                .filter_map(|&i| buffers.get(i))
+                .map(|b| (b, read_raw(src, b)))
+                .collect();
+            let scanned: Vec<BufferMetadata> = raws
+                .into_par_iter()
+                .map(|(b, raw)| scan_buffer_metadata(b, raw))
+                .collect();
+            for (j, (metas, buffer_max)) in scanned.into_iter().enumerate() {
+                let position = c * METADATA_SCAN_BUFFERS + j;
+                for (local_max, index, class_type, data) in metas {
+                    let key_ts = running_max.map_or(local_max, |m| m.max(local_max));
+                    found.push(((key_ts, rank, position, index), class_type, data));
+                }
+                running_max = match (running_max, buffer_max) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    let mut set = MetadataSet::default();
+    for (_, class_type, data) in found {
+        // A bad one is reported where it stands, by `decode_record`.
+        let _ = set.add_record(class_type, &data);
+    }
+    set
+}
+
+fn scan_buffer_metadata(b: &BufferInfo, raw: Result<RawBuffer<'_>, String>) -> BufferMetadata {
+    // An unreadable buffer has no records in the merge either.
+    let Ok(payload) = raw.and_then(|raw| container::payload_from_raw(raw, b)) else {
+        return (Vec::new(), None);
+    };
+    let parsed = container::parse_records(&payload, 0, b.cpu);
+    let mut max: Option<i64> = None;
+    let mut metas = Vec::new();
+    for (index, r) in parsed.records.iter().enumerate() {
+        let m = max.map_or(r.raw_ts, |m| m.max(r.raw_ts));
+        max = Some(m);
+        if is_event_metadata(r) {
+            let data = r.data(std::slice::from_ref(&payload)).to_vec();
+            metas.push((m, index, r.opcode, data));
+        }
+    }
+    (metas, max)
+}
+
 /// Decodes an `.etl` file, handing its events to `consumer` one window at a
 /// time in final order; memory holds the buffer index, a few buffers per
 /// processor and one window of records and events, whatever the file size.
@@ -554,6 +658,7 @@ pub fn decode_etl_stream(
     let mut order: Vec<usize> = (0..buffers.len()).collect();
     order.sort_by_key(|&i| buffers.get(i).map(|b| (b.cpu, b.sequence, b.offset)));
     let mut streams: Vec<CpuStream<'_>> = Vec::new();
+    let mut stream_buffers: Vec<Vec<usize>> = Vec::new();
     let mut last_cpu = None;
     for i in order {
         let Some(b) = buffers.get(i) else {
@@ -566,10 +671,12 @@ pub fn decode_etl_stream(
                 current: None,
                 slot: None,
             });
+            stream_buffers.push(Vec::new());
             last_cpu = Some(b.cpu);
         }
-        if let Some(s) = streams.last_mut() {
+        if let (Some(s), Some(all)) = (streams.last_mut(), stream_buffers.last_mut()) {
             s.pending.push_back(i);
+            all.push(i);
         }
     }
     let load_bytes =
@@ -585,6 +692,8 @@ pub fn decode_etl_stream(
         record_errors: SortedDiags::new(),
     };
     let mut decoder = WindowDecoder {
+        metadata: None,
+        no_metadata: MetadataSet::default(),
         clock: Clock::from_header(header.as_ref()),
         default_pointer_size: header.as_ref().map(|h| h.pointer_size).unwrap_or(8),
         build: header.as_ref().map(|h| h.provider_version),
@@ -619,6 +728,7 @@ pub fn decode_etl_stream(
             heap.push(Reverse((ts, s)));
         }
         if records.len() >= window_records {
+            read_metadata_if_needed(&mut decoder, &records, &mut merger, &stream_buffers);
             decoder.decode(&records, &payloads, consumer);
             records.clear();
             payloads.clear();
@@ -626,6 +736,7 @@ pub fn decode_etl_stream(
         }
     }
     if !records.is_empty() {
+        read_metadata_if_needed(&mut decoder, &records, &mut merger, &stream_buffers);
         decoder.decode(&records, &payloads, consumer);
     }
     drop(payloads);
@@ -669,14 +780,82 @@ pub fn decode_etl_stream(
 
 #[cfg(test)]
 mod tests {
+    use super::super::eventmetadata::{PROVIDER as METADATA_CLASS, TYPE_EVENT_INFO};
     use super::super::oracle::decode_etl_whole;
     use super::super::testutil::{
-        EtlWriter, TestEvent, ndis_fragment_payload, pktmon_packet_payload, tcp_frame,
+        EtlWriter, PropertySpec, TestEvent, event_info_payload, ndis_fragment_payload,
+        pktmon_packet_payload, tcp_frame,
     };
     use super::super::{EtlOutput, container::Guid, decode_etl_collect, ndiscap, pktmon};
     use super::*;
 
     const OTHER_PROVIDER: Guid = Guid::new(0x1234_5678, 1, 2, [3, 4, 5, 6, 7, 8, 9, 10]);
+    /// A provider only the file's EventMetadata describes.
+    const DESCRIBED: Guid = Guid::new(0x5EED_0001, 1, 2, [9, 8, 7, 6, 5, 4, 3, 2]);
+    /// TDH in-type UINT32.
+    const UINT32: u16 = 8;
+
+    fn schema(field: &'static str) -> Vec<u8> {
+        event_info_payload(
+            DESCRIBED,
+            9,
+            0,
+            "Described",
+            "Task",
+            "value %1",
+            &[PropertySpec::scalar(field, UINT32, 0)],
+        )
+    }
+
+    /// [`mixed_writer`] plus events of a provider that only the file's
+    /// EventMetadata describes, the metadata appended at the end as a merge
+    /// does: two different schemas for the same event at the same time on
+    /// two CPUs (the merge order decides which one counts), an earlier one
+    /// on a third CPU, and a broken one.
+    fn metadata_writer(cpus: u32, n: u64) -> EtlWriter {
+        let mut w = mixed_writer(cpus, n);
+        let t0 = w.start_raw + 1000;
+        for i in (n / 2..n).step_by(5) {
+            let cpu = (i % u64::from(cpus)) as u32;
+            let ts = t0 + (i as i64 / 2) * 37 + 3;
+            w.push(event(
+                cpu,
+                ts,
+                DESCRIBED,
+                9,
+                0,
+                (i as u32).to_le_bytes().to_vec(),
+            ));
+        }
+        let end = t0 + n as i64 * 40;
+        let last_cpu = cpus.saturating_sub(1);
+        w.push_classic(
+            last_cpu,
+            end,
+            METADATA_CLASS,
+            TYPE_EVENT_INFO,
+            0,
+            &schema("Early"),
+        );
+        w.push_classic(
+            0,
+            end + 5,
+            METADATA_CLASS,
+            TYPE_EVENT_INFO,
+            0,
+            &schema("First"),
+        );
+        w.push_classic(
+            last_cpu.min(1),
+            end + 5,
+            METADATA_CLASS,
+            TYPE_EVENT_INFO,
+            0,
+            &schema("Second"),
+        );
+        w.push_classic(0, end + 6, METADATA_CLASS, 0x22, 0, &[1, 2, 3]);
+        w
+    }
 
     fn event(
         cpu: u32,
@@ -832,6 +1011,48 @@ mod tests {
     /// the middle of a buffer and of a header, a lost log-file header.
     #[test]
     fn streaming_matches_the_whole_file_decode_on_damaged_files() {
+        for (name, bytes) in variants(3, 150) {
+            check_damaged(&name, &bytes);
+        }
+    }
+
+    /// Events described by the file's EventMetadata decode as in the whole
+    /// file, the schemas read before the first window that needs them.
+    #[test]
+    fn streaming_reads_event_metadata_like_the_whole_file_decode() {
+        for cpus in [1, 2, 3] {
+            for compress in [false, true] {
+                let mut w = metadata_writer(cpus, 300);
+                w.compress = compress;
+                let bytes = w.finish();
+                let name = format!("metadata, {cpus} cpus, compressed {compress}");
+                let want = decode_etl_whole(&bytes, 3, EtlOptions::default());
+                let described: Vec<&Event> = want
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        e.field("Early").is_some()
+                            || e.field("First").is_some()
+                            || e.field("Second").is_some()
+                    })
+                    .collect();
+                assert!(described.len() >= 25, "{name}: {}", described.len());
+                // The schema the merge meets last wins (a tie in time goes
+                // to the lower CPU, so "Second" comes last).
+                assert!(
+                    described.iter().all(|e| e.field("Second").is_some()),
+                    "{name}"
+                );
+                check_all_limits(&name, &bytes);
+                check_damaged(&name, &bytes);
+            }
+        }
+    }
+
+    /// Damaged copies of `bytes`: corrupt compressed streams and records,
+    /// truncation in the middle of a buffer and of a header, a lost
+    /// log-file header, random byte damage.
+    fn check_damaged(name: &str, bytes: &[u8]) {
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
             seed ^= seed << 13;
@@ -839,42 +1060,40 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for (name, bytes) in variants(3, 150) {
-            let header_size = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-            // Damage the start of every third data buffer's payload.
-            let mut bad = bytes.clone();
-            let mut at = header_size;
-            let mut k = 0;
-            while at + 0x60 < bad.len() {
-                let size =
-                    u32::from_le_bytes([bad[at], bad[at + 1], bad[at + 2], bad[at + 3]]) as usize;
-                if k % 3 == 1 {
-                    bad[at + 0x48..at + 0x60].fill(0xFF);
-                }
-                k += 1;
-                at += size.max(0x48);
+        let header_size = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        // Damage the start of every third data buffer's payload.
+        let mut bad = bytes.to_vec();
+        let mut at = header_size;
+        let mut k = 0;
+        while at + 0x60 < bad.len() {
+            let size =
+                u32::from_le_bytes([bad[at], bad[at + 1], bad[at + 2], bad[at + 3]]) as usize;
+            if k % 3 == 1 {
+                bad[at + 0x48..at + 0x60].fill(0xFF);
             }
-            check_all_limits(&format!("{name}, damaged buffers"), &bad);
-            check_all_limits(&format!("{name}, cut"), &bytes[..bytes.len() - 100]);
-            check_all_limits(
-                &format!("{name}, cut in a header"),
-                &bytes[..header_size + 0x20],
-            );
-            let mut no_header = bytes.clone();
-            no_header[header_size - 0x100..header_size].fill(0);
-            no_header[0x48..0x50].fill(0x11);
-            check_all_limits(&format!("{name}, no log-file header"), &no_header);
-            for round in 0..12 {
-                let mut b = bytes.clone();
-                for _ in 0..6 {
-                    let r = next();
-                    let at = (r as usize) % b.len();
-                    b[at] = (r >> 32) as u8;
-                }
-                let cut = (next() as usize) % (b.len() + 1);
-                let b = &b[..cut.max(b.len() / 2)];
-                check_all_limits(&format!("{name}, random damage {round}"), b);
+            k += 1;
+            at += size.max(0x48);
+        }
+        check_all_limits(&format!("{name}, damaged buffers"), &bad);
+        check_all_limits(&format!("{name}, cut"), &bytes[..bytes.len() - 100]);
+        check_all_limits(
+            &format!("{name}, cut in a header"),
+            &bytes[..header_size + 0x20],
+        );
+        let mut no_header = bytes.to_vec();
+        no_header[header_size - 0x100..header_size].fill(0);
+        no_header[0x48..0x50].fill(0x11);
+        check_all_limits(&format!("{name}, no log-file header"), &no_header);
+        for round in 0..12 {
+            let mut b = bytes.to_vec();
+            for _ in 0..6 {
+                let r = next();
+                let at = (r as usize) % b.len();
+                b[at] = (r >> 32) as u8;
             }
+            let cut = (next() as usize) % (b.len() + 1);
+            let b = &b[..cut.max(b.len() / 2)];
+            check_all_limits(&format!("{name}, random damage {round}"), b);
         }
     }
 

@@ -46,6 +46,8 @@ pub struct EtlWriter {
     pub perf_freq: i64,
     pub build: u32,
     events: Vec<TestEvent>,
+    /// Classic (EVENT_TRACE_HEADER) records: cpu, raw timestamp, bytes.
+    classic: Vec<(u32, i64, Vec<u8>)>,
 }
 
 impl Default for EtlWriter {
@@ -62,6 +64,7 @@ impl Default for EtlWriter {
             perf_freq: 10_000_000,
             build: 19042,
             events: Vec::new(),
+            classic: Vec::new(),
         }
     }
 }
@@ -151,6 +154,36 @@ impl EtlWriter {
 
     pub fn push(&mut self, ev: TestEvent) {
         self.events.push(ev);
+    }
+
+    /// Adds a classic EVENT_TRACE_HEADER record (MOF class `guid`,
+    /// Class.Type `class_type`, Class.Version `version`), as the
+    /// KernelTraceControl merge writes EventMetadata. It goes into `cpu`'s
+    /// buffers after that CPU's EVENT_HEADER records of earlier timestamps.
+    pub fn push_classic(
+        &mut self,
+        cpu: u32,
+        raw_ts: i64,
+        guid: Guid,
+        class_type: u8,
+        version: u16,
+        payload: &[u8],
+    ) {
+        let size = 0x30 + payload.len();
+        let mut r = Vec::with_capacity(size);
+        r.extend_from_slice(&(size as u16).to_le_bytes());
+        r.push(if self.pointer_size == 4 { 0x0A } else { 0x14 });
+        r.push(0xC0);
+        r.push(class_type);
+        r.push(4); // Class.Level
+        r.extend_from_slice(&version.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes()); // ThreadId
+        r.extend_from_slice(&0u32.to_le_bytes()); // ProcessId
+        r.extend_from_slice(&raw_ts.to_le_bytes());
+        r.extend_from_slice(&guid.to_bytes());
+        r.extend_from_slice(&0u64.to_le_bytes()); // Kernel/User time
+        r.extend_from_slice(payload);
+        self.classic.push((cpu, raw_ts, r));
     }
 
     /// Encodes one EVENT_HEADER record (unpadded).
@@ -261,8 +294,20 @@ impl EtlWriter {
             let mut body: Vec<u8> = Vec::new();
             let mut stamps = Vec::new();
             let mut last_ts = 0;
-            for ev in self.events.iter().filter(|e| e.cpu == cpu) {
-                let rec = self.encode_event(ev);
+            let mut records: Vec<(i64, Vec<u8>)> = self
+                .events
+                .iter()
+                .filter(|e| e.cpu == cpu)
+                .map(|ev| (ev.raw_ts, self.encode_event(ev)))
+                .collect();
+            for (c, ts, bytes) in &self.classic {
+                if *c == cpu {
+                    // After the events of earlier or equal timestamps.
+                    let at = records.partition_point(|(t, _)| t <= ts);
+                    records.insert(at, (*ts, bytes.clone()));
+                }
+            }
+            for (raw_ts, rec) in records {
                 let padded = align8(rec.len());
                 if !body.is_empty() && BUFFER_HEADER_LEN + body.len() + padded > self.buffer_size {
                     data_buffers.push((
@@ -274,8 +319,8 @@ impl EtlWriter {
                 }
                 body.extend_from_slice(&rec);
                 body.resize(body.len() + padded - rec.len(), 0);
-                last_ts = ev.raw_ts;
-                stamps.push(ev.raw_ts);
+                last_ts = raw_ts;
+                stamps.push(raw_ts);
             }
             if !body.is_empty() {
                 data_buffers.push((cpu, body, last_ts, stamps));
@@ -471,4 +516,150 @@ pub fn tracelogging_ext(
     let n = m.len() as u16;
     m[0..2].copy_from_slice(&n.to_le_bytes());
     vec![(12, traits), (11, m)]
+}
+
+/// One EVENT_PROPERTY_INFO for [`event_info_payload`].
+#[derive(Debug, Clone)]
+pub struct PropertySpec {
+    pub name: &'static str,
+    pub flags: u32,
+    /// InType / OutType, or for a struct its first member and member count.
+    pub in_type: u16,
+    pub out_type: u16,
+    pub map: Option<&'static str>,
+    pub count: u16,
+    pub length: u16,
+}
+
+impl PropertySpec {
+    pub fn scalar(name: &'static str, in_type: u16, out_type: u16) -> Self {
+        PropertySpec {
+            name,
+            flags: 0,
+            in_type,
+            out_type,
+            map: None,
+            count: 1,
+            length: 0,
+        }
+    }
+
+    /// A struct of `members` properties starting at index `first`.
+    pub fn structure(name: &'static str, first: u16, members: u16) -> Self {
+        PropertySpec {
+            name,
+            flags: 0x1,
+            in_type: first,
+            out_type: members,
+            map: None,
+            count: 1,
+            length: 0,
+        }
+    }
+
+    pub fn with_map(mut self, map: &'static str) -> Self {
+        self.map = Some(map);
+        self
+    }
+
+    /// Length held by property `index` (PropertyParamLength).
+    pub fn with_param_length(mut self, index: u16) -> Self {
+        self.flags |= 0x2;
+        self.length = index;
+        self
+    }
+
+    /// Fixed length (characters for strings, bytes for binary).
+    pub fn with_length(mut self, length: u16) -> Self {
+        self.length = length;
+        self
+    }
+
+    /// Element count held by property `index` (PropertyParamCount).
+    pub fn with_param_count(mut self, index: u16) -> Self {
+        self.flags |= 0x4;
+        self.count = index;
+        self
+    }
+}
+
+fn push_wide(out: &mut Vec<u8>, s: &str) -> u32 {
+    let at = out.len() as u32;
+    for u in s.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out.extend_from_slice(&[0, 0]);
+    at
+}
+
+/// A TRACE_EVENT_INFO (EventMetadata type 0x20 payload) for a manifest
+/// event; every property is top-level unless a struct names it as a member.
+pub fn event_info_payload(
+    provider: Guid,
+    id: u16,
+    version: u8,
+    provider_name: &str,
+    task_name: &str,
+    message: &str,
+    properties: &[PropertySpec],
+) -> Vec<u8> {
+    let members: usize = properties
+        .iter()
+        .filter(|p| p.flags & 1 != 0)
+        .map(|p| usize::from(p.out_type))
+        .sum();
+    let mut b = vec![0u8; 0x70 + 24 * properties.len()];
+    b[0..16].copy_from_slice(&provider.to_bytes());
+    b[32..34].copy_from_slice(&id.to_le_bytes());
+    b[34] = version;
+    b[36] = 4; // level
+    let put = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let o = push_wide(&mut b, provider_name);
+    put(&mut b, 0x34, o);
+    let o = push_wide(&mut b, task_name);
+    put(&mut b, 0x44, o);
+    let o = push_wide(&mut b, message);
+    put(&mut b, 0x4C, o);
+    put(&mut b, 0x64, properties.len() as u32);
+    put(&mut b, 0x68, (properties.len() - members) as u32);
+    for (i, p) in properties.iter().enumerate() {
+        let at = 0x70 + 24 * i;
+        let name = push_wide(&mut b, p.name);
+        let map = p.map.map_or(0, |m| push_wide(&mut b, m));
+        put(&mut b, at, p.flags);
+        put(&mut b, at + 4, name);
+        b[at + 8..at + 10].copy_from_slice(&p.in_type.to_le_bytes());
+        b[at + 10..at + 12].copy_from_slice(&p.out_type.to_le_bytes());
+        put(&mut b, at + 12, map);
+        b[at + 16..at + 18].copy_from_slice(&p.count.to_le_bytes());
+        b[at + 18..at + 20].copy_from_slice(&p.length.to_le_bytes());
+    }
+    b
+}
+
+/// One value or bit map for [`map_info_payload`].
+#[derive(Debug, Clone)]
+pub struct MapSpec {
+    pub name: &'static str,
+    pub bitmap: bool,
+    pub entries: &'static [(u32, &'static str)],
+}
+
+/// An EventMetadata type 0x21 payload: the provider GUID, then an
+/// EVENT_MAP_INFO.
+pub fn map_info_payload(provider: Guid, spec: &MapSpec) -> Vec<u8> {
+    let mut m = vec![0u8; 16 + 8 * spec.entries.len()];
+    let name = push_wide(&mut m, spec.name);
+    m[0..4].copy_from_slice(&name.to_le_bytes());
+    m[4..8].copy_from_slice(&(if spec.bitmap { 2u32 } else { 1 }).to_le_bytes());
+    m[8..12].copy_from_slice(&(spec.entries.len() as u32).to_le_bytes());
+    for (i, (value, text)) in spec.entries.iter().enumerate() {
+        let o = push_wide(&mut m, text);
+        let at = 16 + 8 * i;
+        m[at..at + 4].copy_from_slice(&o.to_le_bytes());
+        m[at + 4..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+    let mut out = provider.to_bytes().to_vec();
+    out.extend_from_slice(&m);
+    out
 }

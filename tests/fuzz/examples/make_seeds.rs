@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use etwnet::etl::container::Guid;
 use etwnet::etl::pktmon;
+use etwnet::etl::eventmetadata;
 use etwnet::etl::testutil::{
-    EtlWriter, TestEvent, pktmon_component_payload, pktmon_packet_payload, tcp_frame,
+    EtlWriter, MapSpec, PropertySpec, TestEvent, event_info_payload, map_info_payload,
+    pktmon_component_payload, pktmon_packet_payload, tcp_frame,
 };
 use etwnet::schema;
 
@@ -153,6 +155,52 @@ fn etl_seeds() -> Vec<(String, Vec<u8>)> {
         w.push(other.clone());
         out.push((format!("etl_{name}"), w.finish()));
     }
+    // EventMetadata describing `other` (a string, a counted struct array
+    // and a mapped value), written after it as a merge does.
+    let mut w = EtlWriter::new(2);
+    w.buffer_size = 1024;
+    let mut described = other.clone();
+    described.payload = b"n\0\x02\x00\x0a\x00\x00\x01\x00\x50\x0a\x00\x00\x02\x1f\x90\x03\x00\x00\x00".to_vec();
+    w.push(described);
+    w.push_classic(
+        0,
+        118_544_130_000,
+        eventmetadata::PROVIDER,
+        eventmetadata::TYPE_EVENT_INFO,
+        0,
+        &event_info_payload(
+            other.provider,
+            1,
+            0,
+            "Seed-Provider",
+            "Task",
+            "%1: %2 endpoint(s) %3, flags %4",
+            &[
+                PropertySpec::scalar("Name", 2, 0),
+                PropertySpec::scalar("Count", 6, 0),
+                PropertySpec::structure("Endpoint", 4, 2).with_param_count(1),
+                PropertySpec::scalar("Flags", 8, 0).with_map("Flags"),
+                PropertySpec::scalar("Addr", 8, 23),
+                PropertySpec::scalar("Port", 6, 22),
+            ],
+        ),
+    );
+    w.push_classic(
+        1,
+        118_544_130_001,
+        eventmetadata::PROVIDER,
+        eventmetadata::TYPE_MAP_INFO,
+        0,
+        &map_info_payload(
+            other.provider,
+            &MapSpec {
+                name: "Flags",
+                bitmap: true,
+                entries: &[(1, "A"), (2, "B")],
+            },
+        ),
+    );
+    out.push(("etl_eventmetadata".to_string(), w.finish()));
     out
 }
 
@@ -312,10 +360,7 @@ fn main() {
     write(
         &dir,
         "bundle_stored",
-        &zip_of(
-            &[("netstat.txt", &netstat)],
-            zip::CompressionMethod::Stored,
-        ),
+        &zip_of(&[("netstat.txt", &netstat)], zip::CompressionMethod::Stored),
     );
     write(
         &dir,
@@ -326,7 +371,11 @@ fn main() {
         &dir,
         "dotdot_absolute",
         &zip_of(
-            &[("../evil.txt", b"x"), ("/etc/abs.txt", b"y"), ("C:/w.txt", b"z")],
+            &[
+                ("../evil.txt", b"x"),
+                ("/etc/abs.txt", b"y"),
+                ("C:/w.txt", b"z"),
+            ],
             zip::CompressionMethod::Deflated,
         ),
     );
@@ -358,7 +407,11 @@ fn main() {
         );
     }
     write(&dir, "odd_utf16", &[0xFF, 0xFE, b'a', 0, b'b']);
-    write(&dir, "utf8_bom", "\u{feff}Proto  Local Address\n".as_bytes());
+    write(
+        &dir,
+        "utf8_bom",
+        "\u{feff}Proto  Local Address\n".as_bytes(),
+    );
 
     // The whole pipeline: every text seed and the ETL files.
     let dir = out_dir("whole_pipeline");

@@ -15,20 +15,27 @@ fn main() {
         let data = std::fs::read(f).expect("read input");
         if let Some(format) = Format::from_name(target) {
             let text = etwnet::input::encoding::decode(&data, None).text;
-            let whole = decode::decode_lines(format, 0, 1, &text, 4096);
+            let whole = decode::decode_lines(format, 0, 1, &text, 1024);
             println!("whole: {:?}", whole.counts);
             for d in &whole.diagnostics {
                 println!("  {}: {:?} {}", d.source.line, d.class, d.message);
             }
             for (first, chunk) in etwnet::pipeline::split_chunks(&text, format, 64) {
-                let s = decode::decode_lines(format, 0, first, chunk, 4096);
-                println!("chunk at line {first}: {:?} {} events", s.counts, s.events.len());
+                let s = decode::decode_lines(format, 0, first, chunk, 1024);
+                println!(
+                    "chunk at line {first}: {:?} {} events",
+                    s.counts,
+                    s.events.len()
+                );
                 for d in &s.diagnostics {
                     println!("  {}: {:?} {}", d.source.line, d.class, d.message);
                 }
                 println!("  first line: {:?}", chunk.lines().next());
             }
-        } else if let Some((_, body)) = etwnet_fuzz::targets::TARGETS.iter().find(|(n, _)| n == target) {
+        } else if let Some((_, body)) = etwnet_fuzz::targets::TARGETS
+            .iter()
+            .find(|(n, _)| n == target)
+        {
             body(&data);
             println!("{f}: ok");
         } else {
