@@ -192,8 +192,9 @@ pub fn buffer_range_error(b: &BufferInfo, file_len: u64) -> Option<String> {
     })
 }
 
-/// [`buffer_payload`] from the buffer's own bytes (`raw`: the `b.size`
-/// bytes at `b.offset`): a plain buffer keeps its allocation.
+/// [`buffer_payload`] from the buffer's own bytes (`raw`: the bytes at
+/// `b.offset`, all `b.size` of a compressed buffer, a plain one's at least
+/// up to its filled offset): a plain buffer keeps its allocation.
 pub fn payload_from_raw<'a>(raw: Cow<'a, [u8]>, b: &BufferInfo) -> Result<Cow<'a, [u8]>, String> {
     if b.is_compressed() {
         let want = b.filled.checked_sub(BUFFER_HEADER_LEN).ok_or_else(|| {

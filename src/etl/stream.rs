@@ -218,12 +218,19 @@ fn index_buffers(
     buffers
 }
 
-/// The bytes a buffer occupies in the file.
+/// The bytes of a buffer that its payload is made from: all of a
+/// compressed buffer, a plain one up to its filled offset (the rest is
+/// padding).
 fn read_raw<'a>(src: &mut EtlSource<'a>, b: &BufferInfo) -> Result<Cow<'a, [u8]>, String> {
     if let Some(e) = container::buffer_range_error(b, src.size()) {
         return Err(e);
     }
-    src.read(b.offset, b.size)
+    let n = if b.is_compressed() {
+        b.size
+    } else {
+        b.filled.min(b.size)
+    };
+    src.read(b.offset, n)
         .map_err(|e| format!("cannot read the buffer at file offset {:#x}: {e}", b.offset))
 }
 
@@ -539,8 +546,9 @@ fn read_metadata_if_needed(
     }
 }
 
-/// Buffers the metadata pre-pass loads at once.
-const METADATA_SCAN_BUFFERS: usize = 16;
+/// Buffers the metadata pre-pass loads at once (enough to keep the
+/// threads busy; only the EventMetadata records are kept).
+const METADATA_SCAN_BUFFERS: usize = 8;
 
 /// An EventMetadata record found by the pre-pass: its place in the merge
 /// (see [`read_event_metadata`]), its class type and its data.
