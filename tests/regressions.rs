@@ -217,3 +217,20 @@ not a frame line\n\
     assert_eq!(s.events[1].source.line, 3);
     assert_eq!(s.counts.unknown, 1);
 }
+
+/// netsh_text, found by libFuzzer in round 6 (crash-fe8c1f23…, reduced by
+/// hand): a PktMon packet line inside netsh text waited for its indented
+/// decode lines while the TCPIP lines after it were delivered, so a whole
+/// decode put the packet after them and a chunk starting after the packet
+/// did not. Fixed in src/decode/netsh.rs: any other non-blank line
+/// delivers the pending PktMon packet first.
+#[test]
+fn netsh_pktmon_packet_is_delivered_before_the_lines_after_it() {
+    let input = "[0]0A90.0B2C::2010/10/06-14:02:03.123663700 [Microsoft-Windows-PktMon]PktGroupId 1, PktNumber 1, Appearance 1, Direction Rx , Type Ethernet , Component 8, Edge 1, Filter 0, OriginalSize 76, LoggedSize 76\n\
+[0]0A90.0B2C::2010/10/06-14:02:03.123707700 [Microsoft-Windows-TCPIP]TCP: endpoint (sockaddr=192.168.1.212:13000) closed.\n\
+[0]0A90.0B2C::2010/10/06-14:02:03.123719700 [Microsoft-Windows-TCPIP]TCP: endpoint (sockaddr=192.168.1.212:13001) closed.\n";
+    targets::netsh_text(input.as_bytes());
+    let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
+    let lines: Vec<u64> = s.events.iter().map(|e| e.source.line).collect();
+    assert_eq!(lines, [1, 2, 3]);
+}

@@ -68,6 +68,10 @@ impl LineDecoder for NetshDecoder {
             sink.skipped();
             return;
         }
+        // Any other line ends a pending PktMon packet: it is delivered
+        // now, so events stay in line order (and a chunk starting here
+        // decodes the same as the whole file).
+        self.pktmon.finish(sink);
         match prefixed {
             Ok(p) => {
                 let mut ev = Event::new(sink.src(line_no), Layer::Other, Kind::Raw);
