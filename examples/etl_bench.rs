@@ -2,6 +2,8 @@
 //! Generates a PktMon ETL of about MIB mebibytes (4 CPUs, SNAP-byte packet
 //! snapshots — pktmon's default is 128, `--pkt-size 0` logs whole frames —
 //! plain 1 MiB buffers) and times `decode_etl` on it and on each FILE.
+//! `ETL_BENCH_SAVE=PATH` also writes the generated file there (with
+//! `ETL_BENCH_SAVE_ONLY=1`: write it and stop).
 use std::time::Instant;
 
 use etwnet::etl::testutil::{EtlWriter, TestEvent, pktmon_packet_payload, tcp_frame};
@@ -99,6 +101,11 @@ fn main() {
     drop(w);
     if let Ok(path) = std::env::var("ETL_BENCH_SAVE") {
         std::fs::write(&path, &bytes).expect("save");
+        // Generating the CLI benchmark inputs only (the decode is timed
+        // through the CLI then).
+        if std::env::var_os("ETL_BENCH_SAVE_ONLY").is_some() {
+            return;
+        }
     }
     time(&format!("generated, {snap}-byte snapshots"), &bytes, 2);
 }

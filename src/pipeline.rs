@@ -217,7 +217,11 @@ pub fn decode_file(id: FileId, file: &InputFile, opts: &RunOptions) -> (FileRepo
 /// Where a file's bytes are read from, block by block.
 enum Source<'a> {
     File(std::fs::File),
-    Memory(&'a [u8]),
+    /// All the bytes, and how many were read.
+    Memory {
+        all: &'a [u8],
+        read: usize,
+    },
 }
 
 impl Source<'_> {
@@ -230,11 +234,12 @@ impl Source<'_> {
                 let got = f.by_ref().take(want).read_to_end(buf)?;
                 Ok((got as u64) < want)
             }
-            Source::Memory(rest) => {
+            Source::Memory { all, read } => {
+                let rest = all.get(*read..).unwrap_or(&[]);
                 let take = rest.len().min(n);
-                buf.extend_from_slice(&rest[..take]);
-                *rest = &rest[take..];
-                Ok(rest.is_empty())
+                buf.extend_from_slice(rest.get(..take).unwrap_or(&[]));
+                *read += take;
+                Ok(*read >= all.len())
             }
         }
     }
@@ -270,7 +275,10 @@ pub fn decode_file_stream(
                 return rep;
             }
         },
-        Origin::Memory(b) => Source::Memory(b.as_slice()),
+        Origin::Memory(b) => Source::Memory {
+            all: b.as_slice(),
+            read: 0,
+        },
     };
     let block_bytes = opts.block_bytes.max(detect::HEAD_BYTES).max(1 << 16);
     let mut block = Vec::with_capacity(block_bytes.min(file.size as usize + 16));
@@ -296,11 +304,18 @@ pub fn decode_file_stream(
     if opts.format.is_none_or(Format::is_binary)
         && let Some(f) = detect::detect_binary(&block[..block.len().min(detect::HEAD_BYTES)])
     {
-        // Binary decoders need the whole file: one allocation of its size
-        // instead of doubling (which copies and faults in ~2× the file).
-        block.reserve_exact((file.size as usize).saturating_sub(block.len()) + 1);
+        rep.format = Some(f);
+        rep.encoding = Some("binary".into());
+        if f == Format::Etl {
+            return decode_etl_file(rep, src, block.len() as u64, opts, consumer);
+        }
+        // pcapng: recognised, not decoded; read through for its size.
+        let mut size = block.len() as u64;
         while !eof {
-            match read(&mut src, &mut block) {
+            block.clear();
+            let r = read(&mut src, &mut block);
+            size += block.len() as u64;
+            match r {
                 Ok(e) => eof = e,
                 Err(m) => {
                     rep.notes.push(m);
@@ -309,11 +324,8 @@ pub fn decode_file_stream(
                 }
             }
         }
-        rep.size = block.len() as u64;
-        rep.format = Some(f);
-        rep.encoding = Some("binary".into());
-        let (rep, events) = decode_binary(rep, f, &block);
-        consumer(events);
+        rep.size = size;
+        rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
         return rep;
     }
     let enc = opts.encoding.unwrap_or_else(|| encoding::detect(&block));
@@ -489,35 +501,74 @@ fn reconcile(rep: &mut FileReport) {
     }
 }
 
-fn decode_binary(mut rep: FileReport, format: Format, bytes: &[u8]) -> (FileReport, Vec<Event>) {
-    match format {
-        Format::Etl => {
-            let out = crate::etl::decode_etl(bytes, rep.id);
-            rep.lines = out.records;
-            rep.counts = out.counts;
-            rep.diagnostics = out.diagnostics;
-            rep.events = out.events.len() as u64;
-            let i = &out.info;
-            rep.notes.push(format!(
-                "raw ETL: build {}, {} CPU(s), {}-bit pointers, {} of {} buffer(s) present{}{}, events lost {}, buffers lost {}",
-                i.build,
-                i.cpus,
-                i.pointer_size * 8,
-                i.buffers,
-                i.buffers_written,
-                if i.compressed { format!(", {} compressed", i.compressed_buffers) } else { String::new() },
-                if i.circular { ", circular" } else { "" },
-                i.events_lost,
-                i.buffers_lost
-            ));
-            reconcile(&mut rep);
-            (rep, out.events)
+/// Streams a raw `.etl` file through the ETL reader, which reads the
+/// buffers as the decode reaches them (from disk, or from the in-memory
+/// bytes of a zip entry): events reach `consumer` window by window.
+/// `already_read` bytes were read (and counted as progress) for detection.
+fn decode_etl_file(
+    mut rep: FileReport,
+    src: Source<'_>,
+    already_read: u64,
+    opts: &RunOptions,
+    consumer: &mut dyn FnMut(Vec<Event>),
+) -> FileReport {
+    let source = match src {
+        Source::Memory { all, .. } => {
+            if let Some(p) = &opts.progress {
+                p.fetch_add(
+                    (all.len() as u64).saturating_sub(already_read),
+                    Ordering::Relaxed,
+                );
+            }
+            crate::etl::EtlSource::Memory(all)
         }
-        _ => {
-            rep.notes.push("pcapng capture recognised; packet captures are not decoded (open it with Wireshark/tshark)".into());
-            (rep, Vec::new())
+        Source::File(f) => {
+            // The reader counts the bytes of each buffer it reaches, the
+            // ones read for detection included.
+            if let Some(p) = &opts.progress {
+                p.fetch_sub(already_read, Ordering::Relaxed);
+            }
+            match crate::etl::EtlSource::file(f, opts.progress.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    rep.notes.push(format!("cannot read: {e}"));
+                    rep.file_error = true;
+                    return rep;
+                }
+            }
         }
-    }
+    };
+    rep.size = source.size();
+    let mut events = 0u64;
+    let out = crate::etl::decode_etl_stream(
+        source,
+        rep.id,
+        crate::etl::EtlOptions::default(),
+        crate::etl::StreamLimits::default(),
+        &mut |batch| {
+            events += batch.events.len() as u64;
+            consumer(batch.events);
+        },
+    );
+    rep.events = events;
+    rep.lines = out.records;
+    rep.counts = out.counts;
+    rep.diagnostics = out.diagnostics;
+    let i = &out.info;
+    rep.notes.push(format!(
+        "raw ETL: build {}, {} CPU(s), {}-bit pointers, {} of {} buffer(s) present{}{}, events lost {}, buffers lost {}",
+        i.build,
+        i.cpus,
+        i.pointer_size * 8,
+        i.buffers,
+        i.buffers_written,
+        if i.compressed { format!(", {} compressed", i.compressed_buffers) } else { String::new() },
+        if i.circular { ", circular" } else { "" },
+        i.events_lost,
+        i.buffers_lost
+    ));
+    reconcile(&mut rep);
+    rep
 }
 
 /// How many malformed-sequence offsets a file report keeps.
@@ -929,6 +980,68 @@ mod tests {
             joined.push_str(c);
         }
         assert_eq!(joined, t);
+    }
+
+    /// A raw `.etl` streams through the pipeline from memory (a zip entry)
+    /// and from disk with the events, counts and notes of the whole-file
+    /// decode, its windows reaching the consumer one by one.
+    #[test]
+    fn etl_streams_from_memory_and_disk_like_the_whole_file_decode() {
+        use crate::etl::testutil::{EtlWriter, TestEvent, pktmon_packet_payload, tcp_frame};
+        let mut w = EtlWriter::new(3);
+        w.buffer_size = 4096;
+        w.compress = true;
+        for i in 0..12_000u64 {
+            let frame = tcp_frame([10, 0, 0, 1], 5000, [10, 0, 0, 2], 443, 0x10, i as u32);
+            w.push(TestEvent {
+                cpu: (i % 3) as u32,
+                raw_ts: w.start_raw + 100 + i as i64,
+                provider: crate::etl::pktmon::PROVIDER,
+                id: 160,
+                version: 0,
+                keyword: 0x10,
+                pid: 4,
+                tid: 8,
+                payload: pktmon_packet_payload(i, 1, 1, 3, 1, 7, 1, 0, 0, 60, &frame),
+                ext: Vec::new(),
+            });
+        }
+        let bytes = w.finish();
+        let whole = crate::etl::decode_etl(&bytes, 0);
+        assert_eq!(whole.events.len(), 12_000);
+        let path = std::env::temp_dir().join(format!("etwnet-pipeline-{}.etl", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let progress = Arc::new(AtomicU64::new(0));
+        let opts = RunOptions {
+            progress: Some(progress.clone()),
+            ..RunOptions::default()
+        };
+        let on_disk = InputFile {
+            name: "d.etl".into(),
+            size: bytes.len() as u64,
+            origin: Origin::File(path.clone()),
+        };
+        for f in [memory_file("m.etl", bytes.clone()), on_disk] {
+            progress.store(0, Ordering::Relaxed);
+            let mut batches = 0;
+            let mut events = Vec::new();
+            let rep = decode_file_stream(0, &f, &opts, &mut |mut e| {
+                batches += 1;
+                events.append(&mut e);
+            });
+            assert_eq!(rep.format, Some(Format::Etl), "{}", f.name);
+            assert_eq!(rep.size, bytes.len() as u64);
+            assert_eq!(progress.load(Ordering::Relaxed), bytes.len() as u64);
+            assert!(batches > 1, "{}: {batches} batch(es)", f.name);
+            assert_eq!(rep.lines, whole.records);
+            assert_eq!(rep.counts, whole.counts);
+            assert_eq!(rep.events, 12_000);
+            assert_eq!(rep.diagnostics, whole.diagnostics);
+            assert!(rep.notes.iter().any(|n| n.starts_with("raw ETL: build")));
+            assert!(!rep.file_error);
+            assert!(events == whole.events, "{}: events differ", f.name);
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

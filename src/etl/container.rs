@@ -123,10 +123,17 @@ impl BufferInfo {
     }
 }
 
-/// Reads the buffer header at `offset`; `None` when it is not plausible.
+/// Reads the buffer header at `offset`; an error when it is not plausible.
 pub fn read_buffer_header(file: &[u8], offset: usize) -> Result<BufferInfo, String> {
-    let h = file
-        .get(offset..offset + BUFFER_HEADER_LEN)
+    let rest = file.get(offset..).unwrap_or(&[]);
+    parse_buffer_header(rest.get(..BUFFER_HEADER_LEN).unwrap_or(rest), offset)
+}
+
+/// Parses a buffer header from the bytes at file offset `offset` (`h` may
+/// be shorter than a header when the file ends there: that is an error).
+pub fn parse_buffer_header(h: &[u8], offset: usize) -> Result<BufferInfo, String> {
+    let h = h
+        .get(..BUFFER_HEADER_LEN)
         .ok_or_else(|| format!("truncated buffer header at file offset {offset:#x}"))?;
     let size = u32_at(h, 0).unwrap_or(0) as usize;
     let saved = u32_at(h, 4).unwrap_or(0) as usize;
@@ -164,19 +171,31 @@ pub fn read_buffer_header(file: &[u8], offset: usize) -> Result<BufferInfo, Stri
 /// record offsets match the on-disk layout (the header part is zeroed for
 /// compressed buffers).
 pub fn buffer_payload<'a>(file: &'a [u8], b: &BufferInfo) -> Result<Cow<'a, [u8]>, String> {
-    let end = b
-        .offset
-        .checked_add(b.size)
-        .filter(|e| *e <= file.len())
-        .ok_or_else(|| {
-            format!(
-                "buffer at file offset {:#x} claims {} bytes but the file ends at {:#x}",
-                b.offset,
-                b.size,
-                file.len()
-            )
-        })?;
-    let raw = &file[b.offset..end];
+    if let Some(e) = buffer_range_error(b, file.len() as u64) {
+        return Err(e);
+    }
+    let raw = file.get(b.offset..b.offset + b.size).unwrap_or(&[]);
+    payload_from_raw(Cow::Borrowed(raw), b)
+}
+
+/// Why buffer `b` cannot be read from a file of `file_len` bytes, if it
+/// cannot.
+pub fn buffer_range_error(b: &BufferInfo, file_len: u64) -> Option<String> {
+    let fits = (b.offset as u64)
+        .checked_add(b.size as u64)
+        .is_some_and(|e| e <= file_len);
+    (!fits).then(|| {
+        format!(
+            "buffer at file offset {:#x} claims {} bytes but the file ends at {:#x}",
+            b.offset, b.size, file_len
+        )
+    })
+}
+
+/// [`buffer_payload`] from the buffer's own bytes (`raw`: the bytes at
+/// `b.offset`, all `b.size` of a compressed buffer, a plain one's at least
+/// up to its filled offset): a plain buffer keeps its allocation.
+pub fn payload_from_raw<'a>(raw: Cow<'a, [u8]>, b: &BufferInfo) -> Result<Cow<'a, [u8]>, String> {
     if b.is_compressed() {
         let want = b.filled.checked_sub(BUFFER_HEADER_LEN).ok_or_else(|| {
             format!(
@@ -191,7 +210,7 @@ pub fn buffer_payload<'a>(file: &'a [u8], b: &BufferInfo) -> Result<Cow<'a, [u8]
                 b.offset, b.filled
             ));
         }
-        let body = &raw[BUFFER_HEADER_LEN..];
+        let body = raw.get(BUFFER_HEADER_LEN..).unwrap_or(&[]);
         let mut out = vec![0u8; BUFFER_HEADER_LEN];
         let data = xpress::decompress(body, want)
             .map_err(|e| format!("compressed buffer at file offset {:#x}: {e}", b.offset))?;
@@ -207,7 +226,13 @@ pub fn buffer_payload<'a>(file: &'a [u8], b: &BufferInfo) -> Result<Cow<'a, [u8]
         Ok(Cow::Owned(out))
     } else {
         let filled = b.filled.min(raw.len());
-        Ok(Cow::Borrowed(&raw[..filled]))
+        Ok(match raw {
+            Cow::Borrowed(r) => Cow::Borrowed(r.get(..filled).unwrap_or(r)),
+            Cow::Owned(mut r) => {
+                r.truncate(filled);
+                Cow::Owned(r)
+            }
+        })
     }
 }
 
@@ -344,17 +369,23 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn data<'a>(&self, payloads: &'a [Cow<'_, [u8]>]) -> &'a [u8] {
+    pub fn data<'a, P: AsRef<[u8]>>(&self, payloads: &'a [P]) -> &'a [u8] {
         payloads
             .get(self.buffer as usize)
-            .and_then(|p| p.get(self.data_start as usize..(self.start + self.size) as usize))
+            .and_then(|p| {
+                p.as_ref()
+                    .get(self.data_start as usize..(self.start + self.size) as usize)
+            })
             .unwrap_or(&[])
     }
 
-    pub fn ext<'a>(&self, payloads: &'a [Cow<'_, [u8]>]) -> &'a [u8] {
+    pub fn ext<'a, P: AsRef<[u8]>>(&self, payloads: &'a [P]) -> &'a [u8] {
         payloads
             .get(self.buffer as usize)
-            .and_then(|p| p.get(self.ext_start as usize..(self.ext_start + self.ext_len) as usize))
+            .and_then(|p| {
+                p.as_ref()
+                    .get(self.ext_start as usize..(self.ext_start + self.ext_len) as usize)
+            })
             .unwrap_or(&[])
     }
 

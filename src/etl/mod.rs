@@ -11,10 +11,7 @@
 //! the rest of the file still decodes.
 
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use rayon::prelude::*;
+use std::sync::Arc;
 
 use crate::decode::{Diagnostic, LineClass, LineCounts};
 use crate::event::{Event, FileId, SourceRef, Timestamp};
@@ -23,13 +20,17 @@ pub mod container;
 pub mod eventmetadata;
 pub mod manifest;
 pub mod ndiscap;
+#[cfg(test)]
+mod oracle;
 pub mod packet;
 pub mod pktmon;
+pub mod stream;
 pub mod testutil;
 pub mod tracelogging;
 pub mod xpress;
 
-use container::{BufferInfo, HeaderKind, LogfileHeader, Record};
+use container::{HeaderKind, LogfileHeader, Record};
+pub use stream::{EtlBatch, EtlSource, EtlSummary, StreamLimits, decode_etl_stream};
 
 /// How many diagnostics one file keeps (counts are always complete).
 pub const MAX_DIAGNOSTICS: usize = 200;
@@ -185,12 +186,27 @@ pub enum Decoded {
     Deferred,
 }
 
-/// Records decoded in parallel per window (see `decode_etl_with`).
-const DECODE_WINDOW: usize = 1 << 16;
+/// A decompressed buffer payload, shared by the records that point into it
+/// until the last of them is decoded.
+#[derive(Clone)]
+pub(crate) struct Payload<'a>(Arc<Cow<'a, [u8]>>);
+
+impl<'a> Payload<'a> {
+    pub(crate) fn new(bytes: Cow<'a, [u8]>) -> Self {
+        Payload(Arc::new(bytes))
+    }
+}
+
+impl AsRef<[u8]> for Payload<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
 
 /// What every record of one file is decoded with.
 struct DecodeContext<'a> {
-    good: &'a [Cow<'a, [u8]>],
+    /// The payloads `Record::buffer` indexes.
+    good: &'a [Payload<'a>],
     /// Schemas the file carries for its own events (EventMetadata).
     metadata: &'a eventmetadata::MetadataSet,
     clock: Clock,
@@ -267,203 +283,38 @@ impl Diags {
     }
 }
 
-/// Decodes a whole `.etl` file.
+/// Decodes a whole `.etl` file held in memory, collecting its events (see
+/// [`decode_etl_stream`], which hands them on window by window instead).
 pub fn decode_etl_with(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutput {
-    let mut out = EtlOutput::default();
-    let mut diags = Diags {
+    decode_etl_collect(
+        EtlSource::Memory(bytes),
         file,
-        list: Vec::new(),
-    };
+        opts,
+        StreamLimits::default(),
+    )
+}
 
-    // 1. Walk the buffer headers in file order.
-    let mut buffers: Vec<BufferInfo> = Vec::new();
-    let mut offset = 0usize;
-    while offset < bytes.len() {
-        match container::read_buffer_header(bytes, offset) {
-            Ok(b) => {
-                offset += b.size;
-                buffers.push(b);
-            }
-            Err(e) => {
-                out.counts.error += 1;
-                diags.push(0, LineClass::Error, format!("{e}; rest of file skipped"));
-                break;
-            }
-        }
+/// [`decode_etl_stream`], collecting the events and frames.
+pub fn decode_etl_collect(
+    source: EtlSource<'_>,
+    file: FileId,
+    opts: EtlOptions,
+    limits: StreamLimits,
+) -> EtlOutput {
+    let mut events: Vec<Event> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    let summary = decode_etl_stream(source, file, opts, limits, &mut |batch: EtlBatch| {
+        events.extend(batch.events);
+        frames.extend(batch.frames);
+    });
+    EtlOutput {
+        events,
+        frames,
+        records: summary.records,
+        diagnostics: summary.diagnostics,
+        counts: summary.counts,
+        info: summary.info,
     }
-    out.info.buffers = buffers.len() as u32;
-    out.info.compressed_buffers = buffers.iter().filter(|b| b.is_compressed()).count() as u32;
-
-    // 2. Decompress / slice every buffer (in parallel: this is the costly part).
-    let payloads: Vec<Result<Cow<'_, [u8]>, String>> = buffers
-        .par_iter()
-        .map(|b| container::buffer_payload(bytes, b))
-        .collect();
-    let mut good: Vec<Cow<'_, [u8]>> = Vec::with_capacity(payloads.len());
-    let mut good_info: Vec<&BufferInfo> = Vec::with_capacity(payloads.len());
-    for (p, b) in payloads.into_iter().zip(&buffers) {
-        match p {
-            Ok(p) => {
-                good.push(p);
-                good_info.push(b);
-            }
-            Err(e) => {
-                out.counts.error += 1;
-                diags.push(0, LineClass::Error, format!("{e}; buffer skipped"));
-            }
-        }
-    }
-
-    // 3. Records of each buffer.
-    let parsed: Vec<container::BufferRecords> = good
-        .par_iter()
-        .zip(good_info.par_iter())
-        .enumerate()
-        .map(|(i, (p, b))| container::parse_records(p, i as u32, b.cpu))
-        .collect();
-
-    // 4. The log-file header: first record of the header buffer.
-    let mut header: Option<LogfileHeader> = None;
-    for (br, b) in parsed.iter().zip(&good_info) {
-        if b.buffer_type != container::BUFFER_TYPE_HEADER && b.offset != 0 {
-            continue;
-        }
-        if let Some(r) = br.records.first()
-            && r.kind == HeaderKind::System
-            && r.hook == 0
-        {
-            header = container::parse_logfile_header(r.data(&good), r.raw_ts);
-            if header.is_some() {
-                break;
-            }
-        }
-    }
-    match &header {
-        Some(h) => fill_info(&mut out.info, h),
-        None => diags.push(
-            0,
-            LineClass::Error,
-            "no log-file header record: timestamps are taken as FILETIME, pointer size 8"
-                .to_string(),
-        ),
-    }
-    let clock = Clock::from_header(header.as_ref());
-    let default_pointer_size = header.as_ref().map(|h| h.pointer_size).unwrap_or(8);
-    let build = header.as_ref().map(|h| h.provider_version);
-
-    // 5. Per-CPU streams in SequenceNumber order, merged by timestamp.
-    let mut order: Vec<usize> = (0..parsed.len()).collect();
-    order.sort_by_key(|&i| (good_info[i].cpu, good_info[i].sequence, good_info[i].offset));
-    let mut streams: Vec<Vec<&Record>> = Vec::new();
-    let mut last_cpu = None;
-    for &i in &order {
-        let b = good_info[i];
-        if last_cpu != Some(b.cpu) {
-            streams.push(Vec::new());
-            last_cpu = Some(b.cpu);
-        }
-        if let Some(s) = streams.last_mut() {
-            s.extend(parsed[i].records.iter());
-        }
-        if let Some(e) = &parsed[i].error {
-            out.counts.error += 1;
-            diags.push(
-                0,
-                LineClass::Error,
-                format!(
-                    "buffer at file offset {:#x} (cpu {}, sequence {}): {e}; rest of buffer skipped",
-                    b.offset, b.cpu, b.sequence
-                ),
-            );
-        }
-    }
-    let merged = merge_streams(&streams);
-
-    // EventMetadata records may come after the events they describe (a
-    // merge appends them), so they are all read before any event.
-    let mut metadata = eventmetadata::MetadataSet::default();
-    for r in merged.iter().filter(|r| is_event_metadata(r)) {
-        // A bad one is reported where it stands, by `decode_record`.
-        let _ = metadata.add_record(r.opcode, r.data(&good));
-    }
-
-    // 6. Decode the records: independent per record, so in parallel, one
-    // window at a time (the boxed events of a window are moved into
-    // `out.events` before the next window is decoded, which bounds the
-    // extra memory to one window); what depends on earlier records (NDIS
-    // multi-event packets, Wi-Fi metadata) is resolved in record order.
-    let ctx = DecodeContext {
-        good: &good,
-        metadata: &metadata,
-        clock,
-        default_pointer_size,
-        build,
-        file,
-    };
-    let mut ndis = ndiscap::Assembler::default();
-    out.events.reserve(merged.len());
-    for (w, window) in merged.chunks(DECODE_WINDOW).enumerate() {
-        let first_line = (w * DECODE_WINDOW) as u64 + 1;
-        let decoded: Vec<Decoded> = window
-            .par_iter()
-            .enumerate()
-            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata))
-            .collect();
-        for (i, (d, r)) in decoded.into_iter().zip(window).enumerate() {
-            let line = first_line + i as u64;
-            let d = match d {
-                Decoded::Deferred => ndis.fragment(&ctx.view(r, line)),
-                d => d,
-            };
-            match d {
-                Decoded::Event(mut ev, frame) => {
-                    out.counts.parsed += 1;
-                    ndis.annotate(r, &mut ev);
-                    if let (true, Some(f)) = (opts.keep_frames, frame) {
-                        let bytes = match f.owned {
-                            Some(b) => b,
-                            None => {
-                                let data = r.data(&good);
-                                data.get(f.offset..f.offset + f.len).unwrap_or(&[]).to_vec()
-                            }
-                        };
-                        out.frames.push(Frame {
-                            event_index: out.events.len(),
-                            link_type: f.link_type,
-                            original_len: f.original_len,
-                            bytes,
-                        });
-                    }
-                    out.events.push(*ev);
-                }
-                Decoded::Partial(ev, m) => {
-                    out.counts.parsed += 1;
-                    diags.push(line, LineClass::Parsed, m);
-                    out.events.push(*ev);
-                }
-                Decoded::Skipped | Decoded::Deferred => out.counts.skipped += 1,
-                Decoded::Unknown(m) => {
-                    out.counts.unknown += 1;
-                    diags.push(line, LineClass::Unknown, m);
-                }
-                Decoded::Error(m) => {
-                    out.counts.error += 1;
-                    diags.push(line, LineClass::Error, m);
-                }
-            }
-        }
-    }
-    // Fragments of packets that were never completed were counted as
-    // skipped while they waited; they are errors.
-    for (line, m, records) in ndis.finish() {
-        let n = records.min(out.counts.skipped);
-        out.counts.skipped -= n;
-        out.counts.error += n;
-        diags.push(line, LineClass::Error, m);
-    }
-    out.records = out.counts.total();
-    out.diagnostics = diags.list;
-    out
 }
 
 fn fill_info(info: &mut EtlInfo, h: &LogfileHeader) {
@@ -487,31 +338,6 @@ fn fill_info(info: &mut EtlInfo, h: &LogfileHeader) {
     info.buffers_lost = h.buffers_lost;
     info.logger_name = h.logger_name.clone();
     info.log_file_name = h.log_file_name.clone();
-}
-
-/// k-way merge of per-CPU record streams by raw timestamp; each stream
-/// keeps its own order (ties go to the lower stream).
-fn merge_streams<'a>(streams: &[Vec<&'a Record>]) -> Vec<&'a Record> {
-    let total = streams.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(total);
-    let mut heap: BinaryHeap<Reverse<(i64, usize, usize)>> = BinaryHeap::new();
-    for (s, recs) in streams.iter().enumerate() {
-        if let Some(r) = recs.first() {
-            heap.push(Reverse((r.raw_ts, s, 0)));
-        }
-    }
-    while let Some(Reverse((_, s, i))) = heap.pop() {
-        let Some(stream) = streams.get(s) else {
-            continue;
-        };
-        if let Some(r) = stream.get(i) {
-            out.push(*r);
-        }
-        if let Some(n) = stream.get(i + 1) {
-            heap.push(Reverse((n.raw_ts, s, i + 1)));
-        }
-    }
-    out
 }
 
 /// EventTraceGuid {68fdd900-4a3e-11d1-84f4-0000f80464e3}.
@@ -543,13 +369,23 @@ const TRACE_METADATA_GUIDS: [container::Guid; 3] =
 /// capture, or a provider in `schemas/` with this event id and version.
 /// Those win over the file's EventMetadata (the typed slots and tests are
 /// built on them); the metadata fills what they do not cover.
-fn has_exact_schema(v: &RecordView<'_>) -> bool {
-    v.rec.kind == HeaderKind::Event
-        && (v.rec.guid == pktmon::PROVIDER
-            || v.rec.guid == ndiscap::PROVIDER
-            || manifest::provider_for(&v.rec.guid).is_some_and(|pi| {
-                manifest::has_exact_schema(pi, u32::from(v.rec.id), v.rec.version)
-            }))
+fn has_exact_schema(r: &Record) -> bool {
+    r.kind == HeaderKind::Event
+        && (r.guid == pktmon::PROVIDER
+            || r.guid == ndiscap::PROVIDER
+            || manifest::provider_for(&r.guid)
+                .is_some_and(|pi| manifest::has_exact_schema(pi, u32::from(r.id), r.version)))
+}
+
+/// Whether the file's EventMetadata can change how `r` decodes: without
+/// one (no such record, or only records of our own exact schemas) the
+/// schemas need not be read before decoding starts.
+fn may_use_metadata(r: &Record) -> bool {
+    matches!(
+        r.kind,
+        HeaderKind::Event | HeaderKind::Classic | HeaderKind::Instance
+    ) && !is_event_metadata(r)
+        && !has_exact_schema(r)
 }
 
 /// A classic record of the EventMetadata class.
@@ -569,7 +405,7 @@ fn decode_record(v: &RecordView<'_>, metadata: &eventmetadata::MetadataSet) -> D
         };
     }
     if !metadata.is_empty()
-        && !has_exact_schema(v)
+        && !has_exact_schema(v.rec)
         && let Some(d) = metadata.decode(v)
     {
         return d;
