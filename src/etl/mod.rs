@@ -386,6 +386,10 @@ fn may_use_metadata(r: &Record) -> bool {
         HeaderKind::Event | HeaderKind::Classic | HeaderKind::Instance
     ) && !is_event_metadata(r)
         && !has_exact_schema(r)
+        // Logger bookkeeping (EventTrace header, SystemConfigEx rundown)
+        // stays skipped: every real capture has it, and looking for
+        // metadata for it would decompress the file twice.
+        && !(r.kind != HeaderKind::Event && TRACE_METADATA_GUIDS.contains(&r.guid))
 }
 
 /// A classic record of the EventMetadata class.
@@ -405,7 +409,7 @@ fn decode_record(v: &RecordView<'_>, metadata: &eventmetadata::MetadataSet) -> D
         };
     }
     if !metadata.is_empty()
-        && !has_exact_schema(v.rec)
+        && may_use_metadata(v.rec)
         && let Some(d) = metadata.decode(v)
     {
         return d;
