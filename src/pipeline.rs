@@ -382,37 +382,41 @@ pub fn decode_file_stream(
                 None => 0,
             }
         };
+        // On one thread (`-j 1`, or a library caller on a one-thread pool)
+        // block reads and chunk decoding run inline: no cross-thread
+        // handoff per block.
+        let parallel = rayon::current_num_threads() > 1;
         let mut tail = text.split_off(cut);
         let ready = text;
         let done = eof || failed.is_some();
-        let (sinks, next) = rayon::join(
-            || {
-                if skip_note.is_some() || ready.is_empty() {
-                    return Vec::new();
-                }
-                split_chunks(&ready, format, opts.chunk_bytes)
-                    .par_iter()
-                    .map(|(first, chunk)| {
-                        decode::decode_lines(
-                            format,
-                            id,
-                            line_no + first - 1,
-                            chunk,
-                            opts.max_line_bytes,
-                        )
-                    })
-                    .collect::<Vec<Sink>>()
-            },
-            || {
-                if done {
-                    return Ok((tail, true));
-                }
-                let mut buf = Vec::with_capacity(block_bytes);
-                let e = read(&mut src, &mut buf)?;
-                stream.push(&buf, e, &mut tail);
-                Ok::<_, String>((tail, e))
-            },
-        );
+        let decode_ready = || {
+            if skip_note.is_some() || ready.is_empty() {
+                return Vec::new();
+            }
+            let chunks = split_chunks(&ready, format, opts.chunk_bytes);
+            let decode_chunk = |(first, chunk): &(u64, &str)| {
+                decode::decode_lines(format, id, line_no + first - 1, chunk, opts.max_line_bytes)
+            };
+            if parallel {
+                chunks.par_iter().map(decode_chunk).collect::<Vec<Sink>>()
+            } else {
+                chunks.iter().map(decode_chunk).collect::<Vec<Sink>>()
+            }
+        };
+        let read_next = || {
+            if done {
+                return Ok((tail, true));
+            }
+            let mut buf = Vec::with_capacity(block_bytes);
+            let e = read(&mut src, &mut buf)?;
+            stream.push(&buf, e, &mut tail);
+            Ok::<_, String>((tail, e))
+        };
+        let (sinks, next) = if parallel {
+            rayon::join(decode_ready, read_next)
+        } else {
+            (decode_ready(), read_next())
+        };
         let newlines = memchr::memchr_iter(b'\n', ready.as_bytes()).count() as u64;
         rep.lines += if ready.as_bytes().last().is_some_and(|b| *b != b'\n') {
             newlines + 1

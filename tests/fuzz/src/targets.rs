@@ -27,17 +27,20 @@ use etwnet::schema;
 /// (run.sh caps inputs at 4 KiB).
 const FUZZ_MAX_LINE: usize = 1024;
 
-/// A one-thread pool for the targets that drive the pipeline: the pipeline
-/// calls `rayon::join` per block, and on the global pool idle workers spin
-/// (`sched_yield`) between executions, which took half of the
-/// `whole_pipeline` target's time. One worker keeps the executions
-/// deterministic and leaves the other core to another target.
-fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    match POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok()) {
-        Some(pool) => pool.install(f),
-        None => f(),
-    }
+/// The targets that drive the pipeline run with a one-thread global rayon
+/// pool, so the pipeline decodes inline on the fuzzer's thread. With more
+/// threads, idle workers spun (`sched_yield`) between executions, and with
+/// a one-thread pool entered by `install` every execution waited for the
+/// worker to be scheduled (a quarter of the time on a loaded machine).
+/// Best effort: a test binary whose global pool already exists keeps it.
+fn one_thread<R>(f: impl FnOnce() -> R) -> R {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build_global();
+    });
+    f()
 }
 
 /// Decodes `text` whole and checks the accounting invariant.
