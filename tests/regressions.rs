@@ -262,3 +262,63 @@ fn netsh_broken_record_ends_pktmon_continuation_lines() {
     ];
     targets::netsh_text(&parts.concat());
 }
+
+/// whole_pipeline, found by libFuzzer in round 6 (crash-d7a8a2ba…, reduced
+/// by hand): "Sent data with number of bytes = -1" became 2^64 − 1 bytes
+/// (the two's-complement reading of a negative Int32), and adding it to a
+/// connection's bytes overflowed (a panic in a debug build, a wrapped
+/// total in a release one). Fixed: a negative value is no byte count
+/// (src/schema/enrich.rs), and byte and drop totals add saturating
+/// (src/correlate).
+#[test]
+fn negative_byte_counts_are_not_counted_and_totals_do_not_overflow() {
+    let input = "[0]0000.0B2C::2010/10/06-14:02:03.123653700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28 transition from ListenState to SynRcvdState, SndNxt = 0.\n\
+[0]0000.0B2C::2010/10/06-14:02:03.123658700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28 transition from SynRcvdState to EstablishedState, SndNxt = 2428590242.\n\
+[0]0000.0B2C::2010/10/06-14:02:03.123664700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28: Sent data with number of bytes = -1 and Sequence number = 2428590242.\n\
+[0]0000.0B2C::2010/10/06-14:02:03.123665700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28: Sent data with number of bytes = 18446744073709551615 and Sequence number = 2428590242.\n\
+[0]0000.0B2C::2010/10/06-14:02:03.123666700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28: Sent data with number of bytes = 18446744073709551615 and Sequence number = 2428590242.\n";
+    targets::whole_pipeline(input.as_bytes());
+    let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
+    assert_eq!(s.events[2].bytes, None, "-1 is no byte count");
+    assert_eq!(s.events[3].bytes, Some(u64::MAX));
+    let decoded = etwnet::pipeline::Decoded {
+        files: Vec::new(),
+        events: vec![s.events],
+        problems: Vec::new(),
+    };
+    let a = etwnet::correlate::analyze(&decoded, None);
+    let c = a.connections.iter().next().expect("one connection");
+    assert_eq!(c.bytes_sent, u64::MAX, "saturated, not wrapped");
+}
+
+/// pktmon_text, found by libFuzzer in round 6 (crash-e2b0f267…): a
+/// `Property:` line with no space after the colon was a record start for
+/// the chunker (which looked for "] Property: ") but a property line for
+/// the decoder, which keeps the pending record open across it; an indented
+/// line after it then joined the packet before it in a whole decode only.
+/// Fixed in src/decode/pktmon.rs: no "] Property:" line starts a record.
+#[test]
+fn pktmon_property_line_without_a_space_is_not_a_record_start() {
+    // The fuzz input itself, a line per literal (leading spaces matter);
+    // the target asserts that chunked and whole decodes agree.
+    let parts: &[&[u8]] = &[
+        b"\x093C-7C-3F-1A-2B-3C > 00-E0-81-4C-5D-6E, ethertype IPv4 (0x0800), length 65: 192.168.1.20.49852 > 192.168.1.50.623: UDP, length 23\x0a",
+        b"[00]0000.0000::2024-11-05 21:14:05.001336800 [Microsoft-Windows-Pk\x84Mon] PktGroupId 1125899906842707, PktNumber 1, App\xbc\x9arance 1, DirectiKon Rx , Type Ethernet , Component 7, Edge 1, Filter 0, OriginalSize 76, LoggedSize 76 \x0a",
+        b"\x0900-E0-81-4C-5D-6E[00]1A2C.0F10::2024-11-05 09:30:00.000000000 [MSNT_SystemTrace] Event: Header, BufferSize: 16777216, Version: 131082, ProviderVersion: 26100, NumberOfProcessors: 8, EndTime: 133752117305512340, TimerResolution: 156250, MaxFileSize: 512nop,wscale 9,nop,nop,sackOK], length 0\x0a",
+        b"[04]0004.0514::2024-11-05 09:30:00.000093000 [Microsoft-Windows-PktMon] lPktGroupId 2814\xb8\xa2\xe5\xbc\x83\xef\xbc\x9a PktGroupId 844424930131971, PktNMSNT_\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94 1, DropReason INET: checksum is invalid , DropLocation 0xE000460B, \xe5\x8e\x9f\xe5\xa7\x8b\xe5\xa4\xa7\xe5\xb0\x8f 62, \xe8\xae\xb0\xe5\xbdR\xe5\xa4\xa7\xe5\xb0\x8f 62 \x0a",
+        b"       \xe4\xb8\xa2\xe5\xbc\x83\xef\xbc\x9a ip: 192.168.1.50.623 > 19F\x001\x000\x00:\x00e: 0x0, T:\x002\x000imeZo, NumberOfPro34\x0a",
+        b"[00]0000.0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00000::2024-11-05 21:14:05.001338700 [Microsoft-Windows-PktMon] PktGroupId 1125899906842707, PktNumber 1, Appearance 2, Direction Rx , Type Ethernet , Component 8, Edge 2, Filter 0, OriginalSize 76, LoggedSize 76 \x0a",
+        b"\x0900-E0-81-4C-5D-6E > 3C-7C-3F-1A-2B-3C, ethertype IPv4 (0x0800), length 76: 192.168.1.50.623 > 192.168s: 1, OOOOOOOOOOOOOO\xcf\xc4-5D-01-02-03 > 00-15-5D-0A60,sackOK], length 0\x0a",
+        b"[06]0000.0000::2024-11-05 09:30:00.000210000 [Microsoft-Windows-PktMon] \xe4\xb8\xa2\xe5\xbc\x83\xef\xbc\x9a PktGroupId 844424930131971, PktNMSNT_\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2[03]2)F4C.3A18::2024-11-05 21:14:04.000192.168Mic2osoft-Win\x1bows-PktMon3\x0a",
+        b"[00]0000.0000::2024-11-05 21:14:04.000881200 [Microsoft-Windows-PktMon] Property:Microsoft-Windows-Winsock-AFD4-11-05 21:14:04.000192.168Mic2osoft-Win\x1bow\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94\x98\xe2\x94 1, DropReason INET: checksum is invalid , DropLocation 0xE000460B, \xe5\x8e\x9f\xe5\xa7\x8b\xe5\xa4\xa7\xe5\xb0\x8f 62, \xe8\xae\xb0\xe5\xbdR\xe5\xa4\xa7\xe5\xb0\x8f 62 \x0a",
+        b"       \xe4\xb8\xa2\xe5\xbc\x83\xef\xbc\x9a ip: 192.168.1.50.623 > 19F\x001\x000\x00:\x00e: 0.1.20.4\xab9585: UDP, length 34\x0a",
+        b"[00]0000.ktNumber 1, Appearance 1, Direction Tx , Type Ethernet , Component 5, Edge 1, 0000::2024s-PktMon3\x0a",
+        b"[00]0000.0000::2024-11-05 21:14:04.000881200 [Microsoft-Windo-1ws-PktMon] Property: ] PktGroupId 13125899906842704, PktNumber 1, Appearance 1, Direct1-05 21:14:05.00134Filter 0, OriginalSize 54, LoggedSdTime: 133752117305512340, TimerResolutiion RxiginalSon: 156250, MaxFilePv4 (0x0800), lengize 76, LoggedSize th 54: (76 tos\x0a",
+        b" 0x0, 060\x0a",
+        b"0t",
+    ];
+    targets::pktmon_text(&parts.concat());
+    assert!(!Format::PktmonText.is_record_start(
+        "[00]0000.0000::2024-11-05 21:14:04.000881200 [Microsoft-Windows-PktMon] Property:x"
+    ));
+}

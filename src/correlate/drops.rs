@@ -198,7 +198,7 @@ impl DropAccumulator {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|_| layer == "tcpip")
                 .unwrap_or(1);
-            g.count += n;
+            g.count = g.count.saturating_add(n);
             g.last = ev.ts.or(g.last);
             g.last_key = k.or(g.last_key);
             if g.sources.len() < 1000 {
@@ -299,7 +299,8 @@ impl DropAccumulator {
         let mut v: Vec<DropGroup> = named.into_values().collect();
         let mut per_reason: BTreeMap<String, u64> = BTreeMap::new();
         for g in &v {
-            *per_reason.entry(g.reason_text.clone()).or_default() += g.count;
+            let c = per_reason.entry(g.reason_text.clone()).or_default();
+            *c = c.saturating_add(g.count);
         }
         v.sort_by(|a, b| {
             per_reason[&b.reason_text]
@@ -334,7 +335,7 @@ fn name_components(p: &mut crate::pktmon::assemble::PacketPath, file: u32, a: &A
 /// Folds group `b` into `a` (same reason, component name and flow).
 fn merge(a: &mut DropGroup, b: DropGroup) {
     let b_first = b.first_pos < a.first_pos;
-    a.count += b.count;
+    a.count = a.count.saturating_add(b.count);
     if b_first {
         a.first = b.first;
         a.first_key = b.first_key;

@@ -890,7 +890,7 @@ impl Correlator {
         // What is still deferred had no next event: not a FIN byte.
         for f in std::mem::take(&mut self.deferred_fin) {
             if let Some(conn) = self.a.connections.get_mut(f.conn as usize) {
-                conn.bytes_received += 1;
+                conn.bytes_received = conn.bytes_received.saturating_add(1);
                 conn.mark(false, 'd');
             }
         }
@@ -935,7 +935,7 @@ impl Builder<'_> {
                 continue;
             }
             if let Some(conn) = self.s.a.connections.get_mut(f.conn as usize) {
-                conn.bytes_received += 1;
+                conn.bytes_received = conn.bytes_received.saturating_add(1);
                 conn.mark(false, 'd');
             }
         }
@@ -1183,7 +1183,7 @@ impl Builder<'_> {
                             | None
                     );
                 if !control && n > 0 {
-                    conn.bytes_sent += n;
+                    conn.bytes_sent = conn.bytes_sent.saturating_add(n);
                     conn.mark(true, 'd');
                 }
             }
@@ -1208,7 +1208,7 @@ impl Builder<'_> {
                             }
                         });
                 if !control && n > 0 {
-                    conn.bytes_received += n;
+                    conn.bytes_received = conn.bytes_received.saturating_add(n);
                     conn.mark(false, 'd');
                 }
             }
@@ -1314,10 +1314,10 @@ impl Builder<'_> {
         let n = ev.bytes.unwrap_or(0);
         if ev.kind == Kind::UdpSend {
             conn.packets_sent += 1;
-            conn.bytes_sent += n;
+            conn.bytes_sent = conn.bytes_sent.saturating_add(n);
         } else {
             conn.packets_received += 1;
-            conn.bytes_received += n;
+            conn.bytes_received = conn.bytes_received.saturating_add(n);
         }
         if let Some(pid) = ev.pid {
             conn.attribute(Attribution {
@@ -1347,12 +1347,12 @@ impl Builder<'_> {
         match ev.kind {
             Kind::KernelTcpSend | Kind::KernelUdpSend => {
                 conn.packets_sent += 1;
-                conn.bytes_sent += n;
+                conn.bytes_sent = conn.bytes_sent.saturating_add(n);
                 conn.mark(true, 'd');
             }
             Kind::KernelTcpRecv | Kind::KernelUdpRecv => {
                 conn.packets_received += 1;
-                conn.bytes_received += n;
+                conn.bytes_received = conn.bytes_received.saturating_add(n);
                 conn.mark(false, 'd');
             }
             Kind::KernelTcpConnect => {
@@ -1505,9 +1505,13 @@ impl Builder<'_> {
             // Without TCPIP data events, bytes come from the packets.
             if conn.tcb.is_none() {
                 if sent {
-                    conn.bytes_sent += u64::from(p.payload_len.unwrap_or(0));
+                    conn.bytes_sent = conn
+                        .bytes_sent
+                        .saturating_add(u64::from(p.payload_len.unwrap_or(0)));
                 } else {
-                    conn.bytes_received += u64::from(p.payload_len.unwrap_or(0));
+                    conn.bytes_received = conn
+                        .bytes_received
+                        .saturating_add(u64::from(p.payload_len.unwrap_or(0)));
                 }
             }
         }

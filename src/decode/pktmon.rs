@@ -73,7 +73,7 @@ pub fn is_record_start(line: &str) -> bool {
     // (`10 BMC … 623` in `pktmon filter list`) whose heading is before it.
     let time_only = t.as_bytes().first().is_some_and(u8::is_ascii_digit)
         && t.split(' ').next().is_some_and(|w| w.contains(':'));
-    (t.starts_with('[') || time_only) && !t.contains("] Property: ")
+    (t.starts_with('[') || time_only) && !t.contains("] Property:")
 }
 
 /// `23:02:26.539704700 message` → (timestamp, message).

@@ -187,7 +187,11 @@ fn fill_slots(
     // Byte counts.
     if ev.bytes.is_none() {
         let names: &[&str] = if is_afd { AFD_BYTES } else { BYTES };
-        ev.bytes = first(names).and_then(values::parse_num);
+        // A negative count (a garbled or wrapped value) is no byte count;
+        // taken as two's complement it would add ~2^64 bytes.
+        ev.bytes = first(names)
+            .filter(|v| !v.trim_start().starts_with('-'))
+            .and_then(values::parse_num);
     }
 
     // TCP states.
