@@ -322,3 +322,29 @@ fn pktmon_property_line_without_a_space_is_not_a_record_start() {
         "[00]0000.0000::2024-11-05 21:14:04.000881200 [Microsoft-Windows-PktMon] Property:x"
     ));
 }
+
+/// pktmon_text, found by libFuzzer in round 6 (crash-c1972bc8…): a
+/// time-only `21:14:03.0 Property: ` line (unreadable) was a record start
+/// for the chunker but left the packet before it open in the decoder, so
+/// the indented line after it joined that packet in a whole decode only.
+/// Fixed in src/decode/pktmon.rs: no line containing "Property:" starts a
+/// chunk, and only a readable property line of the pending component keeps
+/// a record open.
+#[test]
+fn pktmon_unreadable_time_only_property_line_ends_the_pending_packet() {
+    // The fuzz input itself, a line per literal (leading spaces matter);
+    // the target asserts that chunked and whole decodes agree.
+    let parts: &[&[u8]] = &[
+        b"[[03]2F4C.3A18::2024-11-05 21:14:04.000469200 [Microsoft-Windows-PktMon] PktGroupId 1125899906842703, PktNumber 1, Appearance 8, Direection Tx , Type Ethernut , Component 5, Edge 1, Filter 0, OriginalSize 54, Lo64)\x0a",
+        b"[00]0000.0000::2024-11-05 21:14:04.000885000 [Microsoft-Windows-PktMon] PktGroupId 1125899906842704,192.168.1.20.49852 \x00\x00\x00\x00\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00PktN\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00umber 1, AppeaedS: UDrance 3, DirectCP (6), length 52)\x0a",
+        b"    10.0.0.15.50123 > 93.184.216.34.443: Flags [S], seq 24017P, le35811,ction [03]2F4C.3A18::2021A-, length 0\x0a",
+        b"[04]0 Filter 0, OriginalSize 54, Lo64)\x0a",
+        b"[00]0000.0000::2024-11-05 21:14:14.000885000 [Microsoft-Windows-PktMon] PktGroupId 1125899906842704,192.168.1.20.498on] Pk[00]1A2C.0F10::2024-11-05 09:30:00.000186000 [MSg...\x0a",
+        b"\x0a",
+        b"11:14:03.0 Property: \x0a",
+        b"\x092thD\x00P\x00,\x00 EventVarsion: 0, Reserved: 0, PartitionType: 0, QpcOffs~etFromRoot: 0, PartitionId: , ParentId: \x0a",
+        b"[01]0004.0088::2024-\xcd11-05 09:30:00.000191000 [Microsoft-Windows-PktMon] PktGroupItGroupId 1125899906842704,192.168.1.20.49852 PktNumber 1, Ad 28pp1",
+    ];
+    targets::pktmon_text(&parts.concat());
+    assert!(!Format::PktmonText.is_record_start("11:14:03.0 Property: "));
+}

@@ -73,7 +73,11 @@ pub fn is_record_start(line: &str) -> bool {
     // (`10 BMC … 623` in `pktmon filter list`) whose heading is before it.
     let time_only = t.as_bytes().first().is_some_and(u8::is_ascii_digit)
         && t.split(' ').next().is_some_and(|w| w.contains(':'));
-    (t.starts_with('[') || time_only) && !t.contains("] Property:")
+    // A property line continues the component record before it, in either
+    // form (`[..] Property: …`, `21:14:03.0 Property: …`), so it never
+    // starts a chunk; a garbled record that merely contains the word only
+    // moves the chunk boundary to the next record.
+    (t.starts_with('[') || time_only) && !t.contains("Property:")
 }
 
 /// `23:02:26.539704700 message` → (timestamp, message).
@@ -247,8 +251,19 @@ impl PktmonTextDecoder {
 
     fn message(&mut self, line_no: u64, provider: &str, msg: &str, ctx: Ctx, sink: &mut Sink) {
         let m = msg.trim();
-        // Property lines continue the pending component; anything else ends it.
-        if !(provider == PROVIDER && m.starts_with("Property:")) {
+        // A property line continues the pending component record; anything
+        // else (a property line that cannot be read, or one after a packet)
+        // ends the pending record, so no later line is credited to it.
+        let property = if provider == PROVIDER {
+            m.strip_prefix("Property:").and_then(parse_property)
+        } else {
+            None
+        };
+        let continues = match (&property, self.pending.as_ref()) {
+            (Some((id, _, _)), Some(p)) => matches!(p.kind, PendingKind::Component(c) if c == *id),
+            _ => false,
+        };
+        if !continues {
             self.flush(sink);
         }
         if provider == "MSNT_SystemTrace" {
@@ -296,8 +311,8 @@ impl PktmonTextDecoder {
             });
             return;
         }
-        if let Some(rest) = m.strip_prefix("Property:") {
-            let Some((id, key, value)) = parse_property(rest) else {
+        if m.starts_with("Property:") {
+            let Some((id, key, value)) = property else {
                 sink.unknown(line_no, msg);
                 return;
             };

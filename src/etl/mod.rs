@@ -389,7 +389,7 @@ fn may_use_metadata(r: &Record) -> bool {
         // Logger bookkeeping (EventTrace header, SystemConfigEx rundown)
         // stays skipped: every real capture has it, and looking for
         // metadata for it would decompress the file twice.
-        && !(r.kind != HeaderKind::Event && TRACE_METADATA_GUIDS.contains(&r.guid))
+        && (r.kind == HeaderKind::Event || !TRACE_METADATA_GUIDS.contains(&r.guid))
 }
 
 /// A classic record of the EventMetadata class.
