@@ -348,3 +348,20 @@ fn pktmon_unreadable_time_only_property_line_ends_the_pending_packet() {
     targets::pktmon_text(&parts.concat());
     assert!(!Format::PktmonText.is_record_start("11:14:03.0 Property: "));
 }
+
+/// pktmon_text, found by libFuzzer in round 6 (crash-35fe6d03…): the
+/// target compared chunked events, renamed by the driver's per-file pass
+/// (`decode::finish_events`: drop reasons and locations named again from
+/// the fields with the capture's build), against whole-file events that
+/// had not had that pass; a garbled `DropLocation 0xE0, 0046…` read as no
+/// location while decoding and as 0xE0 in the pass. The driver runs the
+/// pass on every chunk whether or not the file is cut, so the target now
+/// compares both after it (tests/fuzz/src/targets.rs).
+#[test]
+fn pktmon_chunked_and_whole_decodes_agree_after_the_drivers_pass() {
+    let parts: &[&[u8]] = &[
+        b"[03]2F4C.3A18::2024-11-05 21:14:04.0p0469200 [Microsypeft-WindowsDirectionPktGroupId 1125899906842703, PktNumber 1, Ap\xf0earance 8, Direc, ParentId: \x0a",
+        b"[00]0000.0000::2024-11-05 09:30:00.000213000 [Microsoft-Windows-PktMon] Drop: PkComponent 11, Filter 0, DropoanRse 1203 , DropLocAtion 0xE0, 0046P\x00k\x96t\x00G\x00 106: 192fferSize: 1ooRoot: 0, P.168.1.1.53 > 192.168.1.20.61544: \xcc\xc9\xc9\xce2024-11-\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffMicrosoft-Wind3\x00.\x000\x000\x000\x0021:14:04.000469200 [Microsoft-WindowsDirectionPktGroupId 112-0000::2024-11-05 09:30:00.000G213\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01Rx , Type EtherAppearance 0er 0, ",
+    ];
+    targets::pktmon_text(&parts.concat());
+}
