@@ -365,3 +365,26 @@ fn pktmon_chunked_and_whole_decodes_agree_after_the_drivers_pass() {
     ];
     targets::pktmon_text(&parts.concat());
 }
+
+/// whole_pipeline, found by libFuzzer in round 6 (crash-c3875105…, reduced
+/// by hand): a garbled year (1696) put a connection's first and last events
+/// further apart than i64 nanoseconds hold, and its duration overflowed (a
+/// panic in a debug build, a negative duration in release). Fixed in
+/// src/correlate: differences of timestamps saturate (duration, periodic
+/// gaps, the who/packet time distance).
+#[test]
+fn timestamps_centuries_apart_give_a_positive_duration() {
+    let input = "[0]0000.0B2C::1690/10/06-14:02:03.123653700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28 transition from ListenState to SynRcvdState, SndNxt = 0.\n\
+[0]0000.0B2C::2250/10/06-14:02:03.123658700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28 transition from SynRcvdState to EstablishedState, SndNxt = 2428590242.\n";
+    targets::whole_pipeline(input.as_bytes());
+    let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
+    let decoded = etwnet::pipeline::Decoded {
+        files: Vec::new(),
+        events: vec![s.events],
+        problems: Vec::new(),
+    };
+    let a = etwnet::correlate::analyze(&decoded, None);
+    let c = a.connections.iter().next().expect("one connection");
+    let d = c.duration_s().expect("a duration");
+    assert!(d > 9.0e9, "saturated at ~292 years, not wrapped: {d}");
+}

@@ -290,7 +290,10 @@ fn periodic(starts: &[PeriodicStart], out: &mut Vec<Finding>) {
         }
         conns.sort_by_key(|c| c.first_key);
         let starts: Vec<i64> = conns.iter().map(|c| c.first_key).collect();
-        let mut gaps: Vec<i64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut gaps: Vec<i64> = starts
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .collect();
         // Connections opened in a burst (within a second) count as one attempt.
         gaps.retain(|g| *g > 1_000_000_000);
         if gaps.len() + 1 < PERIODIC_MIN {
@@ -302,7 +305,9 @@ fn periodic(starts: &[PeriodicStart], out: &mut Vec<Finding>) {
         if median < 10_000_000_000 {
             continue;
         }
-        let regular = gaps.iter().all(|g| (g - median).abs() * 10 <= median);
+        let regular = gaps
+            .iter()
+            .all(|g| g.saturating_sub(median).saturating_abs().saturating_mul(10) <= median);
         if regular {
             out.push(Finding {
                 rule: "f:periodic",

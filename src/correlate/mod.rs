@@ -245,7 +245,9 @@ impl Connection {
 
     pub fn duration_s(&self) -> Option<f64> {
         let (a, b) = (self.first_key?, self.last_key?);
-        Some((b - a) as f64 / 1e9)
+        // Timestamps span 1677-2262 as i64 nanoseconds: a garbled year can
+        // put two of them further apart than an i64 holds.
+        Some(b.saturating_sub(a) as f64 / 1e9)
     }
 
     /// Zeek-style history: uppercase for the originator, lowercase for the
@@ -1420,8 +1422,15 @@ impl Builder<'_> {
                 continue;
             }
             let dist = match (key, c.first_key, c.last_key) {
-                (Some(k), Some(f), Some(l)) if k >= f - slack && k <= l + slack => 0,
-                (Some(k), Some(f), Some(l)) => (k - f).abs().min((k - l).abs()),
+                (Some(k), Some(f), Some(l))
+                    if k >= f.saturating_sub(slack) && k <= l.saturating_add(slack) =>
+                {
+                    0
+                }
+                (Some(k), Some(f), Some(l)) => k
+                    .saturating_sub(f)
+                    .saturating_abs()
+                    .min(k.saturating_sub(l).saturating_abs()),
                 _ => 0,
             };
             if best.is_none_or(|b| dist < b.2) {

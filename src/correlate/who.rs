@@ -169,7 +169,10 @@ pub fn who(
     if let Some(t) = at {
         cands.sort_by_key(|(c, _)| match (c.first_key, c.last_key) {
             (Some(f), Some(l)) if t >= f && t <= l => 0,
-            (Some(f), Some(l)) => (t - f).abs().min((t - l).abs()),
+            (Some(f), Some(l)) => t
+                .saturating_sub(f)
+                .saturating_abs()
+                .min(t.saturating_sub(l).saturating_abs()),
             _ => i64::MAX,
         });
     } else {
