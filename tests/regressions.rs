@@ -7,7 +7,20 @@
 #[path = "fuzz/src/targets.rs"]
 mod targets;
 
+use etwnet::correlate::Connection;
 use etwnet::decode::{self, Format};
+use etwnet::event::Event;
+
+/// Correlates one file's events and returns its first connection.
+fn only_connection(events: Vec<Event>) -> Connection {
+    let decoded = etwnet::pipeline::Decoded {
+        files: Vec::new(),
+        events: vec![events],
+        problems: Vec::new(),
+    };
+    let a = etwnet::correlate::analyze(&decoded, None);
+    a.connections.iter().next().expect("one connection").clone()
+}
 
 /// pktmon_text, found by libFuzzer (crash-9ae715a7…, reduced by hand): a
 /// garbled time-only record (`0004\xb46100`: a byte that is not a digit in
@@ -281,13 +294,7 @@ fn negative_byte_counts_are_not_counted_and_totals_do_not_overflow() {
     let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
     assert_eq!(s.events[2].bytes, None, "-1 is no byte count");
     assert_eq!(s.events[3].bytes, Some(u64::MAX));
-    let decoded = etwnet::pipeline::Decoded {
-        files: Vec::new(),
-        events: vec![s.events],
-        problems: Vec::new(),
-    };
-    let a = etwnet::correlate::analyze(&decoded, None);
-    let c = a.connections.iter().next().expect("one connection");
+    let c = only_connection(s.events);
     assert_eq!(c.bytes_sent, u64::MAX, "saturated, not wrapped");
 }
 
@@ -378,13 +385,6 @@ fn timestamps_centuries_apart_give_a_positive_duration() {
 [0]0000.0B2C::2250/10/06-14:02:03.123658700 [Microsoft-Windows-TCPIP]TCP: connection 0x8921DD28 transition from SynRcvdState to EstablishedState, SndNxt = 2428590242.\n";
     targets::whole_pipeline(input.as_bytes());
     let s = decode::decode_text(Format::NetshText, 0, 1, input).unwrap();
-    let decoded = etwnet::pipeline::Decoded {
-        files: Vec::new(),
-        events: vec![s.events],
-        problems: Vec::new(),
-    };
-    let a = etwnet::correlate::analyze(&decoded, None);
-    let c = a.connections.iter().next().expect("one connection");
-    let d = c.duration_s().expect("a duration");
+    let d = only_connection(s.events).duration_s().expect("a duration");
     assert!(d > 9.0e9, "saturated at ~292 years, not wrapped: {d}");
 }

@@ -73,40 +73,23 @@ const MAX_ARRAY: u64 = 4096;
 /// must not recurse without end).
 const MAX_DEPTH: usize = 8;
 
-/// TDH_INTYPE values.
+/// TDH_INTYPE values. 1–23 are the numbers TraceLogging uses too (its 24
+/// and 25 mean something else there); the ones after are TDH's own.
 mod in_type {
-    pub const UNICODE_STRING: u16 = 1;
-    pub const ANSI_STRING: u16 = 2;
-    pub const INT8: u16 = 3;
-    pub const UINT8: u16 = 4;
-    pub const INT16: u16 = 5;
-    pub const UINT16: u16 = 6;
-    pub const INT32: u16 = 7;
-    pub const UINT32: u16 = 8;
-    pub const INT64: u16 = 9;
-    pub const UINT64: u16 = 10;
-    pub const FLOAT: u16 = 11;
-    pub const DOUBLE: u16 = 12;
-    pub const BOOLEAN: u16 = 13;
-    pub const BINARY: u16 = 14;
-    pub const GUID: u16 = 15;
-    pub const POINTER: u16 = 16;
-    pub const FILETIME: u16 = 17;
-    pub const SYSTEMTIME: u16 = 18;
-    pub const SID: u16 = 19;
-    pub const HEXINT32: u16 = 20;
-    pub const HEXINT64: u16 = 21;
-    pub const COUNTED_STRING: u16 = 22;
-    pub const COUNTED_ANSI_STRING: u16 = 23;
-    pub const REVERSED_COUNTED_STRING: u16 = 24;
-    pub const REVERSED_COUNTED_ANSI_STRING: u16 = 25;
-    pub const NON_NULL_TERMINATED_STRING: u16 = 26;
-    pub const NON_NULL_TERMINATED_ANSI_STRING: u16 = 27;
-    pub const UNICODE_CHAR: u16 = 28;
-    pub const ANSI_CHAR: u16 = 29;
-    pub const SIZET: u16 = 30;
-    pub const HEXDUMP: u16 = 31;
-    pub const WBEM_SID: u16 = 32;
+    pub use crate::etl::tracelogging::in_type::{
+        ANSI_STRING, BINARY, BOOL32 as BOOLEAN, COUNTED_ANSI_STRING, COUNTED_STRING, DOUBLE,
+        FILETIME, FLOAT, GUID, HEXINT32, HEXINT64, INT8, INT16, INT32, INT64, POINTER, SID,
+        SYSTEMTIME, UINT8, UINT16, UINT32, UINT64, UNICODE_STRING,
+    };
+    pub const REVERSED_COUNTED_STRING: u8 = 24;
+    pub const REVERSED_COUNTED_ANSI_STRING: u8 = 25;
+    pub const NON_NULL_TERMINATED_STRING: u8 = 26;
+    pub const NON_NULL_TERMINATED_ANSI_STRING: u8 = 27;
+    pub const UNICODE_CHAR: u8 = 28;
+    pub const ANSI_CHAR: u8 = 29;
+    pub const SIZET: u8 = 30;
+    pub const HEXDUMP: u8 = 31;
+    pub const WBEM_SID: u8 = 32;
 }
 
 /// TDH_OUTTYPE values that change how a value is shown.
@@ -571,6 +554,8 @@ impl<'a> PayloadDecoder<'a> {
     /// One scalar: its text and, for integers, its value.
     fn value(&mut self, p: &Property, length: Option<u64>) -> Option<(String, Option<u64>)> {
         use in_type::*;
+        // Every known in-type fits a byte; a larger one is unknown.
+        let t = u8::try_from(p.in_type).ok()?;
         let len = length.and_then(|n| usize::try_from(n).ok());
         let int = |d: &mut Self, n: usize, signed: bool| -> Option<(String, Option<u64>)> {
             let b = d.take(n)?;
@@ -581,7 +566,7 @@ impl<'a> PayloadDecoder<'a> {
             let text = d.render_int(p, v, n, signed);
             Some((text, Some(v)))
         };
-        Some(match p.in_type {
+        Some(match t {
             UNICODE_STRING => (self.unicode(len)?, None),
             ANSI_STRING => (self.ansi(len)?, None),
             INT8 => int(self, 1, true)?,
@@ -640,12 +625,11 @@ impl<'a> PayloadDecoder<'a> {
                 self.take(skip)?;
                 (self.sid()?, None)
             }
-            COUNTED_STRING | REVERSED_COUNTED_STRING => (
-                utf16(self.counted(p.in_type == REVERSED_COUNTED_STRING)?),
-                None,
-            ),
+            COUNTED_STRING | REVERSED_COUNTED_STRING => {
+                (utf16(self.counted(t == REVERSED_COUNTED_STRING)?), None)
+            }
             COUNTED_ANSI_STRING | REVERSED_COUNTED_ANSI_STRING => {
-                let s = self.counted(p.in_type == REVERSED_COUNTED_ANSI_STRING)?;
+                let s = self.counted(t == REVERSED_COUNTED_ANSI_STRING)?;
                 (String::from_utf8_lossy(s).into_owned(), None)
             }
             NON_NULL_TERMINATED_STRING => {
@@ -735,7 +719,12 @@ impl<'a> PayloadDecoder<'a> {
             BOOLEAN => (v != 0).to_string(),
             PORT if n == 2 => u16::from_be(v as u16).to_string(),
             IPV4 if n == 4 => Ipv4Addr::from((v as u32).to_le_bytes()).to_string(),
-            _ if matches!(p.in_type, in_type::HEXINT32 | in_type::HEXINT64) => format!("0x{v:X}"),
+            _ if [in_type::HEXINT32, in_type::HEXINT64]
+                .map(u16::from)
+                .contains(&p.in_type) =>
+            {
+                format!("0x{v:X}")
+            }
             _ if signed => {
                 let shift = 64 - 8 * n as u32;
                 (((v << shift) as i64) >> shift).to_string()
@@ -797,12 +786,13 @@ mod tests {
             "DnsServerForInterface",
             "Interface: %1 Total DNS Server Count: %2 Index: %3 Address: %6 (%4)",
             &[
-                PropertySpec::scalar("Interface", in_type::UNICODE_STRING, 0),
-                PropertySpec::scalar("TotalServerCount", in_type::UINT32, 0),
-                PropertySpec::scalar("Index", in_type::UINT32, 0),
-                PropertySpec::scalar("DynamicAddress", in_type::UINT8, 0).with_map("AddrKind"),
-                PropertySpec::scalar("AddressLength", in_type::UINT32, 0),
-                PropertySpec::scalar("Address", in_type::BINARY, out_type::SOCKET_ADDRESS)
+                PropertySpec::scalar("Interface", in_type::UNICODE_STRING.into(), 0),
+                PropertySpec::scalar("TotalServerCount", in_type::UINT32.into(), 0),
+                PropertySpec::scalar("Index", in_type::UINT32.into(), 0),
+                PropertySpec::scalar("DynamicAddress", in_type::UINT8.into(), 0)
+                    .with_map("AddrKind"),
+                PropertySpec::scalar("AddressLength", in_type::UINT32.into(), 0),
+                PropertySpec::scalar("Address", in_type::BINARY.into(), out_type::SOCKET_ADDRESS)
                     .with_param_length(4),
             ],
         )

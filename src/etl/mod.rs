@@ -172,6 +172,20 @@ pub struct FrameRef {
     pub owned: Option<Vec<u8>>,
 }
 
+impl FrameRef {
+    /// `len` bytes at `offset` of the record's user data; link type and
+    /// wire length are filled in by the provider decoder once known.
+    pub fn in_record(offset: usize, len: usize) -> FrameRef {
+        FrameRef {
+            link_type: 0,
+            original_len: 0,
+            offset,
+            len,
+            owned: None,
+        }
+    }
+}
+
 /// How one record was classified by a provider decoder.
 pub enum Decoded {
     /// An event, and where its packet bytes are when it is a packet.

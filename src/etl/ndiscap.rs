@@ -85,13 +85,7 @@ pub fn decode(v: &RecordView<'_>) -> Decoded {
         1001 if is_multi_event(v.rec.keyword) => Decoded::Deferred,
         1001 => match fragment_header(v.data) {
             Some((miniport, lower, bytes)) => {
-                let frame = FrameRef {
-                    link_type: 0,
-                    original_len: 0,
-                    offset: 12,
-                    len: bytes.len(),
-                    owned: None,
-                };
+                let frame = FrameRef::in_record(12, bytes.len());
                 packet_event(v, miniport, lower, bytes, frame, 1, None)
             }
             None => too_short(v),
@@ -368,13 +362,7 @@ fn vmswitch(v: &RecordView<'_>) -> Option<Decoded> {
         }
         None => (0, 0),
     };
-    let frame = FrameRef {
-        link_type: 0,
-        original_len: 0,
-        offset: start,
-        len: size,
-        owned: None,
-    };
+    let frame = FrameRef::in_record(start, size);
     let vms = VmSwitch {
         port_id,
         port_name,
@@ -438,13 +426,7 @@ impl Assembler {
             // Neither keyword and nothing open: a single-event packet from
             // a writer that does not set the keywords. PacketEnd alone:
             // the tail of a packet whose start was lost.
-            let frame = FrameRef {
-                link_type: 0,
-                original_len: 0,
-                offset: 12,
-                len: bytes.len(),
-                owned: None,
-            };
+            let frame = FrameRef::in_record(12, bytes.len());
             let d = packet_event(v, miniport, lower, bytes, frame, 1, None);
             return match (end, d) {
                 (true, Decoded::Event(ev, _)) => Decoded::Partial(
