@@ -76,7 +76,7 @@ fn closed_connections_leave_memory(dir: &Path) {
     .unwrap();
     let total = s.analysis.connections.len();
     let live = s.analysis.connections.iter().count();
-    let retired = s.analysis.retired.rows.len();
+    let retired = s.analysis.retired.len();
     assert!(s.windows > 10, "{} windows", s.windows);
     assert!(retired > total / 2, "{retired} of {total} retired");
     assert_eq!(live + retired, total);

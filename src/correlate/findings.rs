@@ -59,7 +59,14 @@ pub fn find(a: &Analysis) -> Vec<Finding> {
         .iter_indexed()
         .filter_map(|(i, c)| PeriodicStart::of(i, c))
         .collect();
-    starts.extend(a.retired.periodic.iter().cloned());
+    match a.retired.periodic_starts() {
+        Ok(retired) => starts.extend(retired),
+        // The spill file was written by this process a moment ago; if the
+        // disk fails it now, say what is missing rather than stop.
+        Err(e) => eprintln!(
+            "etwnet: cannot read back the retired connections' start times ({e}); rule f (periodic connections) saw only the connections still in memory"
+        ),
+    }
     starts.sort_by_key(|s| s.index);
     periodic(&starts, &mut out);
     out
@@ -89,6 +96,96 @@ pub struct PeriodicStart {
 }
 
 impl PeriodicStart {
+    /// Bytes of one spilled record ([`PeriodicStart::encode`]).
+    pub const RECORD_LEN: usize = 47;
+
+    /// A fixed-size record: index, proto (tag, number), remote address
+    /// (tag 0/4/6, 16 bytes), port (tag, u16), first key, first event
+    /// (tag, file, line); little-endian.
+    pub fn encode(&self, out: &mut [u8; Self::RECORD_LEN]) {
+        use crate::event::Proto;
+        let mut w = Vec::with_capacity(Self::RECORD_LEN);
+        w.extend_from_slice(&self.index.to_le_bytes());
+        let (tag, n) = match self.proto {
+            Proto::Tcp => (0u8, 0u8),
+            Proto::Udp => (1, 0),
+            Proto::Icmp => (2, 0),
+            Proto::Icmpv6 => (3, 0),
+            Proto::Arp => (4, 0),
+            Proto::Other(n) => (5, n),
+        };
+        w.extend_from_slice(&[tag, n]);
+        match self.remote.ip {
+            None => w.extend_from_slice(&[0u8; 17]),
+            Some(std::net::IpAddr::V4(ip)) => {
+                w.push(4);
+                w.extend_from_slice(&ip.octets());
+                w.extend_from_slice(&[0u8; 12]);
+            }
+            Some(std::net::IpAddr::V6(ip)) => {
+                w.push(6);
+                w.extend_from_slice(&ip.octets());
+            }
+        }
+        w.push(u8::from(self.remote.port.is_some()));
+        w.extend_from_slice(&self.remote.port.unwrap_or(0).to_le_bytes());
+        w.extend_from_slice(&self.first_key.to_le_bytes());
+        let (tag, file, line) = self
+            .first_event
+            .map_or((0u8, 0, 0), |s| (1, s.file, s.line));
+        w.push(tag);
+        w.extend_from_slice(&file.to_le_bytes());
+        w.extend_from_slice(&line.to_le_bytes());
+        out.copy_from_slice(&w);
+    }
+
+    /// Reads a record written by [`PeriodicStart::encode`].
+    pub fn decode(b: &[u8]) -> Option<PeriodicStart> {
+        use crate::event::Proto;
+        fn take<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
+            let (head, rest) = b.split_first_chunk::<N>()?;
+            *b = rest;
+            Some(*head)
+        }
+        let mut b = b;
+        let index = u32::from_le_bytes(take(&mut b)?);
+        let [tag, n] = take::<2>(&mut b)?;
+        let proto = match tag {
+            0 => Proto::Tcp,
+            1 => Proto::Udp,
+            2 => Proto::Icmp,
+            3 => Proto::Icmpv6,
+            4 => Proto::Arp,
+            _ => Proto::Other(n),
+        };
+        let [ip_tag] = take::<1>(&mut b)?;
+        let octets = take::<16>(&mut b)?;
+        let ip = match ip_tag {
+            4 => {
+                let v4: [u8; 4] = octets.get(..4)?.try_into().ok()?;
+                Some(std::net::IpAddr::from(v4))
+            }
+            6 => Some(std::net::IpAddr::from(octets)),
+            _ => None,
+        };
+        let [port_tag] = take::<1>(&mut b)?;
+        let port = u16::from_le_bytes(take(&mut b)?);
+        let first_key = i64::from_le_bytes(take(&mut b)?);
+        let [ev_tag] = take::<1>(&mut b)?;
+        let file = u32::from_le_bytes(take(&mut b)?);
+        let line = u64::from_le_bytes(take(&mut b)?);
+        Some(PeriodicStart {
+            index,
+            proto,
+            remote: crate::event::Endpoint {
+                ip,
+                port: (port_tag != 0).then_some(port),
+            },
+            first_key,
+            first_event: (ev_tag != 0).then_some(SourceRef { file, line }),
+        })
+    }
+
     pub fn of(index: u32, c: &super::Connection) -> Option<PeriodicStart> {
         if c.direction == ConnDirection::Listener {
             return None;

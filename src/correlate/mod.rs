@@ -322,6 +322,11 @@ impl Connection {
 #[derive(Debug, Default)]
 pub struct Connections {
     slots: Vec<Option<Box<Connection>>>,
+    /// Indexes of the connections in memory, ascending: what each window
+    /// walks, so its cost follows the open connections, not every
+    /// connection of the trace. May name retired slots until
+    /// [`Connections::compact`].
+    live: Vec<u32>,
 }
 
 impl Connections {
@@ -340,21 +345,31 @@ impl Connections {
         self.slots.get_mut(i)?.as_deref_mut()
     }
     fn push(&mut self, c: Connection) {
+        self.live.push(self.slots.len() as u32);
         self.slots.push(Some(Box::new(c)));
     }
     fn take(&mut self, i: usize) -> Option<Connection> {
         self.slots.get_mut(i)?.take().map(|b| *b)
     }
+    /// Forgets retired slots in `live`.
+    fn compact(&mut self) {
+        let slots = &self.slots;
+        self.live
+            .retain(|&i| slots.get(i as usize).is_some_and(Option::is_some));
+    }
+    /// The indexes of the connections in memory, ascending.
+    fn live_indexes(&self) -> Vec<u32> {
+        self.iter_indexed().map(|(i, _)| i).collect()
+    }
     /// The connections in memory, in index order.
     pub fn iter(&self) -> impl Iterator<Item = &Connection> {
-        self.slots.iter().filter_map(|c| c.as_deref())
+        self.iter_indexed().map(|(_, c)| c)
     }
     /// The connections in memory with their index.
     pub fn iter_indexed(&self) -> impl Iterator<Item = (u32, &Connection)> {
-        self.slots
+        self.live
             .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((i as u32, c.as_deref()?)))
+            .filter_map(|&i| Some((i, self.slots.get(i as usize)?.as_deref()?)))
     }
 }
 
@@ -370,19 +385,31 @@ impl<'a> IntoIterator for &'a Connections {
 /// line first, which is kept once).
 pub type RowFormatter = Box<dyn FnMut(&Connection, &Analysis) -> Vec<u8> + Send>;
 
-/// What is kept of retired connections: their connections.csv records in
-/// a spill file, their findings, and what rule (f) needs.
+/// What is kept of retired connections: their connections.csv records and
+/// rule (f) facts in spill files, their findings, and a 16-byte index entry
+/// each. Nothing else of a retired connection stays in memory, so a trace
+/// of millions of short connections runs in the memory of its open ones.
 #[derive(Default)]
 pub struct Retired {
     /// The connections.csv header line.
     pub header: Option<Vec<u8>>,
-    /// (connection index, offset, length) of each record in `spill`.
-    pub rows: Vec<(u32, u64, u32)>,
-    spill: Option<std::fs::File>,
-    spill_len: u64,
-    /// (rule slot, connection index, finding) for rules (b)–(e).
+    /// Where each record is in `rows_spill`, in retirement order.
+    rows: Vec<RowRef>,
+    rows_spill: Spill,
+    /// (rule slot, connection index, finding) for rules (b)–(e): only the
+    /// connections that have a finding.
     pub findings: Vec<(usize, u32, Finding)>,
-    pub periodic: Vec<findings::PeriodicStart>,
+    /// Rule (f) facts, [`findings::PeriodicStart::RECORD_LEN`] bytes each.
+    periodic_spill: Spill,
+}
+
+/// A retired connections.csv record: (offset in the spill, connection
+/// index, length), packed into 16 bytes.
+#[derive(Debug, Clone, Copy)]
+struct RowRef {
+    offset: u64,
+    index: u32,
+    len: u32,
 }
 
 impl std::fmt::Debug for Retired {
@@ -395,36 +422,130 @@ impl std::fmt::Debug for Retired {
 
 impl Retired {
     fn store(&mut self, index: u32, record: &[u8]) -> std::io::Result<()> {
-        use std::io::Write;
         // The formatter writes a header line, then the record.
         let cut = memchr::memchr(b'\n', record).map_or(0, |i| i + 1);
         let (head, row) = record.split_at(cut);
         if self.header.is_none() {
             self.header = Some(head.to_vec());
         }
-        if self.spill.is_none() {
-            self.spill = Some(spill_file()?);
-        }
-        if let Some(f) = &mut self.spill {
-            f.write_all(row)?;
-        }
-        self.rows.push((index, self.spill_len, row.len() as u32));
-        self.spill_len += row.len() as u64;
+        let len = u32::try_from(row.len()).map_err(std::io::Error::other)?;
+        let offset = self.rows_spill.append(row)?;
+        self.rows.push(RowRef { offset, index, len });
         Ok(())
     }
 
-    /// The retired records by connection index.
-    pub fn records(&self) -> HashMap<u32, (u64, u32)> {
-        self.rows.iter().map(|(i, o, l)| (*i, (*o, *l))).collect()
+    fn store_periodic(&mut self, p: &findings::PeriodicStart) -> std::io::Result<()> {
+        let mut rec = [0u8; findings::PeriodicStart::RECORD_LEN];
+        p.encode(&mut rec);
+        self.periodic_spill.append(&rec).map(|_| ())
+    }
+
+    /// How many connections were retired.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The retired records as (connection index, offset, length), by index.
+    pub fn records(&self) -> Vec<(u32, u64, u32)> {
+        let mut v: Vec<(u32, u64, u32)> = self
+            .rows
+            .iter()
+            .map(|r| (r.index, r.offset, r.len))
+            .collect();
+        v.sort_unstable_by_key(|r| r.0);
+        v
     }
 
     /// Reads one record back.
     pub fn read(&self, offset: u64, len: u32) -> std::io::Result<Vec<u8>> {
+        self.rows_spill.read(offset, len as usize)
+    }
+
+    /// The retired connections' rule (f) facts, read back from their spill.
+    pub fn periodic_starts(&self) -> std::io::Result<Vec<findings::PeriodicStart>> {
+        let len = findings::PeriodicStart::RECORD_LEN;
+        let all = self
+            .periodic_spill
+            .read(0, self.periodic_spill.len as usize)?;
+        Ok(all
+            .chunks_exact(len)
+            .filter_map(findings::PeriodicStart::decode)
+            .collect())
+    }
+}
+
+/// An append-only temporary file with a write buffer (records are small:
+/// one `write` per record would be a system call per retired connection).
+#[derive(Default)]
+struct Spill {
+    file: Option<std::fs::File>,
+    /// Bytes in the file.
+    flushed: u64,
+    /// Bytes not yet written, which follow `flushed`.
+    pending: Vec<u8>,
+    /// `flushed + pending.len()`.
+    len: u64,
+}
+
+impl Spill {
+    const FLUSH_AT: usize = 256 * 1024;
+
+    /// Appends `bytes`, returning their offset.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+        let offset = self.len;
+        self.pending.extend_from_slice(bytes);
+        self.len += bytes.len() as u64;
+        if self.pending.len() >= Self::FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(offset)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            self.file = Some(spill_file()?);
+        }
+        if let Some(f) = &mut self.file {
+            f.write_all(&self.pending)?;
+        }
+        self.flushed += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Reads `len` bytes at `offset`, from the file and the write buffer.
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut buf = vec![0u8; len as usize];
-        if let Some(mut f) = self.spill.as_ref() {
+        let end = offset.saturating_add(len as u64);
+        if end > self.len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "read past the end of the spill file",
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        let from_file = (self.flushed.min(end).saturating_sub(offset)) as usize;
+        if from_file > 0
+            && let (Some(mut f), Some(head)) = (self.file.as_ref(), buf.get_mut(..from_file))
+        {
             f.seek(SeekFrom::Start(offset))?;
-            f.read_exact(&mut buf)?;
+            f.read_exact(head)?;
+        }
+        let start_in_pending = offset.saturating_add(from_file as u64) - self.flushed;
+        let start_in_pending = start_in_pending as usize;
+        if let (Some(src), Some(dst)) = (
+            self.pending
+                .get(start_in_pending..start_in_pending + (len - from_file)),
+            buf.get_mut(from_file..),
+        ) {
+            dst.copy_from_slice(src);
         }
         Ok(buf)
     }
@@ -491,6 +612,8 @@ struct AfdEndpoint {
     pid: Option<(u32, SourceRef)>,
     process_object: Option<u64>,
     bound: Option<Endpoint>,
+    /// The window in which the endpoint was closed (AFD cleanup/close).
+    closed_in: Option<u64>,
 }
 
 fn same_ep(a: Option<Endpoint>, b: Option<Endpoint>) -> bool {
@@ -788,7 +911,7 @@ impl Correlator {
             b.event(r);
         }
         b.join_listener_endpoints(&order);
-        for c in 0..b.s.a.connections.len() as u32 {
+        for c in b.s.a.connections.live_indexes() {
             b.index_ports(c);
         }
         for &r in &order {
@@ -834,6 +957,16 @@ impl Correlator {
                 break;
             }
         }
+        self.a.connections.compact();
+        // A closed AFD endpoint is done with once the joins that may still
+        // look it up have passed (AFD candidates wait one window) and no
+        // connection in memory holds it; a later event with the same
+        // pointer is a new socket. Without this every socket of the trace
+        // would stay in the table.
+        let endpoint_conn = &self.endpoint_conn;
+        self.afd.retain(|ep, e| {
+            e.closed_in.is_none_or(|w| w + 2 > now) || endpoint_conn.contains_key(ep)
+        });
         self.retire = Some(format);
         result
     }
@@ -879,7 +1012,7 @@ impl Correlator {
             }
         }
         if let Some(p) = findings::PeriodicStart::of(i, &conn) {
-            self.a.retired.periodic.push(p);
+            self.a.retired.store_periodic(&p)?;
         }
         let record = format(&conn, &self.a);
         self.a.retired.store(i, &record)
@@ -914,8 +1047,8 @@ impl Correlator {
 
     /// netstat rows, then the trace prefix PID, for connections still without one.
     fn attribute_fallbacks(&mut self) {
-        for ci in 0..self.a.connections.len() {
-            if let Some(conn) = self.a.connections.get_mut(ci) {
+        for ci in self.a.connections.live_indexes() {
+            if let Some(conn) = self.a.connections.get_mut(ci as usize) {
                 fallback_attribution(&self.netstat, conn);
             }
         }
@@ -1014,6 +1147,9 @@ impl Builder<'_> {
             }
             if ev.kind == Kind::AfdBind && e.bound.is_none() {
                 e.bound = ev.local.or(ev.remote);
+            }
+            if matches!(ev.kind, Kind::AfdClose | Kind::AfdCleanup) {
+                e.closed_in = Some(self.s.windows);
             }
         }
     }
@@ -1648,7 +1784,8 @@ impl Builder<'_> {
             }
         }
         if !cands.is_empty() {
-            for ci in 0..self.s.a.connections.len() {
+            for ci in self.s.a.connections.live_indexes() {
+                let ci = ci as usize;
                 let Some(conn) = self.s.a.connections.get(ci) else {
                     continue;
                 };

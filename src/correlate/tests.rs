@@ -192,3 +192,186 @@ fn tcb_reuse_after_close_starts_a_new_connection() {
         Some(ConnDirection::Outbound)
     );
 }
+
+/// Correlates `windows` one after another with closed connections retired,
+/// as a streaming run does; lines are numbered across windows.
+fn correlate_windows(windows: Vec<Vec<Event>>) -> Correlator {
+    let mut corr = Correlator::new(None);
+    corr.retire_closed(Box::new(|c, _| format!("id\n{}\n", c.id).into_bytes()));
+    let mut line = 0;
+    for mut evs in windows {
+        for e in &mut evs {
+            line += 1;
+            e.source.line = line;
+        }
+        let d = Decoded {
+            files: vec![FileReport::default()],
+            events: vec![evs],
+            problems: Vec::new(),
+        };
+        corr.window(&d).unwrap();
+    }
+    corr
+}
+
+fn filler() -> Vec<Event> {
+    let mut b = B { evs: Vec::new() };
+    b.ev(Layer::Other, Kind::Raw, |_| {});
+    b.evs
+}
+
+#[test]
+fn closed_afd_endpoint_leaves_memory_and_its_pointer_is_a_new_socket() {
+    let socket = |pid: u32| {
+        let local = format!("10.0.0.1:{}", 5000 + pid);
+        let mut b = B { evs: Vec::new() };
+        b.ev(Layer::Afd, Kind::AfdSocket, |e| {
+            e.endpoint = Some(0xE0);
+            e.pid = Some(pid);
+        });
+        b.ev(Layer::Afd, Kind::AfdBind, |e| {
+            e.endpoint = Some(0xE0);
+            e.local = Some(ep(&local));
+        });
+        b.ev(Layer::Afd, Kind::AfdSendTo, |e| {
+            e.endpoint = Some(0xE0);
+            e.remote = Some(ep("10.0.0.2:53"));
+            e.bytes = Some(40);
+        });
+        b.ev(Layer::Afd, Kind::AfdClose, |e| e.endpoint = Some(0xE0));
+        b.evs
+    };
+    let corr = correlate_windows(vec![socket(100), filler(), filler()]);
+    // Closed two windows ago and joined to no connection in memory: gone.
+    assert!(corr.afd.is_empty(), "{:?}", corr.afd);
+    // The same pointer later is another process's socket (the kernel
+    // reused the address), and its traffic is that process's.
+    let corr = correlate_windows(vec![socket(100), filler(), filler(), socket(200)]);
+    let pids: Vec<u32> = corr
+        .analysis()
+        .connections
+        .iter()
+        .filter_map(|c| c.attribution.as_ref().map(|a| a.pid))
+        .collect();
+    assert_eq!(pids, [100, 200]);
+}
+
+#[test]
+fn an_open_afd_endpoint_stays_however_long_it_is_idle() {
+    let mut b = B { evs: Vec::new() };
+    b.ev(Layer::Afd, Kind::AfdSocket, |e| {
+        e.endpoint = Some(0xE1);
+        e.pid = Some(300);
+    });
+    let mut windows = vec![b.evs];
+    windows.extend((0..5).map(|_| filler()));
+    let corr = correlate_windows(windows);
+    assert_eq!(corr.afd.len(), 1);
+}
+
+/// Connections to one place every 60 s, each closed and retired long before
+/// the end: rule (f) still sees them all (their start times come back from
+/// the spill file) and names every one.
+#[test]
+fn periodic_connections_found_after_they_were_retired() {
+    let mut windows = Vec::new();
+    for i in 0..4u64 {
+        let mut b = B { evs: Vec::new() };
+        let tcb = 0x1000 + i;
+        let at = |s: i64| Some(crate::event::Timestamp::utc(s * 1_000_000_000));
+        for (from, to) in [("Closed", "SynSent"), ("SynSent", "Established")] {
+            b.ev(Layer::Tcpip, Kind::TcpStateChange, |e| {
+                e.tcb = Some(tcb);
+                e.state_from = Some(from.into());
+                e.state_to = Some(to.into());
+                e.ts = at(60 * i as i64);
+            });
+        }
+        b.ev(Layer::Tcpip, Kind::TcpConnectCompleted, |e| {
+            e.tcb = Some(tcb);
+            e.proto = Some(Proto::Tcp);
+            e.local = Some(ep(&format!("10.0.0.1:{}", 50000 + i)));
+            e.remote = Some(ep("10.0.0.9:443"));
+            e.ts = at(60 * i as i64 + 1);
+        });
+        b.ev(Layer::Tcpip, Kind::TcpStateChange, |e| {
+            e.tcb = Some(tcb);
+            e.state_from = Some("Established".into());
+            e.state_to = Some("Closed".into());
+            e.ts = at(60 * i as i64 + 2);
+        });
+        windows.push(b.evs);
+        windows.push(filler());
+        windows.push(filler());
+    }
+    let corr = correlate_windows(windows);
+    assert_eq!(corr.analysis().retired.len(), 4);
+    assert_eq!(corr.analysis().connections.iter().count(), 0);
+    let a = corr.finish();
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "f:periodic")
+        .expect("periodic finding");
+    assert_eq!(f.conn_ids, ["C0001", "C0002", "C0003", "C0004"]);
+    assert!(f.summary.contains("every ~60 s"), "{}", f.summary);
+}
+
+#[test]
+fn periodic_start_record_round_trip() {
+    use findings::PeriodicStart;
+    for (proto, remote, first_event) in [
+        (
+            Proto::Tcp,
+            ep("10.1.2.3:443"),
+            Some(SourceRef {
+                file: 7,
+                line: 1 << 40,
+            }),
+        ),
+        (Proto::Other(47), ep("[fe80::1]:0"), None),
+        (
+            Proto::Icmpv6,
+            Endpoint {
+                ip: None,
+                port: None,
+            },
+            None,
+        ),
+    ] {
+        let p = PeriodicStart {
+            index: 123_456,
+            proto,
+            remote,
+            first_key: -5,
+            first_event,
+        };
+        let mut rec = [0u8; PeriodicStart::RECORD_LEN];
+        p.encode(&mut rec);
+        let q = PeriodicStart::decode(&rec).unwrap();
+        assert_eq!(
+            (q.index, q.proto, q.remote, q.first_key, q.first_event),
+            (p.index, p.proto, p.remote, p.first_key, p.first_event)
+        );
+    }
+    assert!(PeriodicStart::decode(&[0u8; 10]).is_none());
+}
+
+#[test]
+fn spill_reads_records_from_the_file_and_the_write_buffer() {
+    let mut s = Spill::default();
+    let mut at = Vec::new();
+    for i in 0..40_000u32 {
+        let rec = format!("record {i}\n");
+        at.push((s.append(rec.as_bytes()).unwrap(), rec));
+    }
+    assert!(s.flushed > 0 && !s.pending.is_empty());
+    for (off, rec) in at.iter().step_by(997).chain(at.last()) {
+        assert_eq!(s.read(*off, rec.len()).unwrap(), rec.as_bytes());
+    }
+    // A record cut by the flush boundary.
+    let cut = s.flushed - 3;
+    let both = s.read(cut, 6).unwrap();
+    assert_eq!(both.len(), 6);
+    assert!(s.read(s.len, 1).is_err());
+}

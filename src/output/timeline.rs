@@ -61,6 +61,7 @@ pub fn write_connections<W: Write>(
     tz: Option<i16>,
 ) -> anyhow::Result<()> {
     let retired = a.retired.records();
+    let mut next_retired = retired.iter().peekable();
     let mut header_written = false;
     for i in 0..a.connections.len() {
         let (record, cut, spilled) = match a.connections.get(i) {
@@ -69,10 +70,14 @@ pub fn write_connections<W: Write>(
                 let cut = memchr::memchr(b'\n', &r).map_or(0, |i| i + 1);
                 (r, cut, false)
             }
-            None => match retired.get(&(i as u32)) {
-                Some((off, len)) => (a.retired.read(*off, *len)?, 0, true),
-                None => continue,
-            },
+            None => {
+                // Both walk in index order.
+                while next_retired.next_if(|r| (r.0 as usize) < i).is_some() {}
+                match next_retired.next_if(|r| r.0 as usize == i) {
+                    Some((_, off, len)) => (a.retired.read(*off, *len)?, 0, true),
+                    None => continue,
+                }
+            }
         };
         if !header_written {
             let head = if spilled {
