@@ -149,7 +149,54 @@ struct Group {
     by_word: WordMap,
     /// Templates without a key word: always tried.
     unkeyed: Vec<usize>,
+    /// Sorted best rank first (see [`Registry::rank`]).
     all: Vec<usize>,
+    /// A filter in front of the match: per template, its rarest reliable
+    /// word ([`Template::reliable_words`]) — a message without that word
+    /// cannot match it, so it is not tried.
+    by_required: WordMap,
+    /// Templates without a reliable word: never filtered out.
+    unfiltered: Vec<usize>,
+}
+
+impl Group {
+    /// Fills `by_required` and `unfiltered` once every template is in.
+    fn index_required_words(&mut self, events: &[EventSchema]) {
+        let words_of = |ei: usize| {
+            events
+                .get(ei)
+                .and_then(|e| e.template.as_ref())
+                .map(Template::reliable_words)
+                .unwrap_or_default()
+        };
+        let mut freq: HashMap<&str, usize> = HashMap::new();
+        for &ei in &self.all {
+            let mut ws = words_of(ei);
+            ws.sort_unstable();
+            ws.dedup();
+            for w in ws {
+                *freq.entry(w).or_default() += 1;
+            }
+        }
+        for &ei in &self.all {
+            // Rarest in the group first, then longest, then first written.
+            let rarest = words_of(ei)
+                .into_iter()
+                .enumerate()
+                .min_by_key(|&(i, w)| {
+                    (
+                        freq.get(w).copied().unwrap_or(0),
+                        std::cmp::Reverse(w.len()),
+                        i,
+                    )
+                })
+                .map(|(_, w)| w);
+            match rarest {
+                Some(w) => self.by_required.entry(w.to_string()).or_default().push(ei),
+                None => self.unfiltered.push(ei),
+            }
+        }
+    }
 }
 
 impl MatchIndex {
@@ -424,6 +471,12 @@ impl Registry {
                     index.insert(t.lead(), ei, t.key_word());
                 }
             }
+            for group in &mut index.groups {
+                group
+                    .all
+                    .sort_unstable_by_key(|&ei| std::cmp::Reverse(self.rank(ei)));
+                group.index_required_words(&self.events);
+            }
             self.providers[pi].index = index;
         }
     }
@@ -569,33 +622,30 @@ impl Registry {
         })
     }
 
-    /// Tries one template unless it cannot beat the current best match.
-    fn consider<'m>(
+    /// The order in which templates compete: the most specific template
+    /// wins (most literal text), then the newest (version, then id).
+    /// Unique per provider, as (id, version) is.
+    fn rank(&self, ei: usize) -> (usize, u8, u32) {
+        self.events.get(ei).map_or((0, 0, 0), |ev| {
+            (
+                ev.template.as_ref().map_or(0, |t| t.literal_len),
+                ev.version,
+                ev.id,
+            )
+        })
+    }
+
+    /// Matches one template against `msg`: (field index, value) pairs.
+    fn try_template<'m>(
         &self,
         pi: usize,
         ei: usize,
         msg: &'m str,
-        best: &mut Option<(usize, Vec<(usize, &'m str)>)>,
-    ) {
-        let Some(ev) = self.events.get(ei) else {
-            return;
-        };
-        let Some(t) = &ev.template else { return };
-        if let Some((bi, _)) = best {
-            let Some(b) = self.events.get(*bi) else {
-                return;
-            };
-            let bl = b.template.as_ref().map_or(0, |t| t.literal_len);
-            if t.literal_len < bl
-                || (t.literal_len == bl && (ev.version, ev.id) <= (b.version, b.id))
-            {
-                return;
-            }
-        }
+    ) -> Option<Vec<(usize, &'m str)>> {
+        let ev = self.events.get(ei)?;
+        let t = ev.template.as_ref()?;
         let valid_name = |f: &Field, s: &str| self.is_map_string(pi, f, s);
-        if let Some(m) = t.match_message(msg, &ev.fields, &valid_name) {
-            *best = Some((ei, m));
-        }
+        t.match_message(msg, &ev.fields, &valid_name)
     }
 
     /// Parses a rendered message of `provider` back into fields. The most
@@ -624,52 +674,93 @@ impl Registry {
 
     /// The best template of provider `pi` for `message`: (event index,
     /// (field index, value) in template order), values borrowing `message`.
+    ///
+    /// The winner is the highest-ranked ([`Registry::rank`]) template that
+    /// matches, among the candidates of the longest leading literal that
+    /// has any match: first the templates keyed by one of the first eight
+    /// words after the leading literal and the unkeyed ones, and only when
+    /// none of those matches, the other templates of the group. Templates
+    /// whose required word is not in the message cannot match and are not
+    /// tried; the others are tried best rank first, so the first match is
+    /// the winner.
     fn match_raw<'m>(&self, pi: usize, message: &'m str) -> Option<(usize, Vec<(usize, &'m str)>)> {
         let prov = self.providers.get(pi)?;
         let msg = message.trim_end_matches(['\r', '\n']);
-        let mut best: Option<(usize, Vec<(usize, &str)>)> = None;
         // Scratch buffers reused across lines of this thread.
-        type Scratch = (Vec<(usize, usize)>, Vec<usize>);
+        #[derive(Default)]
+        struct Scratch {
+            groups: Vec<(usize, usize)>,
+            cands: Vec<(usize, bool)>,
+        }
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> =
-                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+                std::cell::RefCell::new(Scratch::default());
         }
-        let (mut groups, mut tried) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        prov.index.groups_for(msg, &mut groups);
-        for &(g, lead_len) in &groups {
+        let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let mut best = None;
+        prov.index.groups_for(msg, &mut scratch.groups);
+        for &(g, lead_len) in &scratch.groups {
             let Some(group) = prov.index.groups.get(g) else {
                 continue;
             };
             let rest = msg.get(lead_len..).unwrap_or("");
-            tried.clear();
-            for w in template::words(rest, 8) {
-                if let Some(c) = group.by_word.get(w) {
-                    for &ei in c {
-                        if !tried.contains(&ei) {
-                            tried.push(ei);
-                            self.consider(pi, ei, msg, &mut best);
-                        }
-                    }
-                }
-            }
-            for &ei in &group.unkeyed {
-                self.consider(pi, ei, msg, &mut best);
-            }
-            if best.is_none() {
-                // Slow path: a value with many words, or a literal glued to
-                // a value (`%2added`).
-                for &ei in &group.all {
-                    if !tried.contains(&ei) {
-                        self.consider(pi, ei, msg, &mut best);
-                    }
-                }
-            }
+            best = self.match_in_group(pi, group, msg, rest, &mut scratch.cands);
             if best.is_some() {
                 break;
             }
         }
-        SCRATCH.with(|s| *s.borrow_mut() = (groups, tried));
+        SCRATCH.with(|s| *s.borrow_mut() = scratch);
         best
+    }
+
+    /// [`Registry::match_raw`] within one group; `rest` is `msg` after the
+    /// group's leading literal. `cands` is scratch space.
+    fn match_in_group<'m>(
+        &self,
+        pi: usize,
+        group: &Group,
+        msg: &'m str,
+        rest: &str,
+        cands: &mut Vec<(usize, bool)>,
+    ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        cands.clear();
+        let mut first8: [&str; 8] = [""; 8];
+        let mut n8 = 0usize;
+        for (i, w) in template::words(rest, usize::MAX).enumerate() {
+            if let Some(slot) = first8.get_mut(i) {
+                *slot = w;
+                n8 = i + 1;
+            }
+            if w.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                && let Some(c) = group.by_required.get(w)
+            {
+                cands.extend(c.iter().map(|&ei| (ei, false)));
+            }
+        }
+        cands.extend(group.unfiltered.iter().map(|&ei| (ei, false)));
+        let first8 = first8.get(..n8).unwrap_or(&[]);
+        // Whether each candidate is keyed by one of the first eight words
+        // (or unkeyed): those compete first.
+        for (ei, keyed) in cands.iter_mut() {
+            let key = self
+                .events
+                .get(*ei)
+                .and_then(|e| e.template.as_ref())
+                .and_then(Template::key_word);
+            *keyed = key.is_none_or(|k| first8.contains(&k));
+        }
+        cands.sort_unstable_by(|&(a, _), &(b, _)| self.rank(b).cmp(&self.rank(a)));
+        cands.dedup();
+        for first_round in [true, false] {
+            for &(ei, keyed) in cands.iter() {
+                if keyed == first_round
+                    && let Some(m) = self.try_template(pi, ei, msg)
+                {
+                    return Some((ei, m));
+                }
+            }
+        }
+        None
     }
 }
 

@@ -195,6 +195,43 @@ impl Template {
         }
     }
 
+    /// Words every message this template matches contains as whole words
+    /// (maximal ASCII-alphanumeric runs) after the leading literal: the
+    /// words of the literals after the first field that start with a letter
+    /// and sit inside their literal. A word touching a field may be glued
+    /// to the value (`%2path drop` renders `Outboundpath drop`), so it is
+    /// not one. At the end of the final literal a word is one: only blanks
+    /// or the end of the message can follow it there (a converter may drop
+    /// the final period).
+    pub fn reliable_words(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let n = self.segs.len();
+        for (i, seg) in self.segs.iter().enumerate().skip(2) {
+            let Seg::Lit(l) = seg else { continue };
+            let is_final = i + 1 == n;
+            let b = l.as_bytes();
+            let mut at = 0usize;
+            while at < b.len() {
+                if !b.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+                    at += 1;
+                    continue;
+                }
+                let start = at;
+                while b.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+                    at += 1;
+                }
+                let inside = start > 0 && (at < b.len() || is_final);
+                if inside
+                    && b.get(start).is_some_and(u8::is_ascii_alphabetic)
+                    && let Some(w) = l.get(start..at)
+                {
+                    out.push(w);
+                }
+            }
+        }
+        out
+    }
+
     /// Renders with `value(i)` for field index `i`.
     pub fn render(&self, mut value: impl FnMut(usize) -> String) -> String {
         let mut out = String::new();
