@@ -141,36 +141,81 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-type WordMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<WordHasher>>;
+type WordMap = HashMap<String, Vec<u32>, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// Templates that share one leading literal.
 #[derive(Debug, Default)]
 struct Group {
-    by_word: WordMap,
-    /// Templates without a key word: always tried.
-    unkeyed: Vec<usize>,
-    /// Sorted best rank first (see [`Registry::rank`]).
-    all: Vec<usize>,
+    /// The group's templates (event indices) as inserted.
+    inserted: Vec<usize>,
+    /// The group's templates sorted best rank first ([`Registry::rank`]):
+    /// a position in this list is a template's number in the group.
+    members: Vec<Member>,
     /// A filter in front of the match: per template, its rarest reliable
     /// word ([`Template::reliable_words`]) — a message without that word
-    /// cannot match it, so it is not tried.
+    /// cannot match the template, so it is not tried. Values are member
+    /// numbers.
     by_required: WordMap,
-    /// Templates without a reliable word: never filtered out.
-    unfiltered: Vec<usize>,
+    /// Members without a reliable word: never filtered out.
+    unfiltered: Vec<u32>,
+    /// Bits of [`word_bit`] of every key of `by_required`: most words of
+    /// a message are no key, and this rejects them without hashing.
+    required_bits: [u64; 4],
+}
+
+/// One template of a group.
+#[derive(Debug)]
+struct Member {
+    event: usize,
+    /// The first word of the literal after the first field: templates keyed
+    /// by a word among the first eight of the message (and those without
+    /// a key) compete before the others.
+    key: Option<Box<str>>,
+}
+
+/// A cheap 8-bit digest of a word (length, first and last byte).
+fn word_bit(w: &[u8]) -> usize {
+    let first = w.first().copied().unwrap_or(0);
+    let last = w.last().copied().unwrap_or(0);
+    (w.len()
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(first).wrapping_mul(7))
+        .wrapping_add(usize::from(last)))
+        & 0xFF
+}
+
+fn bit_is_set(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1u64 << (i % 64);
+    }
 }
 
 impl Group {
-    /// Fills `by_required` and `unfiltered` once every template is in.
-    fn index_required_words(&mut self, events: &[EventSchema]) {
+    /// Orders the members and builds the required-word filter, once every
+    /// template is in.
+    fn finish(&mut self, reg: &Registry) {
+        let mut order = self.inserted.clone();
+        order.sort_unstable_by_key(|&ei| std::cmp::Reverse(reg.rank(ei)));
+        let template = |ei: usize| reg.events.get(ei).and_then(|e| e.template.as_ref());
+        self.members = order
+            .iter()
+            .map(|&ei| Member {
+                event: ei,
+                key: template(ei).and_then(Template::key_word).map(Box::from),
+            })
+            .collect();
         let words_of = |ei: usize| {
-            events
-                .get(ei)
-                .and_then(|e| e.template.as_ref())
+            template(ei)
                 .map(Template::reliable_words)
                 .unwrap_or_default()
         };
         let mut freq: HashMap<&str, usize> = HashMap::new();
-        for &ei in &self.all {
+        for &ei in &order {
             let mut ws = words_of(ei);
             ws.sort_unstable();
             ws.dedup();
@@ -178,7 +223,10 @@ impl Group {
                 *freq.entry(w).or_default() += 1;
             }
         }
-        for &ei in &self.all {
+        for (number, &ei) in order.iter().enumerate() {
+            let Ok(number) = u32::try_from(number) else {
+                continue;
+            };
             // Rarest in the group first, then longest, then first written.
             let rarest = words_of(ei)
                 .into_iter()
@@ -192,15 +240,21 @@ impl Group {
                 })
                 .map(|(_, w)| w);
             match rarest {
-                Some(w) => self.by_required.entry(w.to_string()).or_default().push(ei),
-                None => self.unfiltered.push(ei),
+                Some(w) => {
+                    set_bit(&mut self.required_bits, word_bit(w.as_bytes()));
+                    self.by_required
+                        .entry(w.to_string())
+                        .or_default()
+                        .push(number);
+                }
+                None => self.unfiltered.push(number),
             }
         }
     }
 }
 
 impl MatchIndex {
-    fn insert(&mut self, lead: &str, event: usize, key: Option<&str>) {
+    fn insert(&mut self, lead: &str, event: usize) {
         if self.nodes.is_empty() {
             self.nodes.push(TrieNode::default());
         }
@@ -230,12 +284,7 @@ impl MatchIndex {
                 g
             }
         };
-        let group = &mut self.groups[g];
-        group.all.push(event);
-        match key {
-            Some(k) => group.by_word.entry(k.to_string()).or_default().push(event),
-            None => group.unkeyed.push(event),
-        }
+        self.groups[g].inserted.push(event);
     }
 
     /// Groups whose leading literal is a prefix of `msg`, longest first,
@@ -468,14 +517,11 @@ impl Registry {
             let mut index = MatchIndex::default();
             for &ei in &self.providers[pi].events {
                 if let Some(t) = &self.events[ei].template {
-                    index.insert(t.lead(), ei, t.key_word());
+                    index.insert(t.lead(), ei);
                 }
             }
             for group in &mut index.groups {
-                group
-                    .all
-                    .sort_unstable_by_key(|&ei| std::cmp::Reverse(self.rank(ei)));
-                group.index_required_words(&self.events);
+                group.finish(self);
             }
             self.providers[pi].index = index;
         }
@@ -690,7 +736,7 @@ impl Registry {
         #[derive(Default)]
         struct Scratch {
             groups: Vec<(usize, usize)>,
-            cands: Vec<(usize, bool)>,
+            cands: Vec<u64>,
         }
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> =
@@ -721,9 +767,11 @@ impl Registry {
         group: &Group,
         msg: &'m str,
         rest: &str,
-        cands: &mut Vec<(usize, bool)>,
+        cands: &mut Vec<u64>,
     ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        // The members that may match, as a bit set over member numbers.
         cands.clear();
+        cands.resize(group.members.len().div_ceil(64), 0);
         let mut first8: [&str; 8] = [""; 8];
         let mut n8 = 0usize;
         for (i, w) in template::words(rest, usize::MAX).enumerate() {
@@ -731,32 +779,39 @@ impl Registry {
                 *slot = w;
                 n8 = i + 1;
             }
-            if w.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-                && let Some(c) = group.by_required.get(w)
+            let b = w.as_bytes();
+            if b.first().is_some_and(u8::is_ascii_alphabetic)
+                && bit_is_set(&group.required_bits, word_bit(b))
+                && let Some(numbers) = group.by_required.get(w)
             {
-                cands.extend(c.iter().map(|&ei| (ei, false)));
+                for &n in numbers {
+                    set_bit(cands, n as usize);
+                }
             }
         }
-        cands.extend(group.unfiltered.iter().map(|&ei| (ei, false)));
-        let first8 = first8.get(..n8).unwrap_or(&[]);
-        // Whether each candidate is keyed by one of the first eight words
-        // (or unkeyed): those compete first.
-        for (ei, keyed) in cands.iter_mut() {
-            let key = self
-                .events
-                .get(*ei)
-                .and_then(|e| e.template.as_ref())
-                .and_then(Template::key_word);
-            *keyed = key.is_none_or(|k| first8.contains(&k));
+        for &n in &group.unfiltered {
+            set_bit(cands, n as usize);
         }
-        cands.sort_unstable_by(|&(a, _), &(b, _)| self.rank(b).cmp(&self.rank(a)));
-        cands.dedup();
+        let first8 = first8.get(..n8).unwrap_or(&[]);
+        // Members keyed by one of the first eight words (or without a key)
+        // compete first; the others only when none of those matches. Within
+        // a round, member numbers ascend as rank descends: the first match
+        // is the winner.
         for first_round in [true, false] {
-            for &(ei, keyed) in cands.iter() {
-                if keyed == first_round
-                    && let Some(m) = self.try_template(pi, ei, msg)
-                {
-                    return Some((ei, m));
+            for (wi, &word) in cands.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let n = wi * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let Some(m) = group.members.get(n) else {
+                        continue;
+                    };
+                    let keyed = m.key.as_deref().is_none_or(|k| first8.contains(&k));
+                    if keyed == first_round
+                        && let Some(found) = self.try_template(pi, m.event, msg)
+                    {
+                        return Some((m.event, found));
+                    }
                 }
             }
         }
@@ -797,7 +852,7 @@ pub fn apply_rendered(
     let matched = reg
         .match_raw(pi, message)
         .and_then(|(ei, m)| Some((reg.events.get(ei)?, m)));
-    let result = match matched {
+    match matched {
         Some((schema, m)) => {
             ev.event_id = Some(schema.id);
             ev.version = Some(schema.version);
@@ -806,12 +861,15 @@ pub fn apply_rendered(
                 .into_iter()
                 .map(|(fi, v)| (field_name(schema, fi), v.to_string()))
                 .collect();
+            // The schema `enrich` would look up by (id, version) is this one.
+            enrich::enrich_with_schema(ev, pi, Some(schema));
             Ok(true)
         }
-        None => Err(format!("{name}: no template matched; kept as raw")),
-    };
-    enrich::enrich_known(ev, pi);
-    result
+        None => {
+            enrich::enrich_known(ev, pi);
+            Err(format!("{name}: no template matched; kept as raw"))
+        }
+    }
 }
 
 #[cfg(test)]
