@@ -299,17 +299,33 @@ pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
     let b = s.as_bytes();
     let mut i = 0usize;
     std::iter::from_fn(move || {
-        while b.get(i).is_some_and(|c| !c.is_ascii_alphanumeric()) {
-            i += 1;
-        }
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_alphanumeric) {
-            i += 1;
-        }
+        let tail = b.get(i..)?;
+        let start = i + tail.iter().position(|&c| is_word_byte(c))?;
+        let len = b
+            .get(start..)?
+            .iter()
+            .position(|&c| !is_word_byte(c))
+            .unwrap_or(b.len() - start);
+        i = start + len;
         // Both ends sit next to ASCII bytes (or the ends of `s`): char boundaries.
-        (i > start).then(|| s.get(start..i)).flatten()
+        s.get(start..i)
     })
     .take(n)
+}
+
+/// Whether `c` is an ASCII letter or digit, by table (the per-byte test of
+/// the word scans on every line).
+fn is_word_byte(c: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = (i as u8).is_ascii_alphanumeric();
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(c)]
 }
 
 struct MatchCtx<'a, 'm> {
