@@ -910,3 +910,89 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+
+    /// The dispatch as it was before the required-word filter and the rank
+    /// order: every keyed (first eight words) and unkeyed template of the
+    /// group is tried and the best-ranked match kept; only when none
+    /// matches, every template of the group.
+    fn reference_match(r: &Registry, pi: usize, message: &str) -> Option<usize> {
+        let prov = r.providers.get(pi)?;
+        let msg = message.trim_end_matches(['\r', '\n']);
+        let mut groups = Vec::new();
+        prov.index.groups_for(msg, &mut groups);
+        for &(g, lead_len) in &groups {
+            let group = &prov.index.groups[g];
+            let rest = &msg[lead_len..];
+            let first8: Vec<&str> = template::words(rest, 8).collect();
+            let keyed = |m: &Member| m.key.as_deref().is_none_or(|k| first8.contains(&k));
+            for first_round in [true, false] {
+                let best = group
+                    .members
+                    .iter()
+                    .filter(|m| keyed(m) == first_round)
+                    .filter(|m| r.try_template(pi, m.event, msg).is_some())
+                    .max_by_key(|m| r.rank(m.event));
+                if let Some(m) = best {
+                    return Some(m.event);
+                }
+            }
+        }
+        None
+    }
+
+    fn sample_value(f: Option<&Field>, n: usize) -> String {
+        match f.map(|f| f.ty) {
+            Some(FieldType::Pointer) => format!("0xFFFFE1890009{n:04X}"),
+            Some(FieldType::Int) => format!("{}", 10 + n),
+            Some(FieldType::Float) => "1.5".into(),
+            Some(FieldType::Bool) => "true".into(),
+            Some(FieldType::NtStatus) => "Success".into(),
+            Some(FieldType::SocketAddress) => format!("10.1.0.{n}:5{n}"),
+            Some(FieldType::IpAddress) => format!("172.16.0.{n}"),
+            Some(FieldType::Guid) => "{00000000-0000-0000-0000-000000000000}".into(),
+            Some(FieldType::Str) => "posted data".into(),
+            Some(FieldType::Other) | None => "x".into(),
+        }
+    }
+
+    #[test]
+    fn filtered_rank_order_dispatch_equals_trying_every_template() {
+        let r = registry();
+        let mut checked = 0;
+        for (pi, prov) in r.providers.iter().enumerate() {
+            for &ei in &prov.events {
+                let Some(ev) = r.events.get(ei) else { continue };
+                let Some(t) = &ev.template else { continue };
+                let rendered = t.render(|i| sample_value(ev.fields.get(i), i));
+                // As printed, and with the final period dropped.
+                for msg in [rendered.as_str(), rendered.trim_end_matches('.')] {
+                    let fast = r.match_raw(pi, msg).map(|(ei, _)| ei);
+                    assert_eq!(fast, reference_match(r, pi, msg), "{}: {msg:?}", prov.name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn words_glued_to_values_are_not_required() {
+        let t = Template::parse("%1: %2path drop on interface %3. Type = %4 (x)");
+        // `path` touches %2; `drop`, `on`, `interface`, `Type` sit inside
+        // literals; `x` is inside the final literal.
+        assert_eq!(
+            t.reliable_words(),
+            vec!["drop", "on", "interface", "Type", "x"]
+        );
+        let t = Template::parse("TCP: connection %1 close issued%2");
+        // `issued` touches %2 at the end of a literal that is not final.
+        assert_eq!(t.reliable_words(), vec!["close"]);
+        let t = Template::parse("a %1 done");
+        // At the end of the final literal only blanks or the end follow.
+        assert_eq!(t.reliable_words(), vec!["done"]);
+    }
+}
