@@ -100,12 +100,22 @@ fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
     let mut nanos = 0u32;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        let mut digits = 0u32;
+        // Nanoseconds per unit of the n-th fraction digit.
+        const PLACE: [u32; 9] = [
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        let mut digits = 0usize;
         while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            if digits == 9 {
-                return None;
-            }
-            nanos += u32::from(c - b'0') * 10u32.pow(8 - digits);
+            let place = PLACE.get(digits)?;
+            nanos += u32::from(c - b'0') * place;
             digits += 1;
             i += 1;
         }
@@ -133,8 +143,9 @@ fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
     let after = line.get(i..)?;
     let pclose = memchr::memchr(b']', after.as_bytes())?;
     let tag = after.get(..pclose)?;
-    let (provider, channel) = match tag.split_once('/') {
-        Some((p, c)) => (p, Some(c)),
+    // `split_once('/')` without the generic pattern searcher.
+    let (provider, channel) = match memchr::memchr(b'/', tag.as_bytes()) {
+        Some(at) => (tag.get(..at)?, Some(tag.get(at + 1..)?)),
         None => (tag, None),
     };
     let msg = after.get(pclose + 1..)?;

@@ -90,6 +90,18 @@ pub fn enrich(ev: &mut Event) {
 /// [`enrich`] for an event whose provider index `pi` the caller already knows.
 pub(crate) fn enrich_known(ev: &mut Event, pi: usize) {
     let reg = registry();
+    let schema = ev.event_id.and_then(|id| reg.event_in(pi, id, ev.version));
+    enrich_with_schema(ev, pi, schema);
+}
+
+/// [`enrich_known`] for an event whose schema the caller already looked up
+/// (`reg.event_in(pi, event_id, version)`, `None` without an event id).
+pub(crate) fn enrich_with_schema(
+    ev: &mut Event,
+    pi: usize,
+    schema: Option<&'static super::EventSchema>,
+) {
+    let reg = registry();
     let Some(p) = reg.providers.get(pi) else {
         return;
     };
@@ -97,7 +109,6 @@ pub(crate) fn enrich_known(ev: &mut Event, pi: usize) {
     if ev.layer == Layer::Other {
         ev.layer = p.layer;
     }
-    let schema = ev.event_id.and_then(|id| reg.event_in(pi, id, ev.version));
     if ev.symbol.is_none() {
         ev.symbol = schema.map(|s| s.symbol.as_str().into());
     }
@@ -124,7 +135,13 @@ fn fill_slots(
 ) {
     let reg = registry();
     let is_afd = pname == "Microsoft-Windows-Winsock-AFD";
+    // Most names asked for are not among the event's fields: a digest of
+    // the names present rejects those without comparing strings.
+    let present = fields.iter().fold(0u64, |bits, (k, _)| bits | name_bit(k));
     let get = |name: &str| -> Option<&str> {
+        if present & name_bit(name) == 0 {
+            return None;
+        }
         fields
             .iter()
             .find(|(k, _)| k == name)
@@ -197,14 +214,13 @@ fn fill_slots(
     // TCP states.
     let state = |v: &str| -> Option<String> {
         let name = match values::value_name(v) {
-            Some(n) => n.to_string(),
+            Some(n) => n,
             None => {
                 let n = values::parse_num(v)?;
                 reg.map_string(pi, "TCP_CONNECTION_STATE_ValueMap", n)?
-                    .to_string()
             }
         };
-        Some(name.strip_suffix("State").unwrap_or(&name).to_string())
+        Some(name.strip_suffix("State").unwrap_or(name).to_string())
     };
     if matches!(ev.kind, Kind::TcpStateChange) {
         if ev.state_from.is_none() {
@@ -280,6 +296,20 @@ fn fill_slots(
             _ => None,
         };
     }
+}
+
+/// One bit of 64 for a field name (from its length and first and last
+/// bytes): equal names have equal bits.
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let first = u32::from(b.first().copied().unwrap_or(0));
+    let last = u32::from(b.last().copied().unwrap_or(0));
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    1u64 << (len
+        .wrapping_mul(7)
+        .wrapping_add(first.wrapping_mul(3))
+        .wrapping_add(last)
+        % 64)
 }
 
 fn proto_of<'a>(kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Proto> {

@@ -141,19 +141,120 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-type WordMap = HashMap<String, Vec<usize>, std::hash::BuildHasherDefault<WordHasher>>;
+type WordMap = HashMap<String, Vec<u32>, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// Templates that share one leading literal.
 #[derive(Debug, Default)]
 struct Group {
-    by_word: WordMap,
-    /// Templates without a key word: always tried.
-    unkeyed: Vec<usize>,
-    all: Vec<usize>,
+    /// The group's templates (event indices) as inserted.
+    inserted: Vec<usize>,
+    /// The group's templates sorted best rank first ([`Registry::rank`]):
+    /// a position in this list is a template's number in the group.
+    members: Vec<Member>,
+    /// A filter in front of the match: per template, its rarest reliable
+    /// word ([`Template::reliable_words`]) — a message without that word
+    /// cannot match the template, so it is not tried. Values are member
+    /// numbers.
+    by_required: WordMap,
+    /// Members without a reliable word: never filtered out.
+    unfiltered: Vec<u32>,
+    /// Bits of [`word_bit`] of every key of `by_required`: most words of
+    /// a message are no key, and this rejects them without hashing.
+    required_bits: [u64; 4],
+}
+
+/// One template of a group.
+#[derive(Debug)]
+struct Member {
+    event: usize,
+    /// The first word of the literal after the first field: templates keyed
+    /// by a word among the first eight of the message (and those without
+    /// a key) compete before the others.
+    key: Option<Box<str>>,
+}
+
+/// A cheap 8-bit digest of a word (length, first and last byte).
+fn word_bit(w: &[u8]) -> usize {
+    let first = w.first().copied().unwrap_or(0);
+    let last = w.last().copied().unwrap_or(0);
+    (w.len()
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(first).wrapping_mul(7))
+        .wrapping_add(usize::from(last)))
+        & 0xFF
+}
+
+fn bit_is_set(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1u64 << (i % 64);
+    }
+}
+
+impl Group {
+    /// Orders the members and builds the required-word filter, once every
+    /// template is in.
+    fn finish(&mut self, reg: &Registry) {
+        let mut order = self.inserted.clone();
+        order.sort_unstable_by_key(|&ei| std::cmp::Reverse(reg.rank(ei)));
+        let template = |ei: usize| reg.events.get(ei).and_then(|e| e.template.as_ref());
+        self.members = order
+            .iter()
+            .map(|&ei| Member {
+                event: ei,
+                key: template(ei).and_then(Template::key_word).map(Box::from),
+            })
+            .collect();
+        let words_of = |ei: usize| {
+            template(ei)
+                .map(Template::reliable_words)
+                .unwrap_or_default()
+        };
+        let mut freq: HashMap<&str, usize> = HashMap::new();
+        for &ei in &order {
+            let mut ws = words_of(ei);
+            ws.sort_unstable();
+            ws.dedup();
+            for w in ws {
+                *freq.entry(w).or_default() += 1;
+            }
+        }
+        for (number, &ei) in order.iter().enumerate() {
+            let Ok(number) = u32::try_from(number) else {
+                continue;
+            };
+            // Rarest in the group first, then longest, then first written.
+            let rarest = words_of(ei)
+                .into_iter()
+                .enumerate()
+                .min_by_key(|&(i, w)| {
+                    (
+                        freq.get(w).copied().unwrap_or(0),
+                        std::cmp::Reverse(w.len()),
+                        i,
+                    )
+                })
+                .map(|(_, w)| w);
+            match rarest {
+                Some(w) => {
+                    set_bit(&mut self.required_bits, word_bit(w.as_bytes()));
+                    self.by_required
+                        .entry(w.to_string())
+                        .or_default()
+                        .push(number);
+                }
+                None => self.unfiltered.push(number),
+            }
+        }
+    }
 }
 
 impl MatchIndex {
-    fn insert(&mut self, lead: &str, event: usize, key: Option<&str>) {
+    fn insert(&mut self, lead: &str, event: usize) {
         if self.nodes.is_empty() {
             self.nodes.push(TrieNode::default());
         }
@@ -183,12 +284,7 @@ impl MatchIndex {
                 g
             }
         };
-        let group = &mut self.groups[g];
-        group.all.push(event);
-        match key {
-            Some(k) => group.by_word.entry(k.to_string()).or_default().push(event),
-            None => group.unkeyed.push(event),
-        }
+        self.groups[g].inserted.push(event);
     }
 
     /// Groups whose leading literal is a prefix of `msg`, longest first,
@@ -421,8 +517,11 @@ impl Registry {
             let mut index = MatchIndex::default();
             for &ei in &self.providers[pi].events {
                 if let Some(t) = &self.events[ei].template {
-                    index.insert(t.lead(), ei, t.key_word());
+                    index.insert(t.lead(), ei);
                 }
+            }
+            for group in &mut index.groups {
+                group.finish(self);
             }
             self.providers[pi].index = index;
         }
@@ -569,33 +668,30 @@ impl Registry {
         })
     }
 
-    /// Tries one template unless it cannot beat the current best match.
-    fn consider<'m>(
+    /// The order in which templates compete: the most specific template
+    /// wins (most literal text), then the newest (version, then id).
+    /// Unique per provider, as (id, version) is.
+    fn rank(&self, ei: usize) -> (usize, u8, u32) {
+        self.events.get(ei).map_or((0, 0, 0), |ev| {
+            (
+                ev.template.as_ref().map_or(0, |t| t.literal_len),
+                ev.version,
+                ev.id,
+            )
+        })
+    }
+
+    /// Matches one template against `msg`: (field index, value) pairs.
+    fn try_template<'m>(
         &self,
         pi: usize,
         ei: usize,
         msg: &'m str,
-        best: &mut Option<(usize, Vec<(usize, &'m str)>)>,
-    ) {
-        let Some(ev) = self.events.get(ei) else {
-            return;
-        };
-        let Some(t) = &ev.template else { return };
-        if let Some((bi, _)) = best {
-            let Some(b) = self.events.get(*bi) else {
-                return;
-            };
-            let bl = b.template.as_ref().map_or(0, |t| t.literal_len);
-            if t.literal_len < bl
-                || (t.literal_len == bl && (ev.version, ev.id) <= (b.version, b.id))
-            {
-                return;
-            }
-        }
+    ) -> Option<Vec<(usize, &'m str)>> {
+        let ev = self.events.get(ei)?;
+        let t = ev.template.as_ref()?;
         let valid_name = |f: &Field, s: &str| self.is_map_string(pi, f, s);
-        if let Some(m) = t.match_message(msg, &ev.fields, &valid_name) {
-            *best = Some((ei, m));
-        }
+        t.match_message(msg, &ev.fields, &valid_name)
     }
 
     /// Parses a rendered message of `provider` back into fields. The most
@@ -624,52 +720,102 @@ impl Registry {
 
     /// The best template of provider `pi` for `message`: (event index,
     /// (field index, value) in template order), values borrowing `message`.
+    ///
+    /// The winner is the highest-ranked ([`Registry::rank`]) template that
+    /// matches, among the candidates of the longest leading literal that
+    /// has any match: first the templates keyed by one of the first eight
+    /// words after the leading literal and the unkeyed ones, and only when
+    /// none of those matches, the other templates of the group. Templates
+    /// whose required word is not in the message cannot match and are not
+    /// tried; the others are tried best rank first, so the first match is
+    /// the winner.
     fn match_raw<'m>(&self, pi: usize, message: &'m str) -> Option<(usize, Vec<(usize, &'m str)>)> {
         let prov = self.providers.get(pi)?;
         let msg = message.trim_end_matches(['\r', '\n']);
-        let mut best: Option<(usize, Vec<(usize, &str)>)> = None;
         // Scratch buffers reused across lines of this thread.
-        type Scratch = (Vec<(usize, usize)>, Vec<usize>);
+        #[derive(Default)]
+        struct Scratch {
+            groups: Vec<(usize, usize)>,
+            cands: Vec<u64>,
+        }
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> =
-                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+                std::cell::RefCell::new(Scratch::default());
         }
-        let (mut groups, mut tried) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        prov.index.groups_for(msg, &mut groups);
-        for &(g, lead_len) in &groups {
+        let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let mut best = None;
+        prov.index.groups_for(msg, &mut scratch.groups);
+        for &(g, lead_len) in &scratch.groups {
             let Some(group) = prov.index.groups.get(g) else {
                 continue;
             };
             let rest = msg.get(lead_len..).unwrap_or("");
-            tried.clear();
-            for w in template::words(rest, 8) {
-                if let Some(c) = group.by_word.get(w) {
-                    for &ei in c {
-                        if !tried.contains(&ei) {
-                            tried.push(ei);
-                            self.consider(pi, ei, msg, &mut best);
-                        }
-                    }
-                }
-            }
-            for &ei in &group.unkeyed {
-                self.consider(pi, ei, msg, &mut best);
-            }
-            if best.is_none() {
-                // Slow path: a value with many words, or a literal glued to
-                // a value (`%2added`).
-                for &ei in &group.all {
-                    if !tried.contains(&ei) {
-                        self.consider(pi, ei, msg, &mut best);
-                    }
-                }
-            }
+            best = self.match_in_group(pi, group, msg, rest, &mut scratch.cands);
             if best.is_some() {
                 break;
             }
         }
-        SCRATCH.with(|s| *s.borrow_mut() = (groups, tried));
+        SCRATCH.with(|s| *s.borrow_mut() = scratch);
         best
+    }
+
+    /// [`Registry::match_raw`] within one group; `rest` is `msg` after the
+    /// group's leading literal. `cands` is scratch space.
+    fn match_in_group<'m>(
+        &self,
+        pi: usize,
+        group: &Group,
+        msg: &'m str,
+        rest: &str,
+        cands: &mut Vec<u64>,
+    ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        // The members that may match, as a bit set over member numbers.
+        cands.clear();
+        cands.resize(group.members.len().div_ceil(64), 0);
+        let mut first8: [&str; 8] = [""; 8];
+        let mut n8 = 0usize;
+        for (i, w) in template::words(rest, usize::MAX).enumerate() {
+            if let Some(slot) = first8.get_mut(i) {
+                *slot = w;
+                n8 = i + 1;
+            }
+            let b = w.as_bytes();
+            if b.first().is_some_and(u8::is_ascii_alphabetic)
+                && bit_is_set(&group.required_bits, word_bit(b))
+                && let Some(numbers) = group.by_required.get(w)
+            {
+                for &n in numbers {
+                    set_bit(cands, n as usize);
+                }
+            }
+        }
+        for &n in &group.unfiltered {
+            set_bit(cands, n as usize);
+        }
+        let first8 = first8.get(..n8).unwrap_or(&[]);
+        // Members keyed by one of the first eight words (or without a key)
+        // compete first; the others only when none of those matches. Within
+        // a round, member numbers ascend as rank descends: the first match
+        // is the winner.
+        for first_round in [true, false] {
+            for (wi, &word) in cands.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let n = wi * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let Some(m) = group.members.get(n) else {
+                        continue;
+                    };
+                    let keyed = m.key.as_deref().is_none_or(|k| first8.contains(&k));
+                    if keyed == first_round
+                        && let Some(found) = self.try_template(pi, m.event, msg)
+                    {
+                        return Some((m.event, found));
+                    }
+                }
+            }
+        }
+        None
     }
 }
 
@@ -706,7 +852,7 @@ pub fn apply_rendered(
     let matched = reg
         .match_raw(pi, message)
         .and_then(|(ei, m)| Some((reg.events.get(ei)?, m)));
-    let result = match matched {
+    match matched {
         Some((schema, m)) => {
             ev.event_id = Some(schema.id);
             ev.version = Some(schema.version);
@@ -715,12 +861,15 @@ pub fn apply_rendered(
                 .into_iter()
                 .map(|(fi, v)| (field_name(schema, fi), v.to_string()))
                 .collect();
+            // The schema `enrich` would look up by (id, version) is this one.
+            enrich::enrich_with_schema(ev, pi, Some(schema));
             Ok(true)
         }
-        None => Err(format!("{name}: no template matched; kept as raw")),
-    };
-    enrich::enrich_known(ev, pi);
-    result
+        None => {
+            enrich::enrich_known(ev, pi);
+            Err(format!("{name}: no template matched; kept as raw"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -759,5 +908,91 @@ mod tests {
                 ("SndNxt".into(), "0 (0x0)".into()),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+
+    /// The dispatch as it was before the required-word filter and the rank
+    /// order: every keyed (first eight words) and unkeyed template of the
+    /// group is tried and the best-ranked match kept; only when none
+    /// matches, every template of the group.
+    fn reference_match(r: &Registry, pi: usize, message: &str) -> Option<usize> {
+        let prov = r.providers.get(pi)?;
+        let msg = message.trim_end_matches(['\r', '\n']);
+        let mut groups = Vec::new();
+        prov.index.groups_for(msg, &mut groups);
+        for &(g, lead_len) in &groups {
+            let group = &prov.index.groups[g];
+            let rest = &msg[lead_len..];
+            let first8: Vec<&str> = template::words(rest, 8).collect();
+            let keyed = |m: &Member| m.key.as_deref().is_none_or(|k| first8.contains(&k));
+            for first_round in [true, false] {
+                let best = group
+                    .members
+                    .iter()
+                    .filter(|m| keyed(m) == first_round)
+                    .filter(|m| r.try_template(pi, m.event, msg).is_some())
+                    .max_by_key(|m| r.rank(m.event));
+                if let Some(m) = best {
+                    return Some(m.event);
+                }
+            }
+        }
+        None
+    }
+
+    fn sample_value(f: Option<&Field>, n: usize) -> String {
+        match f.map(|f| f.ty) {
+            Some(FieldType::Pointer) => format!("0xFFFFE1890009{n:04X}"),
+            Some(FieldType::Int) => format!("{}", 10 + n),
+            Some(FieldType::Float) => "1.5".into(),
+            Some(FieldType::Bool) => "true".into(),
+            Some(FieldType::NtStatus) => "Success".into(),
+            Some(FieldType::SocketAddress) => format!("10.1.0.{n}:5{n}"),
+            Some(FieldType::IpAddress) => format!("172.16.0.{n}"),
+            Some(FieldType::Guid) => "{00000000-0000-0000-0000-000000000000}".into(),
+            Some(FieldType::Str) => "posted data".into(),
+            Some(FieldType::Other) | None => "x".into(),
+        }
+    }
+
+    #[test]
+    fn filtered_rank_order_dispatch_equals_trying_every_template() {
+        let r = registry();
+        let mut checked = 0;
+        for (pi, prov) in r.providers.iter().enumerate() {
+            for &ei in &prov.events {
+                let Some(ev) = r.events.get(ei) else { continue };
+                let Some(t) = &ev.template else { continue };
+                let rendered = t.render(|i| sample_value(ev.fields.get(i), i));
+                // As printed, and with the final period dropped.
+                for msg in [rendered.as_str(), rendered.trim_end_matches('.')] {
+                    let fast = r.match_raw(pi, msg).map(|(ei, _)| ei);
+                    assert_eq!(fast, reference_match(r, pi, msg), "{}: {msg:?}", prov.name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn words_glued_to_values_are_not_required() {
+        let t = Template::parse("%1: %2path drop on interface %3. Type = %4 (x)");
+        // `path` touches %2; `drop`, `on`, `interface`, `Type` sit inside
+        // literals; `x` is inside the final literal.
+        assert_eq!(
+            t.reliable_words(),
+            vec!["drop", "on", "interface", "Type", "x"]
+        );
+        let t = Template::parse("TCP: connection %1 close issued%2");
+        // `issued` touches %2 at the end of a literal that is not final.
+        assert_eq!(t.reliable_words(), vec!["close"]);
+        let t = Template::parse("a %1 done");
+        // At the end of the final literal only blanks or the end follow.
+        assert_eq!(t.reliable_words(), vec!["done"]);
     }
 }

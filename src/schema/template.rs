@@ -195,6 +195,43 @@ impl Template {
         }
     }
 
+    /// Words every message this template matches contains as whole words
+    /// (maximal ASCII-alphanumeric runs) after the leading literal: the
+    /// words of the literals after the first field that start with a letter
+    /// and sit inside their literal. A word touching a field may be glued
+    /// to the value (`%2path drop` renders `Outboundpath drop`), so it is
+    /// not one. At the end of the final literal a word is one: only blanks
+    /// or the end of the message can follow it there (a converter may drop
+    /// the final period).
+    pub fn reliable_words(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let n = self.segs.len();
+        for (i, seg) in self.segs.iter().enumerate().skip(2) {
+            let Seg::Lit(l) = seg else { continue };
+            let is_final = i + 1 == n;
+            let b = l.as_bytes();
+            let mut at = 0usize;
+            while at < b.len() {
+                if !b.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+                    at += 1;
+                    continue;
+                }
+                let start = at;
+                while b.get(at).is_some_and(u8::is_ascii_alphanumeric) {
+                    at += 1;
+                }
+                let inside = start > 0 && (at < b.len() || is_final);
+                if inside
+                    && b.get(start).is_some_and(u8::is_ascii_alphabetic)
+                    && let Some(w) = l.get(start..at)
+                {
+                    out.push(w);
+                }
+            }
+        }
+        out
+    }
+
     /// Renders with `value(i)` for field index `i`.
     pub fn render(&self, mut value: impl FnMut(usize) -> String) -> String {
         let mut out = String::new();
@@ -262,17 +299,33 @@ pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
     let b = s.as_bytes();
     let mut i = 0usize;
     std::iter::from_fn(move || {
-        while b.get(i).is_some_and(|c| !c.is_ascii_alphanumeric()) {
-            i += 1;
-        }
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_alphanumeric) {
-            i += 1;
-        }
+        let tail = b.get(i..)?;
+        let start = i + tail.iter().position(|&c| is_word_byte(c))?;
+        let len = b
+            .get(start..)?
+            .iter()
+            .position(|&c| !is_word_byte(c))
+            .unwrap_or(b.len() - start);
+        i = start + len;
         // Both ends sit next to ASCII bytes (or the ends of `s`): char boundaries.
-        (i > start).then(|| s.get(start..i)).flatten()
+        s.get(start..i)
     })
     .take(n)
+}
+
+/// Whether `c` is an ASCII letter or digit, by table (the per-byte test of
+/// the word scans on every line).
+fn is_word_byte(c: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = (i as u8).is_ascii_alphanumeric();
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(c)]
 }
 
 struct MatchCtx<'a, 'm> {

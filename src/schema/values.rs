@@ -137,6 +137,9 @@ pub fn is_status(v: &str) -> bool {
 /// `IP:port` form; `None` for anything else.
 pub fn parse_address(v: &str) -> Option<Endpoint> {
     let v = trim(v);
+    if let Some(known) = parse_dotted_address(v) {
+        return known;
+    }
     if let Some(ip) = parse_ip(v) {
         return Some(Endpoint {
             ip: Some(ip),
@@ -144,6 +147,80 @@ pub fn parse_address(v: &str) -> Option<Endpoint> {
         });
     }
     parse_socket_addr(v).or_else(|| parse_sockaddr_hex(v))
+}
+
+/// [`parse_address`] of the common `a.b.c.d` and `a.b.c.d:port` forms
+/// without the general parsers: `Some(answer)` for text of digits and dots
+/// with at most one colon (what those forms are made of), `None` for any
+/// other text. The answer is the one the general path gives: such text is
+/// no IPv6 address (that needs two colons), no SOCKADDR hex (it has a dot)
+/// and no bracketed or `*` form, so only the dotted IPv4 address with its
+/// optional decimal port remains, each part as strict as the general
+/// parsers are (1–3 digits up to 255 per octet; a port up to 65535).
+fn parse_dotted_address(v: &str) -> Option<Option<Endpoint>> {
+    let b = v.as_bytes();
+    let mut dots = 0usize;
+    let mut colon = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' => dots += 1,
+            b':' if colon.is_none() => colon = Some(i),
+            _ => return None,
+        }
+    }
+    if dots == 0 {
+        return None;
+    }
+    let (host, port) = match colon {
+        Some(at) => (b.get(..at)?, Some(b.get(at + 1..)?)),
+        None => (b, None),
+    };
+    let mut octets = [0u8; 4];
+    let mut parts = 0usize;
+    for part in host.split(|&c| c == b'.') {
+        if part.is_empty() || part.len() > 3 {
+            return Some(None);
+        }
+        let mut value = 0u16;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return Some(None);
+            }
+            value = value * 10 + u16::from(d - b'0');
+        }
+        let (Some(slot), Ok(octet)) = (octets.get_mut(parts), u8::try_from(value)) else {
+            return Some(None);
+        };
+        *slot = octet;
+        parts += 1;
+    }
+    if parts != 4 {
+        return Some(None);
+    }
+    let port = match port {
+        None => None,
+        Some(p) => {
+            if p.is_empty() {
+                return Some(None);
+            }
+            let mut value = 0u32;
+            for &d in p {
+                if !d.is_ascii_digit() {
+                    return Some(None);
+                }
+                value = value * 10 + u32::from(d - b'0');
+                if value > u32::from(u16::MAX) {
+                    return Some(None);
+                }
+            }
+            Some(u16::try_from(value).ok()?)
+        }
+    };
+    Some(Some(Endpoint {
+        ip: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(octets))),
+        port,
+    }))
 }
 
 /// `0x0200 32C8 C0A801D4 …`: a raw SOCKADDR as XML and binary decoders see
@@ -221,6 +298,50 @@ mod tests {
         );
         assert!(is_status("Unknown NTSTATUS Error code: 0x10003"));
         assert!(!is_status("posted"));
+    }
+
+    #[test]
+    fn dotted_fast_path_agrees_with_general_parsers() {
+        use crate::decode::common::{parse_ip, parse_socket_addr};
+        let general = |v: &str| {
+            let v = trim(v);
+            parse_ip(v)
+                .map(|ip| Endpoint {
+                    ip: Some(ip),
+                    port: None,
+                })
+                .or_else(|| parse_socket_addr(v))
+                .or_else(|| parse_sockaddr_hex(v))
+        };
+        for v in [
+            "1.2.3.4",
+            "1.2.3.4:80",
+            " 10.1.0.0:51416 ",
+            "172.023.098.097",
+            "172.023.098.097:0080",
+            "255.255.255.255:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:99999999999999999999",
+            "256.1.1.1:80",
+            "1.2.3:80",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4:",
+            ":80",
+            "1.2.3.4:8.0",
+            "1.2.3.4:80:1",
+            "1234.2.3.4",
+            ".",
+            "1.2.3.4:+80",
+            "0.0.0.0:0",
+            "12",
+            "1:2",
+        ] {
+            assert_eq!(parse_address(v), general(v), "{v:?}");
+            if let Some(fast) = parse_dotted_address(trim(v)) {
+                assert_eq!(fast, general(v), "{v:?}");
+            }
+        }
     }
 
     #[test]
