@@ -20,7 +20,12 @@ pub mod findings;
 pub mod process;
 pub mod who;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+/// The correlator's maps are keyed by pointers, ports and 4-tuples, looked
+/// up several times per event: SipHash was 7% of a `timeline` run.
+/// foldhash is several times faster and still seeded per process.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::event::{Direction, Endpoint, Event, Kind, Layer, Proto, SourceRef, Timestamp};
 use crate::pipeline::Decoded;
@@ -193,7 +198,7 @@ pub fn conn_id(index: u32) -> String {
 }
 
 impl Connection {
-    fn new(id: usize, proto: Proto) -> Self {
+    pub(crate) fn new(id: usize, proto: Proto) -> Self {
         Connection {
             id: conn_id(id as u32),
             proto,
@@ -381,8 +386,8 @@ impl<'a> IntoIterator for &'a Connections {
     }
 }
 
-/// Formats a retired connection's connections.csv record (with a header
-/// line first, which is kept once).
+/// Formats a retired connection's connections.csv record (without the
+/// header line).
 pub type RowFormatter = Box<dyn FnMut(&Connection, &Analysis) -> Vec<u8> + Send>;
 
 /// What is kept of retired connections: their connections.csv records and
@@ -391,8 +396,6 @@ pub type RowFormatter = Box<dyn FnMut(&Connection, &Analysis) -> Vec<u8> + Send>
 /// of millions of short connections runs in the memory of its open ones.
 #[derive(Default)]
 pub struct Retired {
-    /// The connections.csv header line.
-    pub header: Option<Vec<u8>>,
     /// Where each record is in `rows_spill`, in retirement order.
     rows: Vec<RowRef>,
     rows_spill: Spill,
@@ -421,13 +424,7 @@ impl std::fmt::Debug for Retired {
 }
 
 impl Retired {
-    fn store(&mut self, index: u32, record: &[u8]) -> std::io::Result<()> {
-        // The formatter writes a header line, then the record.
-        let cut = memchr::memchr(b'\n', record).map_or(0, |i| i + 1);
-        let (head, row) = record.split_at(cut);
-        if self.header.is_none() {
-            self.header = Some(head.to_vec());
-        }
+    fn store(&mut self, index: u32, row: &[u8]) -> std::io::Result<()> {
         let len = u32::try_from(row.len()).map_err(std::io::Error::other)?;
         let offset = self.rows_spill.append(row)?;
         self.rows.push(RowRef { offset, index, len });
@@ -850,18 +847,18 @@ impl Correlator {
         Correlator {
             tz,
             a: Analysis::default(),
-            by_tcb: HashMap::new(),
-            by_listener: HashMap::new(),
-            by_tuple: HashMap::new(),
-            tcb_by_tuple: HashMap::new(),
-            by_ports: HashMap::new(),
-            afd: HashMap::new(),
-            proc_objects: HashMap::new(),
-            socket_of: HashMap::new(),
-            endpoint_conn: HashMap::new(),
+            by_tcb: HashMap::default(),
+            by_listener: HashMap::default(),
+            by_tuple: HashMap::default(),
+            tcb_by_tuple: HashMap::default(),
+            by_ports: HashMap::default(),
+            afd: HashMap::default(),
+            proc_objects: HashMap::default(),
+            socket_of: HashMap::default(),
+            endpoint_conn: HashMap::default(),
             afd_carry: Vec::new(),
             deferred_fin: Vec::new(),
-            last_key: HashMap::new(),
+            last_key: HashMap::default(),
             netstat: Vec::new(),
             drops: drops::DropAccumulator::default(),
             retire: None,
@@ -870,7 +867,7 @@ impl Correlator {
     }
 
     /// Retire closed TCP connections that saw no event for two windows:
-    /// `format` makes their connections.csv record (header line first),
+    /// `format` makes their connections.csv record,
     /// which goes to a spill file with their findings. Memory then holds
     /// the open connections, not every connection of the trace.
     pub fn retire_closed(&mut self, format: RowFormatter) {
@@ -1763,8 +1760,8 @@ impl Builder<'_> {
         // Candidates by port (`same_ep` needs equal ports), so the join is
         // not connections × AFD events. Buckets keep timeline order, so the
         // nearest-first choice is unchanged.
-        let mut by_remote_port: HashMap<Option<u16>, Vec<usize>> = HashMap::new();
-        let mut by_bound_port: HashMap<Option<u16>, Vec<usize>> = HashMap::new();
+        let mut by_remote_port: HashMap<Option<u16>, Vec<usize>> = HashMap::default();
+        let mut by_bound_port: HashMap<Option<u16>, Vec<usize>> = HashMap::default();
         for (i, cand) in cands.iter().enumerate() {
             match cand.kind {
                 Kind::AfdAccept | Kind::AfdConnect => {

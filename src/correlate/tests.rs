@@ -197,7 +197,7 @@ fn tcb_reuse_after_close_starts_a_new_connection() {
 /// as a streaming run does; lines are numbered across windows.
 fn correlate_windows(windows: Vec<Vec<Event>>) -> Correlator {
     let mut corr = Correlator::new(None);
-    corr.retire_closed(Box::new(|c, _| format!("id\n{}\n", c.id).into_bytes()));
+    corr.retire_closed(Box::new(|c, _| format!("{}\n", c.id).into_bytes()));
     let mut line = 0;
     for mut evs in windows {
         for e in &mut evs {

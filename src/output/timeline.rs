@@ -13,6 +13,10 @@ use crate::pipeline::Decoded;
 
 use super::{fields_text, opt, ptr, ts_text};
 
+/// The columns of connections.csv, as [`ConnRow`] serializes them (a test
+/// checks they agree): written once, not serialized with every record.
+const CONNECTION_COLUMNS: &str = "conn_id,proto,local_addr,local_port,remote_addr,remote_port,direction,pid,process,services,first_ts,last_ts,duration_s,states,final_state,history,bytes_sent,bytes_received,packets_sent,packets_received,retransmits,drops,close_reason,tcb,endpoint,attribution,confidence,sources\n";
+
 #[derive(Serialize)]
 struct ConnRow<'a> {
     conn_id: &'a str,
@@ -64,99 +68,105 @@ pub fn write_connections<W: Write>(
     let mut next_retired = retired.iter().peekable();
     let mut header_written = false;
     for i in 0..a.connections.len() {
-        let (record, cut, spilled) = match a.connections.get(i) {
-            Some(c) => {
-                let r = connection_record(c, d, a, tz)?;
-                let cut = memchr::memchr(b'\n', &r).map_or(0, |i| i + 1);
-                (r, cut, false)
-            }
+        let record = match a.connections.get(i) {
+            Some(c) => connection_record(c, d, a, tz)?,
             None => {
                 // Both walk in index order.
                 while next_retired.next_if(|r| (r.0 as usize) < i).is_some() {}
                 match next_retired.next_if(|r| r.0 as usize == i) {
-                    Some((_, off, len)) => (a.retired.read(*off, *len)?, 0, true),
+                    Some((_, off, len)) => a.retired.read(*off, *len)?,
                     None => continue,
                 }
             }
         };
         if !header_written {
-            let head = if spilled {
-                a.retired.header.as_deref().unwrap_or_default()
-            } else {
-                &record[..cut]
-            };
-            out.write_all(head)?;
+            out.write_all(CONNECTION_COLUMNS.as_bytes())?;
             header_written = true;
         }
-        out.write_all(&record[cut..])?;
+        out.write_all(&record)?;
     }
     out.flush()?;
     Ok(())
 }
 
-/// One connection's connections.csv record, after its header line.
+/// A connection's connections.csv row.
+fn conn_row<'c>(
+    c: &'c crate::correlate::Connection,
+    d: &Decoded,
+    a: &Analysis,
+    tz: Option<i16>,
+) -> ConnRow<'c> {
+    let (la, lp) = addr(c.local);
+    let (ra, rp) = addr(c.remote);
+    let pid = c.attribution.as_ref().map(|x| x.pid);
+    let name = pid.and_then(|p| a.process_name(p, c.first_key));
+    let mut attribution = c.attribution.as_ref().map_or(String::new(), |x| {
+        let ev: Vec<String> = x.evidence.iter().map(|s| d.location(*s)).collect();
+        format!("{} [{}]", x.how, ev.join(", "))
+    });
+    if let Some(n) = &name
+        && !n.conflicts.is_empty()
+    {
+        attribution.push_str(&format!(
+            "; PID also named {} elsewhere",
+            n.conflicts.join(", ")
+        ));
+    }
+    let sources: Vec<&str> = c.sources.iter().map(|f| d.file_name(*f)).collect();
+    ConnRow {
+        conn_id: &c.id,
+        proto: c.proto.as_str(),
+        local_addr: la,
+        local_port: lp,
+        remote_addr: ra,
+        remote_port: rp,
+        direction: c.direction.as_str(),
+        pid: opt(pid),
+        process: name.as_ref().map(|n| n.image.clone()).unwrap_or_default(),
+        services: name
+            .as_ref()
+            .map(|n| n.services.clone())
+            .unwrap_or_default(),
+        first_ts: ts_text(c.first, tz),
+        last_ts: ts_text(c.last, tz),
+        duration_s: c
+            .duration_s()
+            .map(|s| format!("{s:.6}"))
+            .unwrap_or_default(),
+        states: c.states.join(">"),
+        final_state: c.final_state().unwrap_or(""),
+        history: &c.history,
+        bytes_sent: c.bytes_sent,
+        bytes_received: c.bytes_received,
+        packets_sent: c.packets_sent,
+        packets_received: c.packets_received,
+        retransmits: c.retransmits,
+        drops: c.drops,
+        close_reason: c.close_reason.as_deref().unwrap_or(""),
+        tcb: ptr(c.tcb.or(c.listener)),
+        endpoint: ptr(c.endpoint),
+        attribution,
+        confidence: c.attribution.as_ref().map_or("", |x| x.confidence.as_str()),
+        sources: sources.join(";"),
+    }
+}
+
+/// One connection's connections.csv record (no header line: that is
+/// [`CONNECTION_COLUMNS`]).
 pub fn connection_record(
     c: &crate::correlate::Connection,
     d: &Decoded,
     a: &Analysis,
     tz: Option<i16>,
 ) -> csv::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(512));
-    {
-        let (la, lp) = addr(c.local);
-        let (ra, rp) = addr(c.remote);
-        let pid = c.attribution.as_ref().map(|x| x.pid);
-        let name = pid.and_then(|p| a.process_name(p, c.first_key));
-        let mut attribution = c.attribution.as_ref().map_or(String::new(), |x| {
-            let ev: Vec<String> = x.evidence.iter().map(|s| d.location(*s)).collect();
-            format!("{} [{}]", x.how, ev.join(", "))
-        });
-        if let Some(n) = &name
-            && !n.conflicts.is_empty()
-        {
-            attribution.push_str(&format!(
-                "; PID also named {} elsewhere",
-                n.conflicts.join(", ")
-            ));
-        }
-        let sources: Vec<&str> = c.sources.iter().map(|f| d.file_name(*f)).collect();
-        w.serialize(ConnRow {
-            conn_id: &c.id,
-            proto: c.proto.as_str(),
-            local_addr: la,
-            local_port: lp,
-            remote_addr: ra,
-            remote_port: rp,
-            direction: c.direction.as_str(),
-            pid: opt(pid),
-            process: name.as_ref().map(|n| n.image.clone()).unwrap_or_default(),
-            services: name
-                .as_ref()
-                .map(|n| n.services.clone())
-                .unwrap_or_default(),
-            first_ts: ts_text(c.first, tz),
-            last_ts: ts_text(c.last, tz),
-            duration_s: c
-                .duration_s()
-                .map(|s| format!("{s:.6}"))
-                .unwrap_or_default(),
-            states: c.states.join(">"),
-            final_state: c.final_state().unwrap_or(""),
-            history: &c.history,
-            bytes_sent: c.bytes_sent,
-            bytes_received: c.bytes_received,
-            packets_sent: c.packets_sent,
-            packets_received: c.packets_received,
-            retransmits: c.retransmits,
-            drops: c.drops,
-            close_reason: c.close_reason.as_deref().unwrap_or(""),
-            tcb: ptr(c.tcb.or(c.listener)),
-            endpoint: ptr(c.endpoint),
-            attribution,
-            confidence: c.attribution.as_ref().map_or("", |x| x.confidence.as_str()),
-            sources: sources.join(";"),
-        })?;
-    }
+    // No header per record, and a small buffer: the default 8 KiB buffer,
+    // zeroed, and the 28 header fields serialized again cost more than
+    // the record itself (a streaming run formats every retired connection).
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .buffer_capacity(1024)
+        .from_writer(Vec::with_capacity(512));
+    w.serialize(conn_row(c, d, a, tz))?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
@@ -563,4 +573,22 @@ pub fn write_who_text<W: Write>(mut out: W, w: &WhoAnswer) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_columns_are_the_rows_fields() {
+        let c = crate::correlate::Connection::new(0, crate::event::Proto::Tcp);
+        let (d, a) = (Decoded::default(), Analysis::default());
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(conn_row(&c, &d, &a, None)).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let header = text.lines().next().unwrap();
+        assert_eq!(format!("{header}\n"), CONNECTION_COLUMNS);
+        let record = connection_record(&c, &d, &a, None).unwrap();
+        assert_eq!(text.as_bytes()[header.len() + 1..], record[..]);
+    }
 }
