@@ -297,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 let (p, f) = output::timeline::create_in(&output, "events.csv")?;
                 let w: Box<dyn Write + Send> = Box::new(f);
-                (Some(csv::Writer::from_writer(w)), Some(p))
+                (Some(output::timeline::EventRows::new(w)), Some(p))
             };
             let streamed = analyze_streaming(&cfg, events_out)?;
             let (decoded, analysis) = (streamed.decoded, streamed.analysis);

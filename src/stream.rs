@@ -23,7 +23,7 @@ use crate::pipeline::{self, Decoded, FileReport, RunOptions};
 pub const DEFAULT_WINDOW_EVENTS: usize = 50_000;
 
 /// Where a window's events.csv rows go.
-pub type EventRowsWriter<'w> = csv::Writer<Box<dyn Write + Send + 'w>>;
+pub type EventRowsWriter<'w> = crate::output::timeline::EventRows<Box<dyn Write + Send + 'w>>;
 
 /// The correlating side: owns the correlator and the events.csv writer,
 /// and runs on its own thread so correlation overlaps decoding.
@@ -213,6 +213,9 @@ pub fn analyze_streaming_with(
         let worker = scope.spawn(move || {
             for w in rx {
                 side.window(&w);
+                if std::env::var_os("ETWNET_EXP_DROP").is_some() {
+                    rayon::spawn(move || drop(w));
+                }
             }
         });
         let mut send = |w: Decoded| {

@@ -21,16 +21,18 @@ pub fn ptr(v: Option<u64>) -> String {
 /// Timestamp in ISO 8601, shifted to UTC when `tz` declares the capture
 /// machine's offset for local-time sources.
 pub fn ts_text(ts: Option<Timestamp>, tz: Option<i16>) -> String {
-    match ts {
-        None => String::new(),
-        Some(t) => match (t.zone, tz) {
-            (crate::event::Zone::Local, Some(m)) => Timestamp {
-                nanos: t.nanos,
-                zone: crate::event::Zone::Offset(m),
-            }
-            .to_string(),
-            _ => t.to_string(),
+    ts.map(|t| local_zone(t, tz).to_string())
+        .unwrap_or_default()
+}
+
+/// A local-clock timestamp with the offset `--tz` gave it.
+pub fn local_zone(t: Timestamp, tz: Option<i16>) -> Timestamp {
+    match (t.zone, tz) {
+        (crate::event::Zone::Local, Some(m)) => Timestamp {
+            nanos: t.nanos,
+            zone: crate::event::Zone::Offset(m),
         },
+        _ => t,
     }
 }
 
