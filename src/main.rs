@@ -240,11 +240,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let names: std::cell::RefCell<Vec<String>> = Default::default();
             let mut failed: Option<anyhow::Error> = None;
             enum Rows {
-                Csv(Box<csv::Writer<Box<dyn Write>>>),
+                Csv(Box<output::EventsCsv<Box<dyn Write>>>),
                 Jsonl(Box<dyn Write>),
             }
             let mut rows = match format {
-                EventsFormat::Csv => Rows::Csv(Box::new(csv::Writer::from_writer(out))),
+                EventsFormat::Csv => Rows::Csv(Box::new(output::EventsCsv::new(out))),
                 EventsFormat::Jsonl => Rows::Jsonl(out),
             };
             let decoded = in_pool(&cfg, |run| {
