@@ -26,6 +26,7 @@ pub mod packet;
 pub mod pktmon;
 pub mod stream;
 pub mod testutil;
+pub mod text;
 pub mod tracelogging;
 pub mod xpress;
 

@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::text;
 use crate::event::{Endpoint, PacketInfo, Proto};
 
 /// What the first byte of a frame is.
@@ -52,7 +53,7 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 
 /// TCP flags in tcpdump's letters and order (`S`, `S.`, `P.`, `F.`, `R.`).
 pub fn tcp_flag_letters(flags: u8) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(flags.count_ones().max(4) as usize);
     for (bit, c) in [
         (0x01, 'F'),
         (0x02, 'S'),
@@ -342,11 +343,21 @@ fn transport(
                 info.ack = (flags & 0x10 != 0).then_some(ack);
                 info.window = Some(u32::from(win));
                 info.payload_len = u32::try_from(payload).ok();
-                info.summary = Some(format!(
-                    "TCP {} > {} [{letters}] seq {seq} ack {ack} win {win} length {payload}",
-                    Endpoint::new(src, sp),
-                    Endpoint::new(dst, dp)
-                ));
+                // `TCP {src} > {dst} [{letters}] seq {seq} ack {ack} win {win} length {payload}`
+                let mut summary = String::with_capacity(72 + 2 * endpoint_text_max(src));
+                summary.push_str("TCP ");
+                push_endpoints(&mut summary, &p);
+                summary.push_str(" [");
+                summary.push_str(&letters);
+                summary.push_str("] seq ");
+                text::push_u64(&mut summary, u64::from(seq));
+                summary.push_str(" ack ");
+                text::push_u64(&mut summary, u64::from(ack));
+                summary.push_str(" win ");
+                text::push_u64(&mut summary, u64::from(win));
+                summary.push_str(" length ");
+                text::push_u64(&mut summary, payload as u64);
+                info.summary = Some(summary);
                 info.tcp_flags = Some(letters);
             }
         }
@@ -360,33 +371,71 @@ fn transport(
                 .map(|l| usize::from(l).saturating_sub(8))
                 .unwrap_or(l4_len.saturating_sub(8));
             info.payload_len = u32::try_from(len).ok();
-            info.summary = Some(format!(
-                "UDP {} > {} length {len}",
-                Endpoint::new(src, sp),
-                Endpoint::new(dst, dp)
-            ));
+            // `UDP {src} > {dst} length {len}`
+            let mut summary = String::with_capacity(20 + 2 * endpoint_text_max(src));
+            summary.push_str("UDP ");
+            push_endpoints(&mut summary, &p);
+            summary.push_str(" length ");
+            text::push_u64(&mut summary, len as u64);
+            info.summary = Some(summary);
         }
         1 | 58 => {
             let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) else {
                 return p;
             };
             let name = icmp_name(proto == 58, t);
-            let echo = match (proto, t) {
-                (1, 0 | 8) | (58, 128 | 129) => match (be16(l4, 4), be16(l4, 6)) {
-                    (Some(id), Some(seq)) => format!(", id {id}, seq {seq}"),
-                    _ => String::new(),
-                },
-                _ => String::new(),
-            };
             let label = if proto == 58 { "ICMP6" } else { "ICMP" };
-            info.summary = Some(match name {
-                Some(n) => format!("{label} {n}{echo} {src} > {dst}"),
-                None => format!("{label} type {t} code {c} {src} > {dst}"),
-            });
+            // `{label} {name}{echo} {src} > {dst}`, the echo part being
+            // `, id {id}, seq {seq}`; or `{label} type {t} code {c} {src} > {dst}`.
+            let mut summary = String::with_capacity(72 + 2 * endpoint_text_max(src));
+            summary.push_str(label);
+            summary.push(' ');
+            match name {
+                Some(n) => {
+                    summary.push_str(n);
+                    if let ((1, 0 | 8) | (58, 128 | 129), Some(id), Some(seq)) =
+                        ((proto, t), be16(l4, 4), be16(l4, 6))
+                    {
+                        summary.push_str(", id ");
+                        text::push_u64(&mut summary, u64::from(id));
+                        summary.push_str(", seq ");
+                        text::push_u64(&mut summary, u64::from(seq));
+                    }
+                }
+                None => {
+                    summary.push_str("type ");
+                    text::push_u64(&mut summary, u64::from(t));
+                    summary.push_str(" code ");
+                    text::push_u64(&mut summary, u64::from(c));
+                }
+            }
+            summary.push(' ');
+            text::push_ip(&mut summary, src);
+            summary.push_str(" > ");
+            text::push_ip(&mut summary, dst);
+            info.summary = Some(summary);
         }
         _ => {}
     }
     p
+}
+
+/// The longest text an endpoint with an address like `a` and a port has:
+/// a summary's capacity is sized from it, so it is allocated once.
+fn endpoint_text_max(a: IpAddr) -> usize {
+    match a {
+        IpAddr::V4(_) => "255.255.255.255:65535".len(),
+        IpAddr::V6(_) => "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".len(),
+    }
+}
+
+/// `{src} > {dst}` of a parsed frame (both endpoints are set by then).
+fn push_endpoints(s: &mut String, p: &Parsed) {
+    if let (Some(src), Some(dst)) = (&p.src, &p.dst) {
+        text::push_endpoint(s, src);
+        s.push_str(" > ");
+        text::push_endpoint(s, dst);
+    }
 }
 
 fn icmp_name(v6: bool, t: u8) -> Option<&'static str> {

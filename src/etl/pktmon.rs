@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::container::{Guid, u16_at, u32_at, u64_at};
 use super::packet::{self, LinkKind};
-use super::{Decoded, FrameRef, RecordView};
-use crate::event::{Direction, DropInfo, Event, Kind, Layer, PacketInfo};
+use super::{Decoded, FrameRef, RecordView, text};
+use crate::event::{Direction, DropInfo, Event, Fields, Kind, Layer, PacketInfo};
 use crate::pktmon::reasons;
 
 /// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
@@ -178,6 +178,11 @@ fn named(name: Option<&'static str>, raw: impl std::fmt::Display) -> String {
     name.map_or_else(|| raw.to_string(), str::to_string)
 }
 
+/// A value-map name, or the number when the map does not name it.
+fn named_value(name: Option<&'static str>, raw: u16) -> String {
+    name.map_or_else(|| text::decimal(u64::from(raw)), str::to_string)
+}
+
 /// Decodes one PktMon record.
 pub fn decode(v: &RecordView<'_>) -> Decoded {
     let d = v.data;
@@ -240,10 +245,9 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             Kind::Packet
         },
     );
-    let dir_name = named(direction_name(dir_tag), dir_tag);
-    let type_name = named(packet_type_name(ptype), ptype);
     ev.direction = direction(dir_tag);
     ev.bytes = Some(u64::from(original));
+    let type_name = named_value(packet_type_name(ptype), ptype);
     let mut info = PacketInfo {
         pkt_group_id: Some(group),
         pkt_number: Some(u32::from(number)),
@@ -257,23 +261,34 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         frame_len: Some(u32::from(original)),
         ..PacketInfo::default()
     };
-    push(&mut ev, "PktGroupId", group);
-    push(&mut ev, "PktNumber", number);
-    push(&mut ev, "Appearance", appearance);
-    push(&mut ev, "Direction", &dir_name);
-    push(&mut ev, "Type", &type_name);
-    push(&mut ev, "Component", component);
+    // Each value is rendered once, into its field; the message is then
+    // put together from the fields (it shows the same values in the same
+    // order, as pktmon's text does).
+    let fields = &mut ev.fields;
+    fields.reserve_exact(if is_drop { 11 } else { 10 });
+    fields.push(("PktGroupId".into(), text::decimal(group)));
+    fields.push(("PktNumber".into(), text::decimal(u64::from(number))));
+    fields.push(("Appearance".into(), text::decimal(u64::from(appearance))));
+    fields.push((
+        "Direction".into(),
+        named_value(direction_name(dir_tag), dir_tag),
+    ));
+    fields.push(("Type".into(), type_name));
+    fields.push(("Component".into(), text::decimal(u64::from(component))));
     if !is_drop {
-        push(&mut ev, "Edge", edge);
+        fields.push(("Edge".into(), text::decimal(u64::from(edge))));
     }
-    push(&mut ev, "Filter", filter);
-    // pktmon prints the reason's display string when it knows the code.
-    let family = reasons::ReasonFamily::for_build(v.build);
-    let reason_row = reasons::by_code(reason, family);
-    let reason_text = reason_row.map_or_else(|| reason.to_string(), |r| r.text.clone());
+    fields.push(("Filter".into(), text::decimal(u64::from(filter))));
     if is_drop {
-        push(&mut ev, "DropReason", &reason_text);
-        push(&mut ev, "DropLocation", format!("0x{location:08X}"));
+        // pktmon prints the reason's display string when it knows the code.
+        let family = reasons::ReasonFamily::for_build(v.build);
+        let reason_row = reasons::by_code(reason, family);
+        let reason_text = reason_row.map_or_else(|| text::decimal(u64::from(reason)), |r| r.text.clone());
+        let mut location_text = String::with_capacity(10);
+        location_text.push_str("0x");
+        text::push_hex08_upper(&mut location_text, location);
+        fields.push(("DropReason".into(), reason_text));
+        fields.push(("DropLocation".into(), location_text));
         ev.drop = Some(Box::new(DropInfo {
             code: Some(reason),
             name: reason_row.map(|r| r.name.clone()),
@@ -282,22 +297,15 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             location_name: reasons::location_name(u64::from(location)),
         }));
     }
-    push(&mut ev, "OriginalSize", original);
-    push(&mut ev, "LoggedSize", logged);
+    let fields = &mut ev.fields;
+    fields.push(("OriginalSize".into(), text::decimal(u64::from(original))));
+    fields.push(("LoggedSize".into(), text::decimal(u64::from(logged))));
     let prefix = match v.rec.id {
         170 => "Drop: ",
         240 => "Duplicate Drop: ",
         _ => "",
     };
-    ev.message = if is_drop {
-        format!(
-            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason_text}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
-        )
-    } else {
-        format!(
-            "PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Edge {edge}, Filter {filter}, OriginalSize {original}, LoggedSize {logged} "
-        )
-    };
+    ev.message = packet_message(prefix, fields);
     let bytes = payload_bytes(d);
     let frame = match (link_type(ptype), bytes) {
         (Some((lt, kind)), Some(b)) => {
@@ -317,6 +325,34 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     };
     ev.packet = Some(Box::new(info));
     Some(Decoded::Event(Box::new(ev), frame))
+}
+
+/// The message of a packet or drop event, from its fields in order:
+/// `{prefix}PktGroupId 1, PktNumber 1, …, Direction Rx , Type Ethernet ,
+/// Component 5, …, LoggedSize 128 ` (pktmon's text puts a space before the
+/// comma after a value-mapped name, and one at the end).
+fn packet_message(prefix: &str, fields: &Fields) -> String {
+    let len = prefix.len()
+        + fields
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>();
+    let mut m = String::with_capacity(len);
+    m.push_str(prefix);
+    let last = fields.len().saturating_sub(1);
+    for (i, (k, v)) in fields.iter().enumerate() {
+        m.push_str(k);
+        m.push(' ');
+        m.push_str(v);
+        m.push_str(if k == "Direction" || k == "Type" {
+            " , "
+        } else if i == last {
+            " "
+        } else {
+            ", "
+        });
+    }
+    m
 }
 
 fn component(v: &RecordView<'_>) -> Option<Decoded> {

@@ -1,0 +1,268 @@
+//! Hand-written rendering of the values packet events carry (decimal and
+//! hex numbers, IP addresses, endpoints) straight into a `String`.
+//!
+//! A PktMon capture turns every 36 bytes of file into an event with a dozen
+//! rendered values; going through `format!` for each cost more than
+//! everything else in the decoder together. Each function here writes the
+//! exact text the `Display` impl it replaces writes (the tests compare
+//! them), so outputs do not change.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::event::Endpoint;
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends bytes known to be ASCII (digits, hex letters).
+fn push_ascii(s: &mut String, b: &[u8]) {
+    if let Ok(t) = std::str::from_utf8(b) {
+        s.push_str(t);
+    }
+}
+
+/// The decimal digits of `v`, right-aligned in a buffer: (buffer, start).
+fn decimal_digits(mut v: u64) -> ([u8; 20], usize) {
+    let mut buf = [b'0'; 20];
+    let mut start = buf.len();
+    // u64::MAX has 20 digits, so `start` never underflows.
+    while start > 0 {
+        start -= 1;
+        if let Some(d) = buf.get_mut(start) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    (buf, start)
+}
+
+/// Appends `v` in decimal, as `{v}` does.
+pub fn push_u64(s: &mut String, v: u64) {
+    let (buf, start) = decimal_digits(v);
+    push_ascii(s, buf.get(start..).unwrap_or_default());
+}
+
+/// `v` in decimal, as `v.to_string()` gives it, with exact capacity.
+pub fn decimal(v: u64) -> String {
+    let (buf, start) = decimal_digits(v);
+    let digits = buf.get(start..).unwrap_or_default();
+    let mut s = String::with_capacity(digits.len());
+    push_ascii(&mut s, digits);
+    s
+}
+
+/// Appends `v` as `{v:08X}` does (at least 8 upper-case hex digits).
+pub fn push_hex08_upper(s: &mut String, v: u32) {
+    let mut buf = [0u8; 8];
+    for (i, b) in buf.iter_mut().enumerate() {
+        let shift = 28 - 4 * i;
+        *b = HEX_UPPER[((v >> shift) & 0xF) as usize];
+    }
+    push_ascii(s, &buf);
+}
+
+/// Appends `v` as `{v:x}` does (lower-case hex, no leading zeros).
+fn push_hex_lower(s: &mut String, v: u16) {
+    let mut buf = [0u8; 4];
+    let mut start = buf.len();
+    let mut v = v;
+    while start > 0 {
+        start -= 1;
+        if let Some(b) = buf.get_mut(start) {
+            *b = HEX_LOWER[usize::from(v & 0xF)];
+        }
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    push_ascii(s, buf.get(start..).unwrap_or_default());
+}
+
+/// Appends an IPv4 address as its `Display` does (`192.168.0.1`).
+pub fn push_ipv4(s: &mut String, a: Ipv4Addr) {
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        push_u64(s, u64::from(octet));
+    }
+}
+
+/// Appends an IPv6 address as its `Display` does without width or
+/// precision: IPv4-mapped addresses as `::ffff:a.b.c.d`, otherwise
+/// lower-case groups with the first longest run of two or more zero groups
+/// shortened to `::` (RFC 5952).
+pub fn push_ipv6(s: &mut String, a: Ipv6Addr) {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        s.push_str("::ffff:");
+        push_ipv4(s, v4);
+        return;
+    }
+    let groups = a.segments();
+    // First longest run of zero groups: (start, len).
+    let (mut best_start, mut best_len) = (0usize, 0usize);
+    let (mut run_start, mut run_len) = (0usize, 0usize);
+    for (i, &g) in groups.iter().enumerate() {
+        if g == 0 {
+            if run_len == 0 {
+                run_start = i;
+            }
+            run_len += 1;
+            if run_len > best_len {
+                (best_start, best_len) = (run_start, run_len);
+            }
+        } else {
+            run_len = 0;
+        }
+    }
+    let push_groups = |s: &mut String, gs: &[u16]| {
+        for (i, &g) in gs.iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            push_hex_lower(s, g);
+        }
+    };
+    if best_len > 1 {
+        push_groups(s, groups.get(..best_start).unwrap_or_default());
+        s.push_str("::");
+        push_groups(s, groups.get(best_start + best_len..).unwrap_or_default());
+    } else {
+        push_groups(s, &groups);
+    }
+}
+
+/// Appends an IP address as its `Display` does.
+pub fn push_ip(s: &mut String, a: IpAddr) {
+    match a {
+        IpAddr::V4(a) => push_ipv4(s, a),
+        IpAddr::V6(a) => push_ipv6(s, a),
+    }
+}
+
+/// Appends an endpoint as [`Endpoint`]'s `Display` does (`1.2.3.4:80`,
+/// `[fe80::1]:53`, `*:*`).
+pub fn push_endpoint(s: &mut String, e: &Endpoint) {
+    match e.ip {
+        Some(IpAddr::V6(a)) => {
+            s.push('[');
+            push_ipv6(s, a);
+            s.push(']');
+        }
+        Some(IpAddr::V4(a)) => push_ipv4(s, a),
+        None => s.push('*'),
+    }
+    match e.port {
+        Some(p) => {
+            s.push(':');
+            push_u64(s, u64::from(p));
+        }
+        None => s.push_str(":*"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so the comparisons
+    /// cover many values without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn decimals_match_display() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut values = vec![0, 1, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX];
+        for _ in 0..2000 {
+            let v = rng.next();
+            values.push(v);
+            values.push(v >> (v % 64));
+        }
+        for v in values {
+            assert_eq!(decimal(v), v.to_string());
+            assert_eq!(decimal(v).capacity(), v.to_string().len());
+            let mut s = String::from("x");
+            push_u64(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
+    }
+
+    #[test]
+    fn hex_matches_format() {
+        let mut rng = Rng(12345);
+        for v in [0u32, 1, 0xE000_460A, u32::MAX]
+            .into_iter()
+            .chain((0..500).map(|_| rng.next() as u32))
+        {
+            let mut s = String::new();
+            push_hex08_upper(&mut s, v);
+            assert_eq!(s, format!("{v:08X}"));
+            let mut s = String::new();
+            push_hex_lower(&mut s, v as u16);
+            assert_eq!(s, format!("{:x}", v as u16));
+        }
+    }
+
+    /// Addresses built from groups that are each zero half the time, so
+    /// zero runs of every length and position occur, plus the special
+    /// forms (unspecified, loopback, IPv4-mapped and -compatible).
+    #[test]
+    fn ipv6_matches_display() {
+        let mut rng = Rng(0xDEAD_BEEF);
+        let mut addrs: Vec<Ipv6Addr> = vec![
+            Ipv6Addr::UNSPECIFIED,
+            Ipv6Addr::LOCALHOST,
+            "::ffff:192.168.0.1".parse().unwrap(),
+            "::192.168.0.1".parse().unwrap(),
+            "ff02::16".parse().unwrap(),
+            "fe80::1:0:0:1".parse().unwrap(),
+            "1:0:0:2:0:0:0:3".parse().unwrap(),
+            "1:0:2:0:3:0:4:0".parse().unwrap(),
+        ];
+        for _ in 0..5000 {
+            let mut g = [0u16; 8];
+            for x in &mut g {
+                let r = rng.next();
+                *x = if r & 1 == 0 { 0 } else { (r >> 8) as u16 };
+            }
+            addrs.push(Ipv6Addr::from(g));
+        }
+        for a in addrs {
+            let mut s = String::new();
+            push_ipv6(&mut s, a);
+            assert_eq!(s, a.to_string(), "{:?}", a.segments());
+        }
+    }
+
+    #[test]
+    fn endpoints_match_display() {
+        let mut rng = Rng(777);
+        for _ in 0..1000 {
+            let r = rng.next();
+            let ip = match r % 3 {
+                0 => None,
+                1 => Some(IpAddr::V4(Ipv4Addr::from((r >> 16) as u32))),
+                _ => Some(IpAddr::V6(Ipv6Addr::from(
+                    u128::from(rng.next()) << 64 | u128::from(r & 0xFFFF_0000_FFFF),
+                ))),
+            };
+            let port = (r & 4 != 0).then_some((r >> 40) as u16);
+            let e = Endpoint { ip, port };
+            let mut s = String::new();
+            push_endpoint(&mut s, &e);
+            assert_eq!(s, e.to_string());
+        }
+    }
+}
