@@ -283,7 +283,8 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         // pktmon prints the reason's display string when it knows the code.
         let family = reasons::ReasonFamily::for_build(v.build);
         let reason_row = reasons::by_code(reason, family);
-        let reason_text = reason_row.map_or_else(|| text::decimal(u64::from(reason)), |r| r.text.clone());
+        let reason_text =
+            reason_row.map_or_else(|| text::decimal(u64::from(reason)), |r| r.text.clone());
         let mut location_text = String::with_capacity(10);
         location_text.push_str("0x");
         text::push_hex08_upper(&mut location_text, location);

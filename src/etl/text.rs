@@ -14,10 +14,12 @@ use crate::event::Endpoint;
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends bytes known to be ASCII (digits, hex letters).
+/// Appends bytes known to be ASCII (digits, hex letters). Byte by byte:
+/// for the few bytes of a number this is cheaper than `from_utf8` and
+/// `push_str` (a validation loop and a `memcpy` call).
 fn push_ascii(s: &mut String, b: &[u8]) {
-    if let Ok(t) = std::str::from_utf8(b) {
-        s.push_str(t);
+    for &c in b {
+        s.push(char::from(c));
     }
 }
 
