@@ -306,7 +306,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         240 => "Duplicate Drop: ",
         _ => "",
     };
-    ev.message = packet_message(prefix, fields);
+    ev.message = packet_message(prefix, is_drop, fields);
     let bytes = payload_bytes(d);
     let frame = match (link_type(ptype), bytes) {
         (Some((lt, kind)), Some(b)) => {
@@ -328,31 +328,53 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     Some(Decoded::Event(Box::new(ev), frame))
 }
 
-/// The message of a packet or drop event, from its fields in order:
+/// The message of a packet or drop event, from its field values in order:
 /// `{prefix}PktGroupId 1, PktNumber 1, …, Direction Rx , Type Ethernet ,
 /// Component 5, …, LoggedSize 128 ` (pktmon's text puts a space before the
 /// comma after a value-mapped name, and one at the end).
-fn packet_message(prefix: &str, fields: &Fields) -> String {
+fn packet_message(prefix: &str, is_drop: bool, fields: &Fields) -> String {
+    // What comes before each field's value: the separator after the
+    // previous value, then the field's name.
+    const PACKET: [&str; 10] = [
+        "PktGroupId ",
+        ", PktNumber ",
+        ", Appearance ",
+        ", Direction ",
+        " , Type ",
+        " , Component ",
+        ", Edge ",
+        ", Filter ",
+        ", OriginalSize ",
+        ", LoggedSize ",
+    ];
+    const DROP: [&str; 11] = [
+        "PktGroupId ",
+        ", PktNumber ",
+        ", Appearance ",
+        ", Direction ",
+        " , Type ",
+        " , Component ",
+        ", Filter ",
+        ", DropReason ",
+        ", DropLocation ",
+        ", OriginalSize ",
+        ", LoggedSize ",
+    ];
+    let labels: &[&str] = if is_drop { &DROP } else { &PACKET };
     let len = prefix.len()
-        + fields
+        + 1
+        + labels
             .iter()
-            .map(|(k, v)| k.len() + v.len() + 4)
+            .zip(fields)
+            .map(|(l, (_, v))| l.len() + v.len())
             .sum::<usize>();
     let mut m = String::with_capacity(len);
     m.push_str(prefix);
-    let last = fields.len().saturating_sub(1);
-    for (i, (k, v)) in fields.iter().enumerate() {
-        m.push_str(k);
-        m.push(' ');
-        m.push_str(v);
-        m.push_str(if k == "Direction" || k == "Type" {
-            " , "
-        } else if i == last {
-            " "
-        } else {
-            ", "
-        });
+    for (label, (_, value)) in labels.iter().zip(fields) {
+        m.push_str(label);
+        m.push_str(value);
     }
+    m.push(' ');
     m
 }
 

@@ -23,19 +23,43 @@ fn push_ascii(s: &mut String, b: &[u8]) {
     }
 }
 
+/// "00" to "99": two digits per division when rendering decimals.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// The decimal digits of `v`, right-aligned in a buffer: (buffer, start).
 fn decimal_digits(mut v: u64) -> ([u8; 20], usize) {
     let mut buf = [b'0'; 20];
+    // u64::MAX has 20 digits, so `start` never goes below 0.
     let mut start = buf.len();
-    // u64::MAX has 20 digits, so `start` never underflows.
-    while start > 0 {
-        start -= 1;
-        if let Some(d) = buf.get_mut(start) {
-            *d = b'0' + (v % 10) as u8;
+    while v >= 100 && start >= 2 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        start -= 2;
+        if let (Some(dst), Some(src)) = (
+            buf.get_mut(start..start + 2),
+            DIGIT_PAIRS.get(pair..pair + 2),
+        ) {
+            dst.copy_from_slice(src);
         }
-        v /= 10;
-        if v == 0 {
-            break;
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        start = start.saturating_sub(2);
+        if let (Some(dst), Some(src)) = (
+            buf.get_mut(start..start + 2),
+            DIGIT_PAIRS.get(pair..pair + 2),
+        ) {
+            dst.copy_from_slice(src);
+        }
+    } else {
+        start = start.saturating_sub(1);
+        if let Some(d) = buf.get_mut(start) {
+            *d = b'0' + v as u8;
         }
     }
     (buf, start)
@@ -90,8 +114,19 @@ pub fn push_ipv4(s: &mut String, a: Ipv4Addr) {
         if i > 0 {
             s.push('.');
         }
-        push_u64(s, u64::from(octet));
+        push_u8(s, octet);
     }
+}
+
+/// Appends `v` in decimal, without a digit buffer (an IPv4 octet).
+fn push_u8(s: &mut String, v: u8) {
+    if v >= 100 {
+        s.push(char::from(b'0' + v / 100));
+    }
+    if v >= 10 {
+        s.push(char::from(b'0' + v / 10 % 10));
+    }
+    s.push(char::from(b'0' + v % 10));
 }
 
 /// Appends an IPv6 address as its `Display` does without width or
@@ -186,7 +221,20 @@ mod tests {
     #[test]
     fn decimals_match_display() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut values = vec![0, 1, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX];
+        let mut values = vec![
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            65_535,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ];
+        values.extend((0..=20).map(|e| 10u64.saturating_pow(e)));
+        values.extend((1..=20).map(|e| 10u64.saturating_pow(e) - 1));
         for _ in 0..2000 {
             let v = rng.next();
             values.push(v);
@@ -199,6 +247,18 @@ mod tests {
             push_u64(&mut s, v);
             assert_eq!(s, format!("x{v}"));
         }
+    }
+
+    #[test]
+    fn octets_match_display() {
+        for v in 0..=255u8 {
+            let mut s = String::new();
+            push_u8(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        let mut s = String::new();
+        push_ipv4(&mut s, Ipv4Addr::new(0, 9, 10, 255));
+        assert_eq!(s, "0.9.10.255");
     }
 
     #[test]
