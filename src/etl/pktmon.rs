@@ -2,6 +2,7 @@
 //! the rundown records (components, properties, counters, filters), as the
 //! same [`Event`]s the PktMon text decoder produces.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::container::{Guid, u16_at, u32_at, u64_at};
@@ -170,8 +171,8 @@ fn utf16z(b: &[u8], at: usize) -> Option<(String, usize)> {
     Some((String::from_utf16_lossy(&units), p))
 }
 
-fn push(ev: &mut Event, k: &str, v: impl ToString) {
-    ev.fields.push((k.to_string().into(), v.to_string()));
+fn push(ev: &mut Event, k: impl Into<Cow<'static, str>>, v: impl ToString) {
+    ev.fields.push((k.into(), v.to_string()));
 }
 
 fn named(name: Option<&'static str>, raw: impl std::fmt::Display) -> String {
@@ -407,9 +408,9 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     let d = v.data;
     let id = u16_at(d, 0)?;
     let ptype = u16_at(d, 2)?;
-    let pname = match v.rec.id {
-        65 | 66 => "IP Address".to_string(),
-        _ => named(property_name(ptype), ptype),
+    let pname: Cow<'static, str> = match v.rec.id {
+        65 | 66 => "IP Address".into(),
+        _ => property_name(ptype).map_or_else(|| ptype.to_string().into(), Cow::Borrowed),
     };
     // Values rendered through a value map are followed by a space in
     // pktmon's text (`NdisMedium  = WiFi  `), plain numbers are not.
@@ -456,7 +457,7 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     // Same fields as the text decoder: `Component`, the property by its
     // name, and the normalized `MAC` / `ifIndex` the component table uses.
     push(&mut ev, "Component", id);
-    push(&mut ev, &pname, &value);
+    push(&mut ev, pname.clone(), &value);
     match (v.rec.id, ptype) {
         (70, 6) => {
             if let Some(mac) = u32_at(d, 4)
@@ -602,4 +603,65 @@ fn filter(v: &RecordView<'_>) -> Option<Decoded> {
         ..PacketInfo::default()
     }));
     Some(Decoded::Event(Box::new(ev), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&'static str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .collect()
+    }
+
+    /// The message put together from the fields is pktmon's text layout
+    /// (the `format!` templates it replaced), for packets and drops, with
+    /// value-mapped and unmapped names.
+    #[test]
+    fn packet_message_matches_the_text_layout() {
+        let (group, number, appearance, component, edge, filter) = (1234567890u64, 7, 2, 15, 1, 0);
+        let (dir, ty, original, logged) = ("Rx", "Ethernet", 1514, 128);
+        let f = fields(&[
+            ("PktGroupId", "1234567890"),
+            ("PktNumber", "7"),
+            ("Appearance", "2"),
+            ("Direction", dir),
+            ("Type", ty),
+            ("Component", "15"),
+            ("Edge", "1"),
+            ("Filter", "0"),
+            ("OriginalSize", "1514"),
+            ("LoggedSize", "128"),
+        ]);
+        assert_eq!(
+            packet_message("", false, &f),
+            format!(
+                "PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir} , Type {ty} , Component {component}, Edge {edge}, Filter {filter}, OriginalSize {original}, LoggedSize {logged} "
+            )
+        );
+        let (dir, ty, reason, location) = ("9", "42", "INET: checksum is invalid", 0xE000_460Au32);
+        let f = fields(&[
+            ("PktGroupId", "1234567890"),
+            ("PktNumber", "7"),
+            ("Appearance", "2"),
+            ("Direction", dir),
+            ("Type", ty),
+            ("Component", "15"),
+            ("Filter", "0"),
+            ("DropReason", reason),
+            ("DropLocation", "0xE000460A"),
+            ("OriginalSize", "1514"),
+            ("LoggedSize", "128"),
+        ]);
+        let got = packet_message("Duplicate Drop: ", true, &f);
+        assert_eq!(
+            got,
+            format!(
+                "Duplicate Drop: PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir} , Type {ty} , Component {component}, Filter {filter}, DropReason {reason}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
+            )
+        );
+        assert_eq!(got.capacity(), got.len());
+    }
 }
