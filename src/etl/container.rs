@@ -415,6 +415,9 @@ pub struct BufferRecords {
 /// Walks the records of a buffer payload (indexed from the buffer start).
 pub fn parse_records(payload: &[u8], buffer_index: u32, cpu: u32) -> BufferRecords {
     let mut out = BufferRecords::default();
+    // Records take 100 bytes and more (header and payload); a guess on
+    // the low side of the count saves most of the regrowth copies.
+    out.records.reserve(payload.len() / 256);
     let mut pos = BUFFER_HEADER_LEN;
     let end = payload.len();
     while pos + 4 <= end {
