@@ -14,12 +14,16 @@ use crate::event::Endpoint;
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends bytes known to be ASCII (digits, hex letters). Byte by byte:
-/// for the few bytes of a number this is cheaper than `from_utf8` and
-/// `push_str` (a validation loop and a `memcpy` call).
+/// Appends bytes known to be ASCII (digits, hex letters). A few bytes go
+/// one by one (cheaper than a validation loop and a `memcpy` call), more
+/// as one validated string.
 fn push_ascii(s: &mut String, b: &[u8]) {
-    for &c in b {
-        s.push(char::from(c));
+    if b.len() <= 6 {
+        for &c in b {
+            s.push(char::from(c));
+        }
+    } else if let Ok(t) = std::str::from_utf8(b) {
+        s.push_str(t);
     }
 }
 
@@ -36,6 +40,23 @@ fn decimal_digits(mut v: u64) -> ([u8; 20], usize) {
     let mut buf = [b'0'; 20];
     // u64::MAX has 20 digits, so `start` never goes below 0.
     let mut start = buf.len();
+    // Eight digits per 64-bit division, then pairs in 32-bit arithmetic.
+    while v >= 100_000_000 && start >= 8 {
+        let mut chunk = (v % 100_000_000) as u32;
+        v /= 100_000_000;
+        for _ in 0..4 {
+            let pair = (chunk % 100) as usize * 2;
+            chunk /= 100;
+            start -= 2;
+            if let (Some(dst), Some(src)) = (
+                buf.get_mut(start..start + 2),
+                DIGIT_PAIRS.get(pair..pair + 2),
+            ) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+    let mut v = v as u32; // below 10^8 now
     while v >= 100 && start >= 2 {
         let pair = (v % 100) as usize * 2;
         v /= 100;
@@ -73,10 +94,39 @@ pub fn push_u64(s: &mut String, v: u64) {
 
 /// `v` in decimal, as `v.to_string()` gives it, with exact capacity.
 pub fn decimal(v: u64) -> String {
+    if let Ok(small) = u16::try_from(v) {
+        return decimal_u16(small);
+    }
     let (buf, start) = decimal_digits(v);
     let digits = buf.get(start..).unwrap_or_default();
-    let mut s = String::with_capacity(digits.len());
-    push_ascii(&mut s, digits);
+    std::str::from_utf8(digits).map_or_else(|_| String::new(), String::from)
+}
+
+/// Most PktMon values are 16-bit: their digits are pushed most
+/// significant first, without a digit buffer.
+fn decimal_u16(v: u16) -> String {
+    let len = match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    };
+    let mut s = String::with_capacity(len);
+    let digit = |x: u16| char::from(b'0' + (x % 10) as u8);
+    if len >= 5 {
+        s.push(digit(v / 10_000));
+    }
+    if len >= 4 {
+        s.push(digit(v / 1000));
+    }
+    if len >= 3 {
+        s.push(digit(v / 100));
+    }
+    if len >= 2 {
+        s.push(digit(v / 10));
+    }
+    s.push(digit(v));
     s
 }
 
@@ -242,6 +292,9 @@ mod tests {
         }
         for v in values {
             assert_eq!(decimal(v), v.to_string());
+            let small = v as u16;
+            assert_eq!(decimal_u16(small), small.to_string());
+            assert_eq!(decimal_u16(small).capacity(), small.to_string().len());
             assert_eq!(decimal(v).capacity(), v.to_string().len());
             let mut s = String::from("x");
             push_u64(&mut s, v);
