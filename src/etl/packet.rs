@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::text;
+use super::text::{self, TextOut};
 use crate::event::{Endpoint, PacketInfo, Proto};
 
 /// What the first byte of a frame is.
@@ -30,6 +30,18 @@ pub struct Parsed {
 /// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
 pub fn format_mac(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // Built on the stack and copied once when it fits (a MAC always does).
+    let mut out = text::AsciiBuf::<48>::default();
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            out.ascii(b'-');
+        }
+        out.ascii(HEX[usize::from(x >> 4)]);
+        out.ascii(HEX[usize::from(x & 0x0F)]);
+    }
+    if !out.overflowed() {
+        return out.as_str().to_string();
+    }
     let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
         if i > 0 {
@@ -344,20 +356,20 @@ fn transport(
                 info.window = Some(u32::from(win));
                 info.payload_len = u32::try_from(payload).ok();
                 // `TCP {src} > {dst} [{letters}] seq {seq} ack {ack} win {win} length {payload}`
-                let mut summary = String::with_capacity(72 + 2 * endpoint_text_max(src));
-                summary.push_str("TCP ");
+                let mut summary = SummaryBuf::default();
+                summary.text("TCP ");
                 push_endpoints(&mut summary, &p);
-                summary.push_str(" [");
-                summary.push_str(&letters);
-                summary.push_str("] seq ");
+                summary.text(" [");
+                summary.text(&letters);
+                summary.text("] seq ");
                 text::push_u64(&mut summary, u64::from(seq));
-                summary.push_str(" ack ");
+                summary.text(" ack ");
                 text::push_u64(&mut summary, u64::from(ack));
-                summary.push_str(" win ");
+                summary.text(" win ");
                 text::push_u64(&mut summary, u64::from(win));
-                summary.push_str(" length ");
+                summary.text(" length ");
                 text::push_u64(&mut summary, payload as u64);
-                info.summary = Some(summary);
+                info.summary = Some(finish_summary(&summary));
                 info.tcp_flags = Some(letters);
             }
         }
@@ -372,12 +384,12 @@ fn transport(
                 .unwrap_or(l4_len.saturating_sub(8));
             info.payload_len = u32::try_from(len).ok();
             // `UDP {src} > {dst} length {len}`
-            let mut summary = String::with_capacity(20 + 2 * endpoint_text_max(src));
-            summary.push_str("UDP ");
+            let mut summary = SummaryBuf::default();
+            summary.text("UDP ");
             push_endpoints(&mut summary, &p);
-            summary.push_str(" length ");
+            summary.text(" length ");
             text::push_u64(&mut summary, len as u64);
-            info.summary = Some(summary);
+            info.summary = Some(finish_summary(&summary));
         }
         1 | 58 => {
             let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) else {
@@ -387,53 +399,54 @@ fn transport(
             let label = if proto == 58 { "ICMP6" } else { "ICMP" };
             // `{label} {name}{echo} {src} > {dst}`, the echo part being
             // `, id {id}, seq {seq}`; or `{label} type {t} code {c} {src} > {dst}`.
-            let mut summary = String::with_capacity(72 + 2 * endpoint_text_max(src));
-            summary.push_str(label);
-            summary.push(' ');
+            let mut summary = SummaryBuf::default();
+            summary.text(label);
+            summary.ascii(b' ');
             match name {
                 Some(n) => {
-                    summary.push_str(n);
+                    summary.text(n);
                     if let ((1, 0 | 8) | (58, 128 | 129), Some(id), Some(seq)) =
                         ((proto, t), be16(l4, 4), be16(l4, 6))
                     {
-                        summary.push_str(", id ");
+                        summary.text(", id ");
                         text::push_u64(&mut summary, u64::from(id));
-                        summary.push_str(", seq ");
+                        summary.text(", seq ");
                         text::push_u64(&mut summary, u64::from(seq));
                     }
                 }
                 None => {
-                    summary.push_str("type ");
+                    summary.text("type ");
                     text::push_u64(&mut summary, u64::from(t));
-                    summary.push_str(" code ");
+                    summary.text(" code ");
                     text::push_u64(&mut summary, u64::from(c));
                 }
             }
-            summary.push(' ');
+            summary.ascii(b' ');
             text::push_ip(&mut summary, src);
-            summary.push_str(" > ");
+            summary.text(" > ");
             text::push_ip(&mut summary, dst);
-            info.summary = Some(summary);
+            info.summary = Some(finish_summary(&summary));
         }
         _ => {}
     }
     p
 }
 
-/// The longest text an endpoint with an address like `a` and a port has:
-/// a summary's capacity is sized from it, so it is allocated once.
-fn endpoint_text_max(a: IpAddr) -> usize {
-    match a {
-        IpAddr::V4(_) => "255.255.255.255:65535".len(),
-        IpAddr::V6(_) => "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".len(),
-    }
+/// Summaries are built on the stack, then copied once into a `String` of
+/// exact size. The longest (TCP between two IPv6 endpoints with every
+/// flag and the largest numbers) is under 200 bytes.
+type SummaryBuf = text::AsciiBuf<256>;
+
+fn finish_summary(b: &SummaryBuf) -> String {
+    debug_assert!(!b.overflowed(), "summary longer than its buffer");
+    b.as_str().to_string()
 }
 
 /// `{src} > {dst}` of a parsed frame (both endpoints are set by then).
-fn push_endpoints(s: &mut String, p: &Parsed) {
+fn push_endpoints(s: &mut impl TextOut, p: &Parsed) {
     if let (Some(src), Some(dst)) = (&p.src, &p.dst) {
         text::push_endpoint(s, src);
-        s.push_str(" > ");
+        s.text(" > ");
         text::push_endpoint(s, dst);
     }
 }
@@ -585,5 +598,40 @@ mod tests {
         }
         let mut info = PacketInfo::default();
         let _ = parse_frame(&eth(0x0800, &[0x4F]), LinkKind::Ethernet, &mut info);
+    }
+
+    /// The longest summary (TCP between IPv6 endpoints with no zero
+    /// groups, every flag and the largest numbers) fits its buffer.
+    #[test]
+    fn longest_tcp_summary_fits() {
+        let mut h = vec![0x60, 0, 0, 0, 0xFF, 0xFF, 6, 64];
+        h.extend_from_slice(&[0xAB; 32]);
+        h.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        h.extend_from_slice(&u32::MAX.to_be_bytes());
+        h.extend_from_slice(&u32::MAX.to_be_bytes());
+        h.extend_from_slice(&[0x00, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&h, LinkKind::RawIp, &mut info);
+        let src = p.src.unwrap();
+        let dst = p.dst.unwrap();
+        assert_eq!(
+            info.summary.as_deref(),
+            Some(
+                format!(
+                    "TCP {src} > {dst} [FSRP.UEW] seq {0} ack {0} win 65535 length 65535",
+                    u32::MAX
+                )
+                .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn mac_text_of_any_length() {
+        assert_eq!(format_mac(&[]), "");
+        assert_eq!(format_mac(&[0x0A]), "0A");
+        let long: Vec<u8> = (0..20).collect();
+        let want: Vec<String> = long.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(format_mac(&long), want.join("-"));
     }
 }

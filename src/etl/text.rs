@@ -14,16 +14,98 @@ use crate::event::Endpoint;
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends bytes known to be ASCII (digits, hex letters). A few bytes go
-/// one by one (cheaper than a validation loop and a `memcpy` call), more
-/// as one validated string.
-fn push_ascii(s: &mut String, b: &[u8]) {
-    if b.len() <= 6 {
+/// Where rendered text goes: a `String`, or an [`AsciiBuf`] on the stack
+/// for a whole summary that becomes one exact-size `String` at the end.
+pub trait TextOut {
+    /// Appends one ASCII byte.
+    fn ascii(&mut self, b: u8);
+    /// Appends a string.
+    fn text(&mut self, s: &str);
+    /// Appends bytes known to be ASCII (digits, hex letters).
+    fn ascii_run(&mut self, b: &[u8]) {
         for &c in b {
-            s.push(char::from(c));
+            self.ascii(c);
         }
-    } else if let Ok(t) = std::str::from_utf8(b) {
-        s.push_str(t);
+    }
+}
+
+impl TextOut for String {
+    fn ascii(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+    fn text(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    /// A few bytes go one by one (cheaper than a validation loop and a
+    /// `memcpy` call), more as one validated string.
+    fn ascii_run(&mut self, b: &[u8]) {
+        if b.len() <= 6 {
+            for &c in b {
+                self.push(char::from(c));
+            }
+        } else if let Ok(t) = std::str::from_utf8(b) {
+            self.push_str(t);
+        }
+    }
+}
+
+/// A fixed-size text buffer on the stack. Writing a byte is a store and a
+/// bounds check (a `String` push also checks capacity and encodes a
+/// `char`); the text is validated and copied once, into a `String` of
+/// exact size. Callers size `N` for the longest text they write; a piece
+/// that does not fit is left out whole and the buffer remembers it.
+pub struct AsciiBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    overflowed: bool,
+}
+
+impl<const N: usize> Default for AsciiBuf<N> {
+    fn default() -> Self {
+        AsciiBuf {
+            buf: [0; N],
+            len: 0,
+            overflowed: false,
+        }
+    }
+}
+
+impl<const N: usize> AsciiBuf<N> {
+    pub fn as_str(&self) -> &str {
+        // Only whole `&str`s and ASCII bytes are written, so the bytes are
+        // UTF-8; the fallback is never taken.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Whether some text did not fit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+}
+
+impl<const N: usize> TextOut for AsciiBuf<N> {
+    fn ascii(&mut self, b: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.overflowed = true,
+        }
+    }
+    fn text(&mut self, s: &str) {
+        match self.buf.get_mut(self.len..self.len + s.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(s.as_bytes());
+                self.len += s.len();
+            }
+            None => self.overflowed = true,
+        }
+    }
+    fn ascii_run(&mut self, b: &[u8]) {
+        for &c in b {
+            self.ascii(c);
+        }
     }
 }
 
@@ -87,9 +169,9 @@ fn decimal_digits(mut v: u64) -> ([u8; 20], usize) {
 }
 
 /// Appends `v` in decimal, as `{v}` does.
-pub fn push_u64(s: &mut String, v: u64) {
+pub fn push_u64(s: &mut impl TextOut, v: u64) {
     let (buf, start) = decimal_digits(v);
-    push_ascii(s, buf.get(start..).unwrap_or_default());
+    s.ascii_run(buf.get(start..).unwrap_or_default());
 }
 
 /// `v` in decimal, as `v.to_string()` gives it, with exact capacity.
@@ -131,17 +213,17 @@ fn decimal_u16(v: u16) -> String {
 }
 
 /// Appends `v` as `{v:08X}` does (at least 8 upper-case hex digits).
-pub fn push_hex08_upper(s: &mut String, v: u32) {
+pub fn push_hex08_upper(s: &mut impl TextOut, v: u32) {
     let mut buf = [0u8; 8];
     for (i, b) in buf.iter_mut().enumerate() {
         let shift = 28 - 4 * i;
         *b = HEX_UPPER[((v >> shift) & 0xF) as usize];
     }
-    push_ascii(s, &buf);
+    s.ascii_run(&buf);
 }
 
 /// Appends `v` as `{v:x}` does (lower-case hex, no leading zeros).
-fn push_hex_lower(s: &mut String, v: u16) {
+fn push_hex_lower(s: &mut impl TextOut, v: u16) {
     let mut buf = [0u8; 4];
     let mut start = buf.len();
     let mut v = v;
@@ -155,37 +237,37 @@ fn push_hex_lower(s: &mut String, v: u16) {
             break;
         }
     }
-    push_ascii(s, buf.get(start..).unwrap_or_default());
+    s.ascii_run(buf.get(start..).unwrap_or_default());
 }
 
 /// Appends an IPv4 address as its `Display` does (`192.168.0.1`).
-pub fn push_ipv4(s: &mut String, a: Ipv4Addr) {
+pub fn push_ipv4(s: &mut impl TextOut, a: Ipv4Addr) {
     for (i, octet) in a.octets().into_iter().enumerate() {
         if i > 0 {
-            s.push('.');
+            s.ascii(b'.');
         }
         push_u8(s, octet);
     }
 }
 
 /// Appends `v` in decimal, without a digit buffer (an IPv4 octet).
-fn push_u8(s: &mut String, v: u8) {
+fn push_u8(s: &mut impl TextOut, v: u8) {
     if v >= 100 {
-        s.push(char::from(b'0' + v / 100));
+        s.ascii(b'0' + v / 100);
     }
     if v >= 10 {
-        s.push(char::from(b'0' + v / 10 % 10));
+        s.ascii(b'0' + v / 10 % 10);
     }
-    s.push(char::from(b'0' + v % 10));
+    s.ascii(b'0' + v % 10);
 }
 
 /// Appends an IPv6 address as its `Display` does without width or
 /// precision: IPv4-mapped addresses as `::ffff:a.b.c.d`, otherwise
 /// lower-case groups with the first longest run of two or more zero groups
 /// shortened to `::` (RFC 5952).
-pub fn push_ipv6(s: &mut String, a: Ipv6Addr) {
+pub fn push_ipv6<O: TextOut>(s: &mut O, a: Ipv6Addr) {
     if let Some(v4) = a.to_ipv4_mapped() {
-        s.push_str("::ffff:");
+        s.text("::ffff:");
         push_ipv4(s, v4);
         return;
     }
@@ -206,17 +288,17 @@ pub fn push_ipv6(s: &mut String, a: Ipv6Addr) {
             run_len = 0;
         }
     }
-    let push_groups = |s: &mut String, gs: &[u16]| {
+    let push_groups = |s: &mut O, gs: &[u16]| {
         for (i, &g) in gs.iter().enumerate() {
             if i > 0 {
-                s.push(':');
+                s.ascii(b':');
             }
             push_hex_lower(s, g);
         }
     };
     if best_len > 1 {
         push_groups(s, groups.get(..best_start).unwrap_or_default());
-        s.push_str("::");
+        s.text("::");
         push_groups(s, groups.get(best_start + best_len..).unwrap_or_default());
     } else {
         push_groups(s, &groups);
@@ -224,7 +306,7 @@ pub fn push_ipv6(s: &mut String, a: Ipv6Addr) {
 }
 
 /// Appends an IP address as its `Display` does.
-pub fn push_ip(s: &mut String, a: IpAddr) {
+pub fn push_ip(s: &mut impl TextOut, a: IpAddr) {
     match a {
         IpAddr::V4(a) => push_ipv4(s, a),
         IpAddr::V6(a) => push_ipv6(s, a),
@@ -233,22 +315,22 @@ pub fn push_ip(s: &mut String, a: IpAddr) {
 
 /// Appends an endpoint as [`Endpoint`]'s `Display` does (`1.2.3.4:80`,
 /// `[fe80::1]:53`, `*:*`).
-pub fn push_endpoint(s: &mut String, e: &Endpoint) {
+pub fn push_endpoint(s: &mut impl TextOut, e: &Endpoint) {
     match e.ip {
         Some(IpAddr::V6(a)) => {
-            s.push('[');
+            s.ascii(b'[');
             push_ipv6(s, a);
-            s.push(']');
+            s.ascii(b']');
         }
         Some(IpAddr::V4(a)) => push_ipv4(s, a),
-        None => s.push('*'),
+        None => s.ascii(b'*'),
     }
     match e.port {
         Some(p) => {
-            s.push(':');
+            s.ascii(b':');
             push_u64(s, u64::from(p));
         }
-        None => s.push_str(":*"),
+        None => s.text(":*"),
     }
 }
 
@@ -378,6 +460,29 @@ mod tests {
             let mut s = String::new();
             push_endpoint(&mut s, &e);
             assert_eq!(s, e.to_string());
+            let mut b = AsciiBuf::<64>::default();
+            push_endpoint(&mut b, &e);
+            assert_eq!(b.as_str(), e.to_string());
+            assert!(!b.overflowed());
         }
+    }
+
+    /// A piece that does not fit is left out whole (the text stays valid
+    /// UTF-8) and the buffer says so.
+    #[test]
+    fn ascii_buf_leaves_out_what_does_not_fit() {
+        let mut b = AsciiBuf::<8>::default();
+        b.text("abc");
+        push_u64(&mut b, 12345);
+        assert_eq!(b.as_str(), "abc12345");
+        assert!(!b.overflowed());
+        b.text("é");
+        b.ascii(b'x');
+        assert_eq!(b.as_str(), "abc12345");
+        assert!(b.overflowed());
+        let mut b = AsciiBuf::<4>::default();
+        b.text("ab");
+        b.text("éé");
+        assert_eq!(b.as_str(), "ab");
     }
 }
