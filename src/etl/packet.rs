@@ -30,18 +30,6 @@ pub struct Parsed {
 /// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
 pub fn format_mac(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    // Built on the stack and copied once when it fits (a MAC always does).
-    let mut out = text::AsciiBuf::<48>::default();
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            out.ascii(b'-');
-        }
-        out.ascii(HEX[usize::from(x >> 4)]);
-        out.ascii(HEX[usize::from(x & 0x0F)]);
-    }
-    if !out.overflowed() {
-        return out.as_str().to_string();
-    }
     let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
         if i > 0 {
