@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::text::{self, TextOut};
 use crate::event::{Endpoint, PacketInfo, Proto};
 
 /// What the first byte of a frame is.
@@ -52,7 +53,7 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 
 /// TCP flags in tcpdump's letters and order (`S`, `S.`, `P.`, `F.`, `R.`).
 pub fn tcp_flag_letters(flags: u8) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(flags.count_ones().max(4) as usize);
     for (bit, c) in [
         (0x01, 'F'),
         (0x02, 'S'),
@@ -342,11 +343,21 @@ fn transport(
                 info.ack = (flags & 0x10 != 0).then_some(ack);
                 info.window = Some(u32::from(win));
                 info.payload_len = u32::try_from(payload).ok();
-                info.summary = Some(format!(
-                    "TCP {} > {} [{letters}] seq {seq} ack {ack} win {win} length {payload}",
-                    Endpoint::new(src, sp),
-                    Endpoint::new(dst, dp)
-                ));
+                // `TCP {src} > {dst} [{letters}] seq {seq} ack {ack} win {win} length {payload}`
+                let mut summary = SummaryBuf::default();
+                summary.text("TCP ");
+                push_endpoints(&mut summary, &p);
+                summary.text(" [");
+                summary.text(&letters);
+                summary.text("] seq ");
+                text::push_u64(&mut summary, u64::from(seq));
+                summary.text(" ack ");
+                text::push_u64(&mut summary, u64::from(ack));
+                summary.text(" win ");
+                text::push_u64(&mut summary, u64::from(win));
+                summary.text(" length ");
+                text::push_u64(&mut summary, payload as u64);
+                info.summary = Some(finish_summary(&summary));
                 info.tcp_flags = Some(letters);
             }
         }
@@ -360,33 +371,72 @@ fn transport(
                 .map(|l| usize::from(l).saturating_sub(8))
                 .unwrap_or(l4_len.saturating_sub(8));
             info.payload_len = u32::try_from(len).ok();
-            info.summary = Some(format!(
-                "UDP {} > {} length {len}",
-                Endpoint::new(src, sp),
-                Endpoint::new(dst, dp)
-            ));
+            // `UDP {src} > {dst} length {len}`
+            let mut summary = SummaryBuf::default();
+            summary.text("UDP ");
+            push_endpoints(&mut summary, &p);
+            summary.text(" length ");
+            text::push_u64(&mut summary, len as u64);
+            info.summary = Some(finish_summary(&summary));
         }
         1 | 58 => {
             let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) else {
                 return p;
             };
             let name = icmp_name(proto == 58, t);
-            let echo = match (proto, t) {
-                (1, 0 | 8) | (58, 128 | 129) => match (be16(l4, 4), be16(l4, 6)) {
-                    (Some(id), Some(seq)) => format!(", id {id}, seq {seq}"),
-                    _ => String::new(),
-                },
-                _ => String::new(),
-            };
             let label = if proto == 58 { "ICMP6" } else { "ICMP" };
-            info.summary = Some(match name {
-                Some(n) => format!("{label} {n}{echo} {src} > {dst}"),
-                None => format!("{label} type {t} code {c} {src} > {dst}"),
-            });
+            // `{label} {name}{echo} {src} > {dst}`, the echo part being
+            // `, id {id}, seq {seq}`; or `{label} type {t} code {c} {src} > {dst}`.
+            let mut summary = SummaryBuf::default();
+            summary.text(label);
+            summary.ascii(b' ');
+            match name {
+                Some(n) => {
+                    summary.text(n);
+                    if let ((1, 0 | 8) | (58, 128 | 129), Some(id), Some(seq)) =
+                        ((proto, t), be16(l4, 4), be16(l4, 6))
+                    {
+                        summary.text(", id ");
+                        text::push_u64(&mut summary, u64::from(id));
+                        summary.text(", seq ");
+                        text::push_u64(&mut summary, u64::from(seq));
+                    }
+                }
+                None => {
+                    summary.text("type ");
+                    text::push_u64(&mut summary, u64::from(t));
+                    summary.text(" code ");
+                    text::push_u64(&mut summary, u64::from(c));
+                }
+            }
+            summary.ascii(b' ');
+            text::push_ip(&mut summary, src);
+            summary.text(" > ");
+            text::push_ip(&mut summary, dst);
+            info.summary = Some(finish_summary(&summary));
         }
         _ => {}
     }
     p
+}
+
+/// Summaries are built on the stack, then copied once into a `String` of
+/// exact size. The longest (TCP between two IPv6 endpoints with every
+/// flag and the largest numbers) is under 200 bytes.
+type SummaryBuf = text::AsciiBuf<256>;
+
+fn finish_summary(b: &SummaryBuf) -> String {
+    debug_assert!(!b.overflowed(), "summary longer than its buffer");
+    b.as_str().to_string()
+}
+
+/// `{src} > {dst}` of a parsed frame (both endpoints are set by then).
+fn push_endpoints(s: &mut impl TextOut, p: &Parsed) {
+    if let (Some(src), Some(dst)) = (&p.src, &p.dst) {
+        text::push_endpoint(s, src);
+        s.text(" > ");
+        text::push_endpoint(s, dst);
+    }
 }
 
 fn icmp_name(v6: bool, t: u8) -> Option<&'static str> {
@@ -536,5 +586,40 @@ mod tests {
         }
         let mut info = PacketInfo::default();
         let _ = parse_frame(&eth(0x0800, &[0x4F]), LinkKind::Ethernet, &mut info);
+    }
+
+    /// The longest summary (TCP between IPv6 endpoints with no zero
+    /// groups, every flag and the largest numbers) fits its buffer.
+    #[test]
+    fn longest_tcp_summary_fits() {
+        let mut h = vec![0x60, 0, 0, 0, 0xFF, 0xFF, 6, 64];
+        h.extend_from_slice(&[0xAB; 32]);
+        h.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        h.extend_from_slice(&u32::MAX.to_be_bytes());
+        h.extend_from_slice(&u32::MAX.to_be_bytes());
+        h.extend_from_slice(&[0x00, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&h, LinkKind::RawIp, &mut info);
+        let src = p.src.unwrap();
+        let dst = p.dst.unwrap();
+        assert_eq!(
+            info.summary.as_deref(),
+            Some(
+                format!(
+                    "TCP {src} > {dst} [FSRP.UEW] seq {0} ack {0} win 65535 length 65535",
+                    u32::MAX
+                )
+                .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn mac_text_of_any_length() {
+        assert_eq!(format_mac(&[]), "");
+        assert_eq!(format_mac(&[0x0A]), "0A");
+        let long: Vec<u8> = (0..20).collect();
+        let want: Vec<String> = long.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(format_mac(&long), want.join("-"));
     }
 }

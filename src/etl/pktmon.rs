@@ -2,12 +2,13 @@
 //! the rundown records (components, properties, counters, filters), as the
 //! same [`Event`]s the PktMon text decoder produces.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::container::{Guid, u16_at, u32_at, u64_at};
 use super::packet::{self, LinkKind};
-use super::{Decoded, FrameRef, RecordView};
-use crate::event::{Direction, DropInfo, Event, Kind, Layer, PacketInfo};
+use super::{Decoded, FrameRef, RecordView, text};
+use crate::event::{Direction, DropInfo, Event, Fields, Kind, Layer, PacketInfo};
 use crate::pktmon::reasons;
 
 /// {4D4F80D9-C8BD-4D73-BB5B-19C90402C5AC}
@@ -170,12 +171,17 @@ fn utf16z(b: &[u8], at: usize) -> Option<(String, usize)> {
     Some((String::from_utf16_lossy(&units), p))
 }
 
-fn push(ev: &mut Event, k: &str, v: impl ToString) {
-    ev.fields.push((k.to_string().into(), v.to_string()));
+fn push(ev: &mut Event, k: impl Into<Cow<'static, str>>, v: impl ToString) {
+    ev.fields.push((k.into(), v.to_string()));
 }
 
 fn named(name: Option<&'static str>, raw: impl std::fmt::Display) -> String {
     name.map_or_else(|| raw.to_string(), str::to_string)
+}
+
+/// A value-map name, or the number when the map does not name it.
+fn named_value(name: Option<&'static str>, raw: u16) -> String {
+    name.map_or_else(|| text::decimal(u64::from(raw)), str::to_string)
 }
 
 /// Decodes one PktMon record.
@@ -232,18 +238,19 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     let original = u16_at(d, 30)?;
     let logged = u16_at(d, 32)?;
     let is_drop = v.rec.id != 160;
-    let mut ev = base(
+    // Boxed from the start: the event is filled in where it will stay
+    // rather than moved into a box at the end (one copy less per packet).
+    let mut ev = Box::new(base(
         v,
         if is_drop {
             Kind::PacketDrop
         } else {
             Kind::Packet
         },
-    );
-    let dir_name = named(direction_name(dir_tag), dir_tag);
-    let type_name = named(packet_type_name(ptype), ptype);
+    ));
     ev.direction = direction(dir_tag);
     ev.bytes = Some(u64::from(original));
+    let type_name = named_value(packet_type_name(ptype), ptype);
     let mut info = PacketInfo {
         pkt_group_id: Some(group),
         pkt_number: Some(u32::from(number)),
@@ -257,23 +264,35 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         frame_len: Some(u32::from(original)),
         ..PacketInfo::default()
     };
-    push(&mut ev, "PktGroupId", group);
-    push(&mut ev, "PktNumber", number);
-    push(&mut ev, "Appearance", appearance);
-    push(&mut ev, "Direction", &dir_name);
-    push(&mut ev, "Type", &type_name);
-    push(&mut ev, "Component", component);
+    // Each value is rendered once, into its field; the message is then
+    // put together from the fields (it shows the same values in the same
+    // order, as pktmon's text does).
+    let fields = &mut ev.fields;
+    fields.reserve_exact(if is_drop { 11 } else { 10 });
+    fields.push(("PktGroupId".into(), text::decimal(group)));
+    fields.push(("PktNumber".into(), text::decimal(u64::from(number))));
+    fields.push(("Appearance".into(), text::decimal(u64::from(appearance))));
+    fields.push((
+        "Direction".into(),
+        named_value(direction_name(dir_tag), dir_tag),
+    ));
+    fields.push(("Type".into(), type_name));
+    fields.push(("Component".into(), text::decimal(u64::from(component))));
     if !is_drop {
-        push(&mut ev, "Edge", edge);
+        fields.push(("Edge".into(), text::decimal(u64::from(edge))));
     }
-    push(&mut ev, "Filter", filter);
-    // pktmon prints the reason's display string when it knows the code.
-    let family = reasons::ReasonFamily::for_build(v.build);
-    let reason_row = reasons::by_code(reason, family);
-    let reason_text = reason_row.map_or_else(|| reason.to_string(), |r| r.text.clone());
+    fields.push(("Filter".into(), text::decimal(u64::from(filter))));
     if is_drop {
-        push(&mut ev, "DropReason", &reason_text);
-        push(&mut ev, "DropLocation", format!("0x{location:08X}"));
+        // pktmon prints the reason's display string when it knows the code.
+        let family = reasons::ReasonFamily::for_build(v.build);
+        let reason_row = reasons::by_code(reason, family);
+        let reason_text =
+            reason_row.map_or_else(|| text::decimal(u64::from(reason)), |r| r.text.clone());
+        let mut location_text = String::with_capacity(10);
+        location_text.push_str("0x");
+        text::push_hex08_upper(&mut location_text, location);
+        fields.push(("DropReason".into(), reason_text));
+        fields.push(("DropLocation".into(), location_text));
         ev.drop = Some(Box::new(DropInfo {
             code: Some(reason),
             name: reason_row.map(|r| r.name.clone()),
@@ -282,22 +301,15 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             location_name: reasons::location_name(u64::from(location)),
         }));
     }
-    push(&mut ev, "OriginalSize", original);
-    push(&mut ev, "LoggedSize", logged);
+    let fields = &mut ev.fields;
+    fields.push(("OriginalSize".into(), text::decimal(u64::from(original))));
+    fields.push(("LoggedSize".into(), text::decimal(u64::from(logged))));
     let prefix = match v.rec.id {
         170 => "Drop: ",
         240 => "Duplicate Drop: ",
         _ => "",
     };
-    ev.message = if is_drop {
-        format!(
-            "{prefix}PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Filter {filter}, DropReason {reason_text}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
-        )
-    } else {
-        format!(
-            "PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir_name} , Type {type_name} , Component {component}, Edge {edge}, Filter {filter}, OriginalSize {original}, LoggedSize {logged} "
-        )
-    };
+    ev.message = packet_message(prefix, is_drop, fields);
     let bytes = payload_bytes(d);
     let frame = match (link_type(ptype), bytes) {
         (Some((lt, kind)), Some(b)) => {
@@ -316,7 +328,57 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         _ => None,
     };
     ev.packet = Some(Box::new(info));
-    Some(Decoded::Event(Box::new(ev), frame))
+    Some(Decoded::Event(ev, frame))
+}
+
+/// The message of a packet or drop event, from its field values in order:
+/// `{prefix}PktGroupId 1, PktNumber 1, …, Direction Rx , Type Ethernet ,
+/// Component 5, …, LoggedSize 128 ` (pktmon's text puts a space before the
+/// comma after a value-mapped name, and one at the end).
+fn packet_message(prefix: &str, is_drop: bool, fields: &Fields) -> String {
+    // What comes before each field's value: the separator after the
+    // previous value, then the field's name.
+    const PACKET: [&str; 10] = [
+        "PktGroupId ",
+        ", PktNumber ",
+        ", Appearance ",
+        ", Direction ",
+        " , Type ",
+        " , Component ",
+        ", Edge ",
+        ", Filter ",
+        ", OriginalSize ",
+        ", LoggedSize ",
+    ];
+    const DROP: [&str; 11] = [
+        "PktGroupId ",
+        ", PktNumber ",
+        ", Appearance ",
+        ", Direction ",
+        " , Type ",
+        " , Component ",
+        ", Filter ",
+        ", DropReason ",
+        ", DropLocation ",
+        ", OriginalSize ",
+        ", LoggedSize ",
+    ];
+    let labels: &[&str] = if is_drop { &DROP } else { &PACKET };
+    let len = prefix.len()
+        + 1
+        + labels
+            .iter()
+            .zip(fields)
+            .map(|(l, (_, v))| l.len() + v.len())
+            .sum::<usize>();
+    let mut m = String::with_capacity(len);
+    m.push_str(prefix);
+    for (label, (_, value)) in labels.iter().zip(fields) {
+        m.push_str(label);
+        m.push_str(value);
+    }
+    m.push(' ');
+    m
 }
 
 fn component(v: &RecordView<'_>) -> Option<Decoded> {
@@ -348,9 +410,9 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     let d = v.data;
     let id = u16_at(d, 0)?;
     let ptype = u16_at(d, 2)?;
-    let pname = match v.rec.id {
-        65 | 66 => "IP Address".to_string(),
-        _ => named(property_name(ptype), ptype),
+    let pname: Cow<'static, str> = match v.rec.id {
+        65 | 66 => "IP Address".into(),
+        _ => property_name(ptype).map_or_else(|| ptype.to_string().into(), Cow::Borrowed),
     };
     // Values rendered through a value map are followed by a space in
     // pktmon's text (`NdisMedium  = WiFi  `), plain numbers are not.
@@ -397,7 +459,7 @@ fn property(v: &RecordView<'_>) -> Option<Decoded> {
     // Same fields as the text decoder: `Component`, the property by its
     // name, and the normalized `MAC` / `ifIndex` the component table uses.
     push(&mut ev, "Component", id);
-    push(&mut ev, &pname, &value);
+    push(&mut ev, pname.clone(), &value);
     match (v.rec.id, ptype) {
         (70, 6) => {
             if let Some(mac) = u32_at(d, 4)
@@ -543,4 +605,65 @@ fn filter(v: &RecordView<'_>) -> Option<Decoded> {
         ..PacketInfo::default()
     }));
     Some(Decoded::Event(Box::new(ev), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&'static str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .collect()
+    }
+
+    /// The message put together from the fields is pktmon's text layout
+    /// (the `format!` templates it replaced), for packets and drops, with
+    /// value-mapped and unmapped names.
+    #[test]
+    fn packet_message_matches_the_text_layout() {
+        let (group, number, appearance, component, edge, filter) = (1234567890u64, 7, 2, 15, 1, 0);
+        let (dir, ty, original, logged) = ("Rx", "Ethernet", 1514, 128);
+        let f = fields(&[
+            ("PktGroupId", "1234567890"),
+            ("PktNumber", "7"),
+            ("Appearance", "2"),
+            ("Direction", dir),
+            ("Type", ty),
+            ("Component", "15"),
+            ("Edge", "1"),
+            ("Filter", "0"),
+            ("OriginalSize", "1514"),
+            ("LoggedSize", "128"),
+        ]);
+        assert_eq!(
+            packet_message("", false, &f),
+            format!(
+                "PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir} , Type {ty} , Component {component}, Edge {edge}, Filter {filter}, OriginalSize {original}, LoggedSize {logged} "
+            )
+        );
+        let (dir, ty, reason, location) = ("9", "42", "INET: checksum is invalid", 0xE000_460Au32);
+        let f = fields(&[
+            ("PktGroupId", "1234567890"),
+            ("PktNumber", "7"),
+            ("Appearance", "2"),
+            ("Direction", dir),
+            ("Type", ty),
+            ("Component", "15"),
+            ("Filter", "0"),
+            ("DropReason", reason),
+            ("DropLocation", "0xE000460A"),
+            ("OriginalSize", "1514"),
+            ("LoggedSize", "128"),
+        ]);
+        let got = packet_message("Duplicate Drop: ", true, &f);
+        assert_eq!(
+            got,
+            format!(
+                "Duplicate Drop: PktGroupId {group}, PktNumber {number}, Appearance {appearance}, Direction {dir} , Type {ty} , Component {component}, Filter {filter}, DropReason {reason}, DropLocation 0x{location:08X}, OriginalSize {original}, LoggedSize {logged} "
+            )
+        );
+        assert_eq!(got.capacity(), got.len());
+    }
 }

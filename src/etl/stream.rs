@@ -332,20 +332,22 @@ impl<'a> Merger<'_, 'a> {
             })
             .collect();
         let buffers = self.buffers;
-        let loaded: Vec<(usize, Result<LoadedBuffer<'a>, String>)> = raws
-            .into_par_iter()
-            .filter_map(|(i, raw)| {
-                let b = buffers.get(i)?;
-                let payload = raw.and_then(|raw| container::payload_from_raw(raw, b));
-                Some((
-                    i,
-                    payload.map(|p| {
-                        let records = container::parse_records(&p, 0, b.cpu);
-                        (p, records)
-                    }),
-                ))
-            })
-            .collect();
+        let load_one = |(i, raw): (usize, Result<RawBuffer<'a>, String>)| {
+            let b = buffers.get(i)?;
+            let payload = raw.and_then(|raw| container::payload_from_raw(raw, b));
+            Some((
+                i,
+                payload.map(|p| {
+                    let records = container::parse_records(&p, 0, b.cpu);
+                    (p, records)
+                }),
+            ))
+        };
+        let loaded: Vec<(usize, Result<LoadedBuffer<'a>, String>)> = if on_one_thread() {
+            raws.into_iter().filter_map(load_one).collect()
+        } else {
+            raws.into_par_iter().filter_map(load_one).collect()
+        };
         for (i, result) in loaded {
             let Some(b) = buffers.get(i) else {
                 continue;
@@ -432,6 +434,15 @@ impl<'a> Merger<'_, 'a> {
     }
 }
 
+/// On one thread (`-j 1`, or a library caller on a one-thread pool)
+/// buffers are loaded and records decoded inline, as the text pipeline
+/// does: handing the work to the pool's only worker costs a handoff per
+/// batch, and events built there are freed on the consumer's thread,
+/// which for the allocator is the slower cross-thread free.
+fn on_one_thread() -> bool {
+    rayon::current_num_threads() <= 1
+}
+
 /// Pass 2's decoding side: what carries over from window to window.
 struct WindowDecoder {
     /// The file's EventMetadata schemas, once read (see
@@ -472,11 +483,14 @@ impl WindowDecoder {
             file: self.file,
         };
         let first_line = self.next_line;
-        let decoded: Vec<Decoded> = records
-            .par_iter()
-            .enumerate()
-            .map(|(i, r)| decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata))
-            .collect();
+        let decode_one = |(i, r): (usize, &Record)| {
+            decode_record(&ctx.view(r, first_line + i as u64), ctx.metadata)
+        };
+        let decoded: Vec<Decoded> = if on_one_thread() {
+            records.iter().enumerate().map(decode_one).collect()
+        } else {
+            records.par_iter().enumerate().map(decode_one).collect()
+        };
         let mut batch = EtlBatch {
             events: Vec::with_capacity(decoded.len()),
             frames: Vec::new(),

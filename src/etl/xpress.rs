@@ -67,6 +67,17 @@ fn read_u8(input: &[u8], at: usize) -> Result<usize, XpressError> {
 /// output reaches `limit` or the input is exhausted.
 pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
     let mut out: Vec<u8> = Vec::with_capacity(limit);
+    decompress_into(input, limit, &mut out)?;
+    Ok(out)
+}
+
+/// Decompresses `input` onto the end of `out`, adding at most `limit`
+/// bytes; matches reach back only into the bytes added. Lets a caller put
+/// a header in front without copying the decompressed bytes again.
+pub fn decompress_into(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), XpressError> {
+    let base = out.len();
+    out.reserve(limit);
+    let limit = base.saturating_add(limit);
     let mut pos = 0usize;
     let mut flags: u32 = 0;
     let mut flag_count: u32 = 0;
@@ -137,9 +148,12 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
         let start = out
             .len()
             .checked_sub(offset)
+            .filter(|&start| start >= base)
             .ok_or(XpressError::BadOffset { at: pos, offset })?;
         if out.len() + length > limit {
-            return Err(XpressError::Overflow { limit });
+            return Err(XpressError::Overflow {
+                limit: limit - base,
+            });
         }
         if offset >= length {
             out.extend_from_within(start..start + length);
@@ -155,7 +169,7 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Compresses `data` with the same codec. Used by the test ETL writer; it
@@ -310,6 +324,33 @@ mod tests {
         assert!(matches!(
             decompress(&packed, 50),
             Err(XpressError::Overflow { .. })
+        ));
+    }
+
+    /// Decompressing after a header gives the header then the same bytes
+    /// as `decompress`, and a match cannot reach back into the header.
+    #[test]
+    fn decompress_into_appends_and_keeps_matches_within_its_output() {
+        let data: Vec<u8> = (0..4000u32).map(|i| (i % 13) as u8).collect();
+        let packed = compress(&data);
+        let mut out = vec![9u8; 72];
+        decompress_into(&packed, data.len(), &mut out).unwrap();
+        assert_eq!(out.get(..72), Some(&[9u8; 72][..]));
+        assert_eq!(out.get(72..), Some(&data[..]));
+        // A match of offset 1 before any output of its own.
+        let flags: u32 = 1 << 31;
+        let mut input = flags.to_le_bytes().to_vec();
+        input.extend_from_slice(&0u16.to_le_bytes());
+        let mut out = vec![1u8; 8];
+        assert!(matches!(
+            decompress_into(&input, 10, &mut out),
+            Err(XpressError::BadOffset { .. })
+        ));
+        // The limit counts only the bytes added.
+        let mut out = vec![0u8; 100];
+        assert!(matches!(
+            decompress_into(&compress(&[7u8; 100]), 50, &mut out),
+            Err(XpressError::Overflow { limit: 50 })
         ));
     }
 }
