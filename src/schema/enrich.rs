@@ -94,6 +94,149 @@ pub(crate) fn enrich_known(ev: &mut Event, pi: usize) {
     enrich_with_schema(ev, pi, schema);
 }
 
+/// The typed slots [`fill_slots`] reads, each from the first present of
+/// its field names ([`Slot::names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Tcb,
+    Endpoint,
+    Endpoint2,
+    Process,
+    Pid,
+    Local,
+    Remote,
+    Address,
+    Sport,
+    Dport,
+    Proto,
+    AfdBytes,
+    Bytes,
+    OldState,
+    NewState,
+    TcpState,
+    Status,
+    Reason,
+    Direction,
+}
+
+const SLOT_COUNT: usize = 19;
+
+const SLOTS: [Slot; SLOT_COUNT] = [
+    Slot::Tcb,
+    Slot::Endpoint,
+    Slot::Endpoint2,
+    Slot::Process,
+    Slot::Pid,
+    Slot::Local,
+    Slot::Remote,
+    Slot::Address,
+    Slot::Sport,
+    Slot::Dport,
+    Slot::Proto,
+    Slot::AfdBytes,
+    Slot::Bytes,
+    Slot::OldState,
+    Slot::NewState,
+    Slot::TcpState,
+    Slot::Status,
+    Slot::Reason,
+    Slot::Direction,
+];
+
+impl Slot {
+    /// Field names in order of preference.
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Slot::Tcb => &[TCB],
+            Slot::Endpoint => ENDPOINT,
+            Slot::Endpoint2 => ENDPOINT2,
+            Slot::Process => &[PROCESS],
+            Slot::Pid => PID,
+            Slot::Local => LOCAL,
+            Slot::Remote => REMOTE,
+            Slot::Address => &["Address"],
+            Slot::Sport => &["sport"],
+            Slot::Dport => &["dport"],
+            Slot::Proto => &["IPTransportProtocol", "Protocol"],
+            Slot::AfdBytes => AFD_BYTES,
+            Slot::Bytes => BYTES,
+            Slot::OldState => &["OldState"],
+            Slot::NewState => &["NewState"],
+            Slot::TcpState => &["TcpState", "State"],
+            Slot::Status => STATUS,
+            Slot::Reason => REASON,
+            Slot::Direction => DIRECTION,
+        }
+    }
+}
+
+/// The providers whose events [`fill_slots`] treats specially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProviderClass {
+    Tcpip,
+    Afd,
+    Other,
+}
+
+impl ProviderClass {
+    fn of(name: &str) -> ProviderClass {
+        match name {
+            "Microsoft-Windows-TCPIP" => ProviderClass::Tcpip,
+            "Microsoft-Windows-Winsock-AFD" => ProviderClass::Afd,
+            _ => ProviderClass::Other,
+        }
+    }
+}
+
+/// What [`enrich_with_schema`] works out from the schema alone, done once
+/// per template at load: the kind, and per slot the position (in template
+/// order) of the field it is read from in an event whose fields are the
+/// template's, as [`super::apply_rendered`] builds them.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotPlan {
+    kind: Kind,
+    class: ProviderClass,
+    /// Whether the schema ties `TcpState`/`State` to the TCP state map.
+    state_map: bool,
+    at: [Option<u8>; SLOT_COUNT],
+}
+
+impl SlotPlan {
+    /// The plan for events of `schema` (of provider `pname`) whose fields
+    /// are named, in order, `names`.
+    pub(crate) fn new<'a>(
+        pname: &str,
+        schema: &super::EventSchema,
+        names: impl Iterator<Item = std::borrow::Cow<'a, str>>,
+    ) -> SlotPlan {
+        let names: Vec<std::borrow::Cow<'a, str>> = names.collect();
+        let mut at = [None; SLOT_COUNT];
+        for (slot, place) in SLOTS.iter().zip(at.iter_mut()) {
+            *place = slot.names().iter().find_map(|want| {
+                names
+                    .iter()
+                    .position(|n| n == want)
+                    .and_then(|i| u8::try_from(i).ok())
+            });
+        }
+        SlotPlan {
+            kind: kind_for(pname, schema.id, &schema.symbol),
+            class: ProviderClass::of(pname),
+            state_map: has_state_map(Some(schema)),
+            at,
+        }
+    }
+}
+
+fn has_state_map(schema: Option<&super::EventSchema>) -> bool {
+    schema.is_some_and(|s| {
+        s.fields.iter().any(|f| {
+            (f.name == "TcpState" || f.name == "State")
+                && f.map.as_deref() == Some("TCP_CONNECTION_STATE_ValueMap")
+        })
+    })
+}
+
 /// [`enrich_known`] for an event whose schema the caller already looked up
 /// (`reg.event_in(pi, event_id, version)`, `None` without an event id).
 pub(crate) fn enrich_with_schema(
@@ -122,19 +265,6 @@ pub(crate) fn enrich_with_schema(
     // The fields are moved out while the typed slots are filled from them
     // (no copy), and put back unchanged.
     let fields = std::mem::take(&mut ev.fields);
-    fill_slots(ev, &fields, pi, pname, schema);
-    ev.fields = fields;
-}
-
-fn fill_slots(
-    ev: &mut Event,
-    fields: &[(std::borrow::Cow<'static, str>, String)],
-    pi: usize,
-    pname: &str,
-    schema: Option<&super::EventSchema>,
-) {
-    let reg = registry();
-    let is_afd = pname == "Microsoft-Windows-Winsock-AFD";
     // Most names asked for are not among the event's fields: a digest of
     // the names present rejects those without comparing strings.
     let present = fields.iter().fold(0u64, |bits, (k, _)| bits | name_bit(k));
@@ -147,34 +277,86 @@ fn fill_slots(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let first = |names: &[&str]| names.iter().find_map(|n| get(n));
+    let slot = |s: Slot| s.names().iter().find_map(|n| get(n));
+    let state_map = || has_state_map(schema);
+    fill_slots(ev, &slot, pi, ProviderClass::of(pname), &state_map, schema);
+    ev.fields = fields;
+}
+
+/// [`enrich_with_schema`] for an event [`super::apply_rendered`] built
+/// from `schema`'s template: `ev.symbol` is the schema's, `ev.fields` are
+/// the template's fields in template order, and `plan` is the schema's
+/// [`SlotPlan`]. Gives what [`enrich_with_schema`] gives, reading each
+/// slot's field by position instead of by name.
+pub(crate) fn enrich_planned(
+    ev: &mut Event,
+    pi: usize,
+    schema: &'static super::EventSchema,
+    plan: &SlotPlan,
+) {
+    let reg = registry();
+    let Some(p) = reg.providers.get(pi) else {
+        return;
+    };
+    if ev.layer == Layer::Other {
+        ev.layer = p.layer;
+    }
+    if ev.symbol.is_none() {
+        ev.symbol = Some(schema.symbol.as_str().into());
+    }
+    if ev.event_id.is_none() {
+        return;
+    }
+    if ev.kind == Kind::Raw {
+        ev.kind = plan.kind;
+    }
+    let fields = std::mem::take(&mut ev.fields);
+    let slot = |s: Slot| -> Option<&str> {
+        let at = plan.at.get(s as usize).copied().flatten()?;
+        fields.get(usize::from(at)).map(|(_, v)| v.as_str())
+    };
+    let state_map = || plan.state_map;
+    fill_slots(ev, &slot, pi, plan.class, &state_map, Some(schema));
+    ev.fields = fields;
+}
+
+fn fill_slots<'f>(
+    ev: &mut Event,
+    slot: &dyn Fn(Slot) -> Option<&'f str>,
+    pi: usize,
+    class: ProviderClass,
+    state_map: &dyn Fn() -> bool,
+    schema: Option<&super::EventSchema>,
+) {
+    let reg = registry();
+    let is_afd = class == ProviderClass::Afd;
+    let is_tcpip = class == ProviderClass::Tcpip;
 
     // Identity pointers.
     if ev.tcb.is_none() {
-        ev.tcb = get(TCB).and_then(values::parse_ptr);
+        ev.tcb = slot(Slot::Tcb).and_then(values::parse_ptr);
     }
     if ev.endpoint.is_none() {
-        ev.endpoint = first(ENDPOINT).and_then(values::parse_ptr);
+        ev.endpoint = slot(Slot::Endpoint).and_then(values::parse_ptr);
     }
     if ev.endpoint2.is_none() {
-        ev.endpoint2 = first(ENDPOINT2).and_then(values::parse_ptr);
+        ev.endpoint2 = slot(Slot::Endpoint2).and_then(values::parse_ptr);
     }
     if is_afd && ev.process_object.is_none() {
-        ev.process_object = get(PROCESS).and_then(values::parse_ptr);
+        ev.process_object = slot(Slot::Process).and_then(values::parse_ptr);
     }
 
     // Payload PID (AFD renders its ProcessId as a pointer-sized hex value).
     if ev.pid.is_none() {
-        ev.pid = first(PID)
+        ev.pid = slot(Slot::Pid)
             .and_then(values::parse_num)
             .and_then(|v| u32::try_from(v).ok());
     }
 
     // Addresses.
-    let addr = |names: &[&str]| first(names).and_then(values::parse_address);
-    let mut local = addr(LOCAL);
-    let mut remote = addr(REMOTE);
-    if let Some(a) = get("Address").and_then(values::parse_address) {
+    let mut local = slot(Slot::Local).and_then(values::parse_address);
+    let mut remote = slot(Slot::Remote).and_then(values::parse_address);
+    if let Some(a) = slot(Slot::Address).and_then(values::parse_address) {
         // AFD `Address`: the local one for bind, the peer otherwise.
         if matches!(ev.kind, Kind::AfdBind) {
             local = local.or(Some(a));
@@ -183,10 +365,16 @@ fn fill_slots(
         }
     }
     // Kernel-Network renders ports separately.
-    if let (Some(l), Some(p)) = (local.as_mut(), get("sport").and_then(values::parse_num)) {
+    if let (Some(l), Some(p)) = (
+        local.as_mut(),
+        slot(Slot::Sport).and_then(values::parse_num),
+    ) {
         l.port = l.port.or(u16::try_from(p).ok());
     }
-    if let (Some(r), Some(p)) = (remote.as_mut(), get("dport").and_then(values::parse_num)) {
+    if let (Some(r), Some(p)) = (
+        remote.as_mut(),
+        slot(Slot::Dport).and_then(values::parse_num),
+    ) {
         r.port = r.port.or(u16::try_from(p).ok());
     }
     if ev.local.is_none() {
@@ -198,15 +386,15 @@ fn fill_slots(
 
     // Transport protocol.
     if ev.proto.is_none() {
-        ev.proto = proto_of(ev.kind, &get);
+        ev.proto = proto_of(ev.kind, slot(Slot::Proto));
     }
 
     // Byte counts.
     if ev.bytes.is_none() {
-        let names: &[&str] = if is_afd { AFD_BYTES } else { BYTES };
+        let which = if is_afd { Slot::AfdBytes } else { Slot::Bytes };
         // A negative count (a garbled or wrapped value) is no byte count;
         // taken as two's complement it would add ~2^64 bytes.
-        ev.bytes = first(names)
+        ev.bytes = slot(which)
             .filter(|v| !v.trim_start().starts_with('-'))
             .and_then(values::parse_num);
     }
@@ -224,27 +412,18 @@ fn fill_slots(
     };
     if matches!(ev.kind, Kind::TcpStateChange) {
         if ev.state_from.is_none() {
-            ev.state_from = get("OldState").and_then(state);
+            ev.state_from = slot(Slot::OldState).and_then(state);
         }
         if ev.state_to.is_none() {
-            ev.state_to = get("NewState").and_then(state);
+            ev.state_to = slot(Slot::NewState).and_then(state);
         }
-    } else if ev.state_to.is_none() && pname == "Microsoft-Windows-TCPIP" {
-        ev.state_to = first(&["TcpState", "State"])
-            .filter(|_| {
-                schema.is_some_and(|s| {
-                    s.fields.iter().any(|f| {
-                        (f.name == "TcpState" || f.name == "State")
-                            && f.map.as_deref() == Some("TCP_CONNECTION_STATE_ValueMap")
-                    })
-                })
-            })
-            .and_then(state);
+    } else if ev.state_to.is_none() && is_tcpip {
+        ev.state_to = slot(Slot::TcpState).filter(|_| state_map()).and_then(state);
     }
 
     // Status.
     if ev.status.is_none()
-        && let Some(v) = first(STATUS)
+        && let Some(v) = slot(Slot::Status)
     {
         let (code, name) = values::parse_status(v);
         let code = code.or_else(|| name.and_then(|n| reg.ntstatus_code(n)));
@@ -266,7 +445,7 @@ fn fill_slots(
             ev.kind,
             Kind::NetworkDrop | Kind::TransportDrop | Kind::AfdDatagramDrop
         )
-        && let Some(v) = first(REASON)
+        && let Some(v) = slot(Slot::Reason)
     {
         let code = values::parse_num(v).and_then(|c| u32::try_from(c).ok());
         let text = values::value_name(v).map(str::to_string).or_else(|| {
@@ -283,7 +462,7 @@ fn fill_slots(
 
     // Direction.
     if ev.direction.is_none()
-        && let Some(v) = first(DIRECTION)
+        && let Some(v) = slot(Slot::Direction)
     {
         let name = values::value_name(v)
             .unwrap_or_default()
@@ -291,8 +470,8 @@ fn fill_slots(
         ev.direction = match (values::parse_num(v), name.as_str()) {
             (_, "send" | "outbound" | "tx") => Some(Direction::Out),
             (_, "receive" | "inbound" | "rx") => Some(Direction::In),
-            (Some(0), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::Out),
-            (Some(1), _) if pname == "Microsoft-Windows-TCPIP" => Some(Direction::In),
+            (Some(0), _) if is_tcpip => Some(Direction::Out),
+            (Some(1), _) if is_tcpip => Some(Direction::In),
             _ => None,
         };
     }
@@ -312,8 +491,8 @@ fn name_bit(name: &str) -> u64 {
         % 64)
 }
 
-fn proto_of<'a>(kind: Kind, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Proto> {
-    if let Some(v) = get("IPTransportProtocol").or_else(|| get("Protocol")) {
+fn proto_of(kind: Kind, rendered: Option<&str>) -> Option<Proto> {
+    if let Some(v) = rendered {
         let n = values::parse_num(v).or_else(|| {
             match values::value_name(v)?.to_ascii_uppercase().as_str() {
                 "TCP" => Some(6),
@@ -431,6 +610,60 @@ mod tests {
             .map(|(k, v)| (k.to_string().into(), v.to_string()))
             .collect();
         e
+    }
+
+    #[test]
+    fn slots_table_is_in_discriminant_order() {
+        for (i, s) in SLOTS.iter().enumerate() {
+            assert_eq!(*s as usize, i, "{s:?}");
+        }
+    }
+
+    /// Every template's plan reads the slots enrich reads by name: the
+    /// event built from a rendered template gets the same typed slots
+    /// through [`enrich_planned`] as through [`enrich_with_schema`].
+    #[test]
+    fn planned_enrich_equals_enrich_by_name() {
+        use crate::schema::FieldType;
+        let reg = registry();
+        let mut checked = 0;
+        for (ei, schema) in reg.events.iter().enumerate() {
+            let (Some(t), Some(Some(plan))) = (&schema.template, reg.plans.get(ei)) else {
+                continue;
+            };
+            let value = |i: usize| match schema.fields.get(i).map(|f| f.ty) {
+                Some(FieldType::Pointer) => format!("0xFFFFE1890009{i:04X}"),
+                Some(FieldType::Int) => format!("{}", i % 3),
+                Some(FieldType::NtStatus) => "0xC0000241".into(),
+                Some(FieldType::SocketAddress) => format!("10.1.0.{i}:5{i}"),
+                Some(FieldType::IpAddress) => format!("172.16.0.{i}"),
+                _ => "1(SendState)".into(),
+            };
+            let base = || {
+                let mut e = Event::new(SourceRef::default(), Layer::Other, Kind::Raw);
+                e.provider = Some("p".into());
+                e.event_id = Some(schema.id);
+                e.version = Some(schema.version);
+                e.symbol = Some(schema.symbol.as_str().into());
+                e.fields = t
+                    .field_refs()
+                    .map(|fi| (super::super::field_name(schema, fi), value(fi)))
+                    .collect();
+                e
+            };
+            let (mut by_name, mut planned) = (base(), base());
+            enrich_with_schema(&mut by_name, schema.provider, Some(schema));
+            enrich_planned(&mut planned, schema.provider, schema, plan);
+            assert_eq!(
+                format!("{by_name:?}"),
+                format!("{planned:?}"),
+                "{} {}",
+                schema.id,
+                schema.version
+            );
+            checked += 1;
+        }
+        assert!(checked > 500, "{checked}");
     }
 
     #[test]

@@ -117,32 +117,6 @@ struct TrieNode {
     group: Option<u32>,
 }
 
-/// A small multiplicative hash (FxHash) for the per-line word lookups:
-/// keys are short template words, not attacker-chosen, and SipHash was a
-/// visible share of the per-line cost.
-#[derive(Default, Clone, Copy)]
-struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type WordMap = HashMap<String, Vec<u32>, std::hash::BuildHasherDefault<WordHasher>>;
-
 /// Templates that share one leading literal.
 #[derive(Debug, Default)]
 struct Group {
@@ -153,14 +127,20 @@ struct Group {
     members: Vec<Member>,
     /// A filter in front of the match: per template, its rarest reliable
     /// word ([`Template::reliable_words`]) — a message without that word
-    /// cannot match the template, so it is not tried. Values are member
-    /// numbers.
-    by_required: WordMap,
+    /// cannot match the template, so it is not tried. Bucketed by
+    /// [`word_bit`] (256 buckets once finished): a word of the message
+    /// costs one index and, rarely, a comparison or two — no hashing.
+    /// Entries are (word, member numbers).
+    required: Vec<Vec<RequiredWord>>,
     /// Members without a reliable word: never filtered out.
     unfiltered: Vec<u32>,
-    /// Bits of [`word_bit`] of every key of `by_required`: most words of
-    /// a message are no key, and this rejects them without hashing.
-    required_bits: [u64; 4],
+}
+
+/// A required word and the members (by number) that require it.
+#[derive(Debug)]
+struct RequiredWord {
+    word: Box<[u8]>,
+    members: Vec<u32>,
 }
 
 /// One template of a group.
@@ -182,11 +162,6 @@ fn word_bit(w: &[u8]) -> usize {
         .wrapping_add(usize::from(first).wrapping_mul(7))
         .wrapping_add(usize::from(last)))
         & 0xFF
-}
-
-fn bit_is_set(bits: &[u64], i: usize) -> bool {
-    bits.get(i / 64)
-        .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
 }
 
 fn set_bit(bits: &mut [u64], i: usize) {
@@ -239,13 +214,21 @@ impl Group {
                     )
                 })
                 .map(|(_, w)| w);
+            if self.required.is_empty() {
+                self.required.resize_with(256, Vec::new);
+            }
             match rarest {
                 Some(w) => {
-                    set_bit(&mut self.required_bits, word_bit(w.as_bytes()));
-                    self.by_required
-                        .entry(w.to_string())
-                        .or_default()
-                        .push(number);
+                    let Some(bucket) = self.required.get_mut(word_bit(w.as_bytes())) else {
+                        continue;
+                    };
+                    match bucket.iter_mut().find(|r| *r.word == *w.as_bytes()) {
+                        Some(r) => r.members.push(number),
+                        None => bucket.push(RequiredWord {
+                            word: w.as_bytes().into(),
+                            members: vec![number],
+                        }),
+                    }
                 }
                 None => self.unfiltered.push(number),
             }
@@ -332,6 +315,9 @@ pub struct Registry {
     pub load_errors: Vec<String>,
     /// Distinguishes registries in per-thread lookup caches (0: empty default).
     id: u64,
+    /// Per event index: how [`enrich::enrich_planned`] fills the typed slots
+    /// of an event parsed with that event's template (`None` without one).
+    plans: Vec<Option<enrich::SlotPlan>>,
 }
 
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -513,6 +499,16 @@ impl Registry {
     }
 
     fn build_indexes(&mut self) {
+        self.plans = self
+            .events
+            .iter()
+            .map(|ev| {
+                let t = ev.template.as_ref()?;
+                let pname = self.providers.get(ev.provider)?.name.as_str();
+                let names = t.field_refs().map(|fi| field_name(ev, fi));
+                Some(enrich::SlotPlan::new(pname, ev, names))
+            })
+            .collect();
         for pi in 0..self.providers.len() {
             let mut index = MatchIndex::default();
             for &ei in &self.providers[pi].events {
@@ -774,18 +770,36 @@ impl Registry {
         cands.resize(group.members.len().div_ceil(64), 0);
         let mut first8: [&str; 8] = [""; 8];
         let mut n8 = 0usize;
-        for (i, w) in template::words(rest, usize::MAX).enumerate() {
-            if let Some(slot) = first8.get_mut(i) {
-                *slot = w;
-                n8 = i + 1;
+        // One pass over the bytes: words are maximal runs of ASCII
+        // alphanumerics, as [`template::words`] splits them.
+        let b = rest.as_bytes();
+        let mut i = 0usize;
+        loop {
+            while b.get(i).is_some_and(|&c| !template::is_word_byte(c)) {
+                i += 1;
             }
-            let b = w.as_bytes();
-            if b.first().is_some_and(u8::is_ascii_alphabetic)
-                && bit_is_set(&group.required_bits, word_bit(b))
-                && let Some(numbers) = group.by_required.get(w)
+            if i >= b.len() {
+                break;
+            }
+            let start = i;
+            while b.get(i).is_some_and(|&c| template::is_word_byte(c)) {
+                i += 1;
+            }
+            if let Some(slot) = first8.get_mut(n8) {
+                // Both ends sit next to ASCII bytes: char boundaries.
+                *slot = rest.get(start..i).unwrap_or("");
+                n8 += 1;
+            }
+            let Some(w) = b.get(start..i) else { break };
+            if w.first().is_some_and(u8::is_ascii_alphabetic)
+                && let Some(bucket) = group.required.get(word_bit(w))
             {
-                for &n in numbers {
-                    set_bit(cands, n as usize);
+                for r in bucket {
+                    if *r.word == *w {
+                        for &n in &r.members {
+                            set_bit(cands, n as usize);
+                        }
+                    }
                 }
             }
         }
@@ -821,7 +835,7 @@ impl Registry {
 
 /// The manifest name of field `fi` of `ev` (`%N` when the schema has no
 /// such field), borrowed when the schema is the static registry.
-fn field_name<'r>(ev: &'r EventSchema, fi: usize) -> std::borrow::Cow<'r, str> {
+pub(crate) fn field_name<'r>(ev: &'r EventSchema, fi: usize) -> std::borrow::Cow<'r, str> {
     match ev.fields.get(fi) {
         Some(f) => std::borrow::Cow::Borrowed(f.name.as_str()),
         None => std::borrow::Cow::Owned(format!("%{}", fi + 1)),
@@ -851,9 +865,9 @@ pub fn apply_rendered(
     ev.provider = Some(name.into());
     let matched = reg
         .match_raw(pi, message)
-        .and_then(|(ei, m)| Some((reg.events.get(ei)?, m)));
+        .and_then(|(ei, m)| Some((ei, reg.events.get(ei)?, m)));
     match matched {
-        Some((schema, m)) => {
+        Some((ei, schema, m)) => {
             ev.event_id = Some(schema.id);
             ev.version = Some(schema.version);
             ev.symbol = Some(schema.symbol.as_str().into());
@@ -861,8 +875,12 @@ pub fn apply_rendered(
                 .into_iter()
                 .map(|(fi, v)| (field_name(schema, fi), v.to_string()))
                 .collect();
-            // The schema `enrich` would look up by (id, version) is this one.
-            enrich::enrich_with_schema(ev, pi, Some(schema));
+            // The schema `enrich` would look up by (id, version) is this one,
+            // and the fields are its template's, so its plan applies.
+            match reg.plans.get(ei).and_then(Option::as_ref) {
+                Some(plan) => enrich::enrich_planned(ev, pi, schema, plan),
+                None => enrich::enrich_with_schema(ev, pi, Some(schema)),
+            }
             Ok(true)
         }
         None => {

@@ -315,7 +315,7 @@ pub fn words(s: &str, n: usize) -> impl Iterator<Item = &str> {
 
 /// Whether `c` is an ASCII letter or digit, by table (the per-byte test of
 /// the word scans on every line).
-fn is_word_byte(c: u8) -> bool {
+pub(crate) fn is_word_byte(c: u8) -> bool {
     const TABLE: [bool; 256] = {
         let mut t = [false; 256];
         let mut i = 0;

@@ -93,7 +93,44 @@ pub fn value_name(v: &str) -> Option<&str> {
 /// A pointer in any style (`0x8921DD28`, `0x8921DD28 (…)`).
 pub fn parse_ptr(v: &str) -> Option<u64> {
     let v = trim(v);
+    if let Some(p) = plain_pointer(v) {
+        return Some(p);
+    }
     parse_pointer(v).or_else(|| split_netmon_pair(v).and_then(|(a, _)| parse_pointer(a)))
+}
+
+/// The usual pointer, `0x` and 1–16 hex digits, by digit table (a line
+/// parses a few; every template match and enrich check one); `None` for
+/// anything else, which the general parser then judges.
+fn plain_pointer(v: &str) -> Option<u64> {
+    const HEX: [u8; 256] = {
+        let mut t = [0xFF; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let h = v.as_bytes().strip_prefix(b"0x")?;
+    if h.is_empty() || h.len() > 16 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &c in h {
+        let d = HEX[usize::from(c)];
+        if d > 15 {
+            return None;
+        }
+        value = (value << 4) | u64::from(d);
+    }
+    Some(value)
 }
 
 /// A rendered NTSTATUS: (code when known, name when known).
@@ -342,6 +379,37 @@ mod tests {
                 assert_eq!(fast, general(v), "{v:?}");
             }
         }
+    }
+
+    #[test]
+    fn plain_pointer_agrees_with_general_parser() {
+        for v in [
+            "0x0",
+            "0x8921DD28",
+            "0xffffe189bd811aa0",
+            "0xFFFFFFFFFFFFFFFF",
+            "0x1FFFFFFFFFFFFFFFF",
+            "0x",
+            "0X12",
+            "0x+12",
+            "0x12g",
+            "12",
+            "0x8921DD28 (0x1)",
+        ] {
+            if let Some(fast) = plain_pointer(v) {
+                assert_eq!(Some(fast), parse_pointer(v), "{v:?}");
+            }
+            assert_eq!(
+                parse_ptr(v),
+                parse_pointer(v)
+                    .or_else(|| split_netmon_pair(v).and_then(|(a, _)| parse_pointer(a))),
+                "{v:?}"
+            );
+        }
+        assert_eq!(
+            plain_pointer("0xFFFFE189BD811AA0"),
+            Some(0xFFFF_E189_BD81_1AA0)
+        );
     }
 
     #[test]
