@@ -17,6 +17,9 @@
 //! followed by their `Property:` lines (merged into the component event),
 //! `Drop Counters:` / `Flow Counters:` and packet filters.
 
+use std::borrow::Cow;
+
+use crate::decode::common::{find_str, split_str};
 use crate::decode::pktmon_list::{dash_starts, slice_columns};
 use crate::decode::prefix::{PrefixError, parse_prefix, time_of_day_timestamp};
 use crate::decode::{Format, LineDecoder, Sink};
@@ -77,7 +80,7 @@ pub fn is_record_start(line: &str) -> bool {
     // form (`[..] Property: …`, `21:14:03.0 Property: …`), so it never
     // starts a chunk; a garbled record that merely contains the word only
     // moves the chunk boundary to the next record.
-    (t.starts_with('[') || time_only) && !t.contains("Property:")
+    (t.starts_with('[') || time_only) && find_str(t, "Property:").is_none()
 }
 
 /// `23:02:26.539704700 message` → (timestamp, message).
@@ -293,12 +296,13 @@ impl PktmonTextDecoder {
             sink.parsed();
             return;
         }
-        if m.contains("PktGroupId") || starts_groupless(m) {
+        let group_at = find_str(m, "PktGroupId");
+        if group_at.is_some() || starts_groupless(m) {
             // A garbled "Property:" line can carry a packet header; the
             // record it replaces must still be delivered.
             self.flush(sink);
             let mut ev = self.base_event(line_no, sink, Kind::Packet, provider, msg, ctx);
-            match parse_packet_header(m, &mut ev, self.build) {
+            match parse_packet_header(m, group_at, &mut ev, self.build) {
                 Ok(()) => sink.parsed(),
                 Err(why) => sink.error(line_no, why),
             }
@@ -479,7 +483,7 @@ fn is_console_noise(s: &str) -> bool {
 /// Group-less packet events 200/210: `Direction Rx , Type …` / `Drop: Direction …`.
 fn starts_groupless(m: &str) -> bool {
     let m = m.strip_prefix("Drop:").map_or(m, str::trim_start);
-    m.starts_with("Direction ") && m.contains("Component ")
+    m.starts_with("Direction ") && find_str(m, "Component ").is_some()
 }
 
 /// English field names of the packet templates, in message order.
@@ -524,21 +528,65 @@ const KNOWN_LABELS: &[&str] = &[
     "LoggedSize",
 ];
 
-/// Splits `Label value` where the label is one of `labels` (longest first
-/// is not needed: labels are distinct words followed by a space).
-fn known_label<'a>(item: &'a str, labels: &[&'static str]) -> Option<(&'static str, &'a str)> {
-    labels.iter().find_map(|l| {
-        let rest = item.strip_prefix(l)?;
-        (rest.is_empty() || rest.starts_with(' ')).then(|| (*l, rest.trim()))
-    })
+/// Splits `Label value` where the label is one of [`KNOWN_LABELS`]: the
+/// labels are single words, so the item's first word is the label.
+fn known_label(item: &str) -> Option<(&'static str, &str)> {
+    let end = memchr::memchr(b' ', item.as_bytes()).unwrap_or(item.len());
+    let (word, rest) = item.split_at(end);
+    let label = KNOWN_LABELS.iter().copied().find(|l| *l == word)?;
+    Some((label, rest.trim()))
+}
+
+/// The header fields [`parse_packet_header`] reads back, by name.
+const LOOKED_UP: [&str; 16] = [
+    "PktGroupId",
+    "PktNumber",
+    "PktCount",
+    "Appearance",
+    "Component",
+    "Edge",
+    "Filter",
+    "Type",
+    "OriginalSize",
+    "LoggedSize",
+    "MAC Dest",
+    "MAC Src",
+    "TCPFlags",
+    "Direction",
+    "DropReason",
+    "DropLocation",
+];
+
+/// Where the first field of each [`LOOKED_UP`] name is in a field list,
+/// recorded as fields are pushed (no search by name afterwards).
+#[derive(Default)]
+struct FirstOf([Option<usize>; LOOKED_UP.len()]);
+
+impl FirstOf {
+    fn slot(name: &str) -> Option<usize> {
+        LOOKED_UP.iter().position(|n| *n == name)
+    }
+    /// Pushes `(name, value)` onto `fields`, noting its position.
+    fn push(&mut self, fields: &mut crate::event::Fields, name: Cow<'static, str>, value: String) {
+        if let Some(i) = Self::slot(&name)
+            && let Some(first) = self.0.get_mut(i)
+        {
+            first.get_or_insert(fields.len());
+        }
+        fields.push((name, value));
+    }
+    fn get<'f>(&self, fields: &'f crate::event::Fields, name: &str) -> Option<&'f str> {
+        let at = (*self.0.get(Self::slot(name)?)?)?;
+        fields.get(at).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Splits the body at `, ` while keeping a DropReason text that itself
 /// contains `, ` in one item (it runs until the DropLocation item).
-fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
-    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+fn split_items(body: &str) -> Vec<Cow<'_, str>> {
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(12);
     let mut in_reason = false;
-    for part in body.split(", ") {
+    for part in split_str(body, ", ") {
         // A line cut short may end in a bare comma.
         let p = part.trim().trim_end_matches(',').trim_end();
         if in_reason {
@@ -558,7 +606,7 @@ fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
         if p.starts_with("DropReason") {
             in_reason = true;
         }
-        out.push(std::borrow::Cow::Borrowed(p));
+        out.push(Cow::Borrowed(p));
     }
     out
 }
@@ -566,18 +614,24 @@ fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
 /// Parses a packet/drop header message into `ev` (fields, PacketInfo,
 /// direction, drop). Returns an error text when required fields are missing
 /// (a line cut short); the event keeps what was there.
-fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<(), String> {
-    let (head, body) = match m.find("PktGroupId") {
+/// `group_at` is where `PktGroupId` is in `m`, if anywhere.
+fn parse_packet_header(
+    m: &str,
+    group_at: Option<usize>,
+    ev: &mut Event,
+    build: Option<u32>,
+) -> Result<(), String> {
+    let (head, body) = match group_at {
         Some(i) => (m[..i].trim(), &m[i..]),
         None => {
             // Group-less 200/210.
-            match m.find("Direction ") {
+            match find_str(m, "Direction ") {
                 Some(i) => (m[..i].trim(), &m[i..]),
                 None => ("", m),
             }
         }
     };
-    let groupless = !m.contains("PktGroupId");
+    let groupless = group_at.is_none();
     // The drop label: `Drop:`, `Duplicate Drop:`, or its translation (a
     // head without fields, e.g. `丢弃：`). A head with fields is an older
     // NblParsed or NblInfo event, itself possibly starting with `Drop:`.
@@ -587,44 +641,42 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
         (true, false, r.trim())
     } else if head.is_empty() {
         (false, false, "")
-    } else if !head.contains(", ") {
+    } else if find_str(head, ", ").is_none() {
         (true, head.contains("Duplicate"), "")
     } else {
         (false, false, head)
     };
     // Fields before PktGroupId: older NblParsed (120–150) or NblInfo (180/190).
-    let mut fields: crate::event::Fields = Vec::new();
+    let items = split_items(body);
+    let mut fields: crate::event::Fields = Vec::with_capacity(items.len() + 4);
+    let mut first = FirstOf::default();
     let mut older = false;
     let mut nblinfo = false;
-    for item in head_fields
-        .trim_end_matches(',')
-        .split(", ")
-        .filter(|s| !s.trim().is_empty())
+    for item in split_str(head_fields.trim_end_matches(','), ", ").filter(|s| !s.trim().is_empty())
     {
         let item = item.trim();
         let (k, v) = split_label_value(item);
         older |= k == "MAC Dest";
         nblinfo |= k == "TcpIpChecksum";
-        fields.push((k.to_string().into(), v.to_string()));
+        first.push(&mut fields, k.to_string().into(), v.to_string());
     }
-    let items = split_items(body);
     let template = if is_drop { T170 } else { T160 };
     let template: &[&str] = if groupless { &template[3..] } else { template };
     for (i, item) in items.iter().enumerate() {
         if item.is_empty() {
             continue;
         }
-        if let Some((k, v)) = known_label(item, KNOWN_LABELS) {
-            fields.push((k.into(), v.to_string()));
+        if let Some((k, v)) = known_label(item) {
+            first.push(&mut fields, k.into(), v.to_string());
         } else if item.starts_with('%') {
             // 250/260 `%11 %12` tail: not rendered by this build.
-            fields.push(("Context".into(), item.to_string()));
+            first.push(&mut fields, "Context".into(), item.to_string());
         } else {
             // Translated label: the value is the last word; the name comes
             // from the template position.
             let value = item.split_whitespace().last().unwrap_or("");
             let name: &'static str = template.get(i).copied().unwrap_or("Field");
-            fields.push((name.into(), value.to_string()));
+            first.push(&mut fields, name.into(), value.to_string());
         }
     }
     ev.event_id = Some(match (is_drop, duplicate, groupless, older, nblinfo) {
@@ -643,12 +695,7 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
     } else {
         Kind::Packet
     };
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| first.get(&fields, name);
     let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u32>().ok());
     let mut p = PacketInfo {
         pkt_group_id: get("PktGroupId").and_then(|v| v.trim().parse().ok()),
