@@ -122,14 +122,26 @@ pub fn parse_u64_auto(s: &str) -> Option<u64> {
     }
 }
 
-/// `str::trim` with a fast exit for the common case: text that starts and
-/// ends with a printable ASCII character (never whitespace) is returned
-/// as is; anything else goes through `str::trim`, so the result is the same.
+/// `str::trim` with a fast path for the common case: ASCII spaces and tabs
+/// (the padding of most fields) are stripped as bytes, and only an end that
+/// is then neither printable ASCII nor empty needs `str::trim`'s
+/// Unicode-aware scan. The result is always `s.trim()`.
 pub fn trim(s: &str) -> &str {
     let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => s,
-        _ => s.trim(),
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    let inner = s.get(start..end).unwrap_or_default();
+    let ib = inner.as_bytes();
+    match (ib.first(), ib.last()) {
+        (None, None) => inner,
+        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => inner,
+        _ => inner.trim(),
     }
 }
 
@@ -251,6 +263,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trim_is_str_trim() {
+        for t in [
+            "",
+            " ",
+            "\t \t",
+            "abc",
+            "  abc ",
+            " 562949953421314",
+            "Rx ",
+            "\u{3000}x\u{3000}",
+            " \u{a0}x ",
+            " \r\nx\n ",
+            "é ",
+            " \t",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
+    }
+
+    #[test]
     fn find_str_rfind_str_split_str_agree_with_std() {
         let hays = [
             "",
@@ -261,7 +293,17 @@ mod tests {
             "ethertype ethertype  ethertyp",
             "aaaa",
         ];
-        let needles = [" > ", ": ", ", ", "ethertype ", "a", "aa", "：", "length ", "x"];
+        let needles = [
+            " > ",
+            ": ",
+            ", ",
+            "ethertype ",
+            "a",
+            "aa",
+            "：",
+            "length ",
+            "x",
+        ];
         for h in hays {
             for n in needles {
                 assert_eq!(find_str(h, n), h.find(n), "find {n:?} in {h:?}");

@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use crate::decode::common::{find_str, split_str};
+use crate::decode::common::{find_str, split_str, trim};
 use crate::decode::pktmon_list::{dash_starts, slice_columns};
 use crate::decode::prefix::{PrefixError, parse_prefix, time_of_day_timestamp};
 use crate::decode::{Format, LineDecoder, Sink};
@@ -143,7 +143,7 @@ impl LineDecoder for PktmonTextDecoder {
             // starts; a chunk starting here must decode as the whole file.
             self.filters = None;
         }
-        if t.trim().is_empty() {
+        if trim(t).is_empty() {
             self.filters = None;
             sink.skipped();
             return;
@@ -186,7 +186,7 @@ impl LineDecoder for PktmonTextDecoder {
                 .as_mut()
                 .filter(|p| matches!(p.kind, PendingKind::Packet))
         {
-            continuation(p, t.trim());
+            continuation(p, trim(t));
             sink.parsed();
             return;
         }
@@ -253,7 +253,7 @@ impl PktmonTextDecoder {
     }
 
     fn message(&mut self, line_no: u64, provider: &str, msg: &str, ctx: Ctx, sink: &mut Sink) {
-        let m = msg.trim();
+        let m = trim(msg);
         // A property line continues the pending component record; anything
         // else (a property line that cannot be read, or one after a packet)
         // ends the pending record, so no later line is credited to it.
@@ -534,7 +534,7 @@ fn known_label(item: &str) -> Option<(&'static str, &str)> {
     let end = memchr::memchr(b' ', item.as_bytes()).unwrap_or(item.len());
     let (word, rest) = item.split_at(end);
     let label = KNOWN_LABELS.iter().copied().find(|l| *l == word)?;
-    Some((label, rest.trim()))
+    Some((label, trim(rest)))
 }
 
 /// The header fields [`parse_packet_header`] reads back, by name.
@@ -588,7 +588,12 @@ fn split_items(body: &str) -> Vec<Cow<'_, str>> {
     let mut in_reason = false;
     for part in split_str(body, ", ") {
         // A line cut short may end in a bare comma.
-        let p = part.trim().trim_end_matches(',').trim_end();
+        let p = trim(part);
+        let p = if p.ends_with(',') {
+            p.trim_end_matches(',').trim_end()
+        } else {
+            p
+        };
         if in_reason {
             let last_tok = p.split_whitespace().last().unwrap_or("");
             if p.starts_with("DropLocation")
@@ -622,11 +627,11 @@ fn parse_packet_header(
     build: Option<u32>,
 ) -> Result<(), String> {
     let (head, body) = match group_at {
-        Some(i) => (m[..i].trim(), &m[i..]),
+        Some(i) => (trim(&m[..i]), &m[i..]),
         None => {
             // Group-less 200/210.
             match find_str(m, "Direction ") {
-                Some(i) => (m[..i].trim(), &m[i..]),
+                Some(i) => (trim(&m[..i]), &m[i..]),
                 None => ("", m),
             }
         }
@@ -696,16 +701,16 @@ fn parse_packet_header(
         Kind::Packet
     };
     let get = |name: &str| first.get(&fields, name);
-    let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u32>().ok());
+    let num = |name: &str| get(name).and_then(|v| trim(v).parse::<u32>().ok());
     let mut p = PacketInfo {
-        pkt_group_id: get("PktGroupId").and_then(|v| v.trim().parse().ok()),
+        pkt_group_id: get("PktGroupId").and_then(|v| trim(v).parse().ok()),
         pkt_number: num("PktNumber").or_else(|| num("PktCount")),
         appearance: num("Appearance"),
         component: num("Component"),
         edge: if is_drop { None } else { num("Edge") },
         filter: num("Filter"),
         media: get("Type")
-            .map(|v| v.trim().to_string())
+            .map(|v| trim(v).to_string())
             .filter(|v| !v.is_empty()),
         original_size: num("OriginalSize"),
         logged_size: num("LoggedSize"),
@@ -761,10 +766,14 @@ fn split_label_value(item: &str) -> (&str, &str) {
 }
 
 fn direction_of(v: &str) -> Option<Direction> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "rx" | "in" | "ingress" => Some(Direction::In),
-        "tx" | "out" | "egress" => Some(Direction::Out),
-        _ => None,
+    let v = trim(v);
+    let is = |names: [&str; 3]| names.iter().any(|n| v.eq_ignore_ascii_case(n));
+    if is(["rx", "in", "ingress"]) {
+        Some(Direction::In)
+    } else if is(["tx", "out", "egress"]) {
+        Some(Direction::Out)
+    } else {
+        None
     }
 }
 

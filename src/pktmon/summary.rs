@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use crate::decode::common::{find_str, parse_ip, rfind_str, split_str};
+use crate::decode::common::{find_str, parse_ip, rfind_str, split_str, trim};
 use crate::event::{Endpoint, Proto};
 
 /// What the decoded text says about one packet.
@@ -69,7 +69,7 @@ fn ethertype_in(s: &str) -> Option<u16> {
 
 /// `192.168.0.1.443`, `192.168.0.1`, `fe80::1.546`, `ff02::1:2` → endpoint.
 pub fn parse_host_port(s: &str) -> Option<Endpoint> {
-    let s = s.trim();
+    let s = trim(s);
     let b = s.as_bytes();
     if memchr::memchr(b':', b).is_some() {
         if let Some(dot) = memchr::memrchr(b'.', b)
@@ -152,7 +152,7 @@ pub fn parse(text: &str) -> Decoded {
         class: "other",
         ..Decoded::default()
     };
-    let mut s = text.trim();
+    let mut s = trim(text);
     // Drops repeat the `Drop: ` label (or its translation, `丢弃：`) on the
     // decoded line: a first word ending in a colon, other than `ip:`.
     if let Some(first) = s.split_whitespace().next()
