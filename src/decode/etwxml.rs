@@ -97,21 +97,31 @@ enum EventTag {
 /// holds few `<`, so visiting each is cheaper than two substring searches
 /// (`<` is ASCII, so every hit is a char boundary).
 fn first_event_tag(s: &str) -> Option<(usize, EventTag)> {
-    memchr::memchr_iter(b'<', s.as_bytes()).find_map(|i| {
-        let at = s.get(i..)?;
-        if at.starts_with(CLOSE) {
-            Some((i, EventTag::Close))
-        } else if starts_event_tag(at) {
-            Some((i, EventTag::Start))
-        } else {
-            None
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'<', b).find_map(|i| {
+        // The byte after `<` rules out most tags without a compare.
+        match b.get(i + 1)? {
+            b'/' if s.get(i..)?.starts_with(CLOSE) => Some((i, EventTag::Close)),
+            b'E' if starts_event_tag(s.get(i..)?) => Some((i, EventTag::Start)),
+            _ => None,
         }
     })
 }
 
 /// Byte offset of the next `<Event` start tag (not `<Events`, `<EventData`).
 fn find_start(s: &str) -> Option<usize> {
-    memchr::memchr_iter(b'<', s.as_bytes()).find(|&i| s.get(i..).is_some_and(starts_event_tag))
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'<', b)
+        .find(|&i| b.get(i + 1) == Some(&b'E') && s.get(i..).is_some_and(starts_event_tag))
+}
+
+/// The local part of a qualified name (after the first `:`), as quick-xml's
+/// `local_name` gives it, without its per-call character searcher.
+fn local_part(qname: &str) -> &str {
+    match qname.bytes().position(|b| b == b':') {
+        Some(i) => qname.get(i + 1..).unwrap_or_default(),
+        None => qname,
+    }
 }
 
 const CLOSE: &str = "</Event>";
@@ -472,7 +482,7 @@ fn attrs_plain<const N: usize>(
         }
         *seen.get_mut(count)? = key;
         count += 1;
-        let local = key.find(':').map_or(key, |i| &key[i + 1..]);
+        let local = local_part(key);
         for (slot, name) in out.iter_mut().zip(names) {
             if slot.is_none() && local.eq_ignore_ascii_case(name) {
                 *slot = Some(value.to_string());
@@ -654,8 +664,7 @@ fn parse_event_with(xml: &str, source: SourceRef, scratch: &mut Scratch) -> Resu
                 if path.len() >= MAX_DEPTH {
                     return Err(format!("elements nested deeper than {MAX_DEPTH}"));
                 }
-                let name = e.local_name();
-                let name: &str = name.as_ref();
+                let name = local_part(e.name().0);
                 if path.is_empty() && name != "Event" {
                     return Err(format!("root element is <{name}>, not <Event>"));
                 }
@@ -668,7 +677,7 @@ fn parse_event_with(xml: &str, source: SourceRef, scratch: &mut Scratch) -> Resu
                 if path.is_empty() {
                     return Err("empty <Event/> element".to_string());
                 }
-                path.push(e.local_name().as_ref());
+                path.push(local_part(e.name().0));
                 on_tag(&mut c, path.get(), &e, &mut data_name)?;
                 on_text_end(&mut c, path.get(), "", &mut data_name, true);
                 path.pop();
