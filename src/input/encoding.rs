@@ -411,10 +411,43 @@ impl Utf16Stream {
         loop {
             let step = src.get(done..).unwrap_or_default();
             let step = step.get(..ASCII_STEP.min(step.len())).unwrap_or_default();
-            self.scratch.clear();
-            self.scratch.resize(step.len() / 2, 0);
+            // Sized once; every byte used is written before it is read.
+            if self.scratch.len() < step.len() / 2 {
+                self.scratch.resize(step.len() / 2, 0);
+            }
             let mut n = 0;
-            for (chunk, narrow) in step.chunks_exact(8).zip(self.scratch.chunks_exact_mut(4)) {
+            // Sixteen units per step while all are ASCII: one mask test for
+            // four words, then each word's four low bytes packed (bytes 0,
+            // 2, 4, 6 of the little-endian word for LE, 1, 3, 5, 7 for BE).
+            let pack = |w: u64| {
+                let x = (w >> (8 * lo)) & 0x00FF_00FF_00FF_00FF;
+                let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
+                (x | (x >> 16)) & 0xFFFF_FFFF
+            };
+            for (chunk, narrow) in step.chunks_exact(32).zip(self.scratch.chunks_exact_mut(16)) {
+                let Ok(words) = <[u8; 32]>::try_from(chunk) else {
+                    break;
+                };
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&words[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(w)
+                };
+                let (a, b, c, d) = (word(0), word(1), word(2), word(3));
+                if (a | b | c | d) & mask != 0 {
+                    break;
+                }
+                for (out, unit) in narrow.iter_mut().zip(words.chunks_exact(2)) {
+                    if let Some(b) = unit.get(lo) {
+                        *out = *b;
+                    }
+                }
+                n += 32;
+            }
+            // Then four units per step.
+            let words = step.get(n..).unwrap_or_default().chunks_exact(8);
+            let narrow = self.scratch.get_mut(n / 2..).unwrap_or_default();
+            for (chunk, narrow) in words.zip(narrow.chunks_exact_mut(4)) {
                 let Ok(word) = <[u8; 8]>::try_from(chunk) else {
                     break;
                 };
@@ -422,11 +455,7 @@ impl Utf16Stream {
                 if w & mask != 0 {
                     break;
                 }
-                // The four low bytes, packed: byte 0, 2, 4, 6 (LE) or 1, 3, 5, 7 (BE).
-                let x = (w >> (8 * lo)) & 0x00FF_00FF_00FF_00FF;
-                let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
-                let x = (x | (x >> 16)) as u32;
-                narrow.copy_from_slice(&x.to_le_bytes());
+                narrow.copy_from_slice(&(pack(w) as u32).to_le_bytes());
                 n += 8;
             }
             // The rest of the run, unit by unit.
@@ -442,9 +471,9 @@ impl Utf16Stream {
                 }
                 n += 2;
             }
-            self.scratch.truncate(n / 2);
-            // Every byte kept is below 0x80: valid UTF-8.
-            dst.push_str(std::str::from_utf8(&self.scratch).unwrap_or_default());
+            // Every byte written is below 0x80: valid UTF-8.
+            let narrowed = self.scratch.get(..n / 2).unwrap_or_default();
+            dst.push_str(std::str::from_utf8(narrowed).unwrap_or_default());
             done += n;
             if n < step.len() || step.is_empty() {
                 return done;
