@@ -564,7 +564,26 @@ struct FirstOf([Option<usize>; LOOKED_UP.len()]);
 
 impl FirstOf {
     fn slot(name: &str) -> Option<usize> {
-        LOOKED_UP.iter().position(|n| *n == name)
+        // A match compiles to a dispatch on length before any compare.
+        Some(match name {
+            "PktGroupId" => 0,
+            "PktNumber" => 1,
+            "PktCount" => 2,
+            "Appearance" => 3,
+            "Component" => 4,
+            "Edge" => 5,
+            "Filter" => 6,
+            "Type" => 7,
+            "OriginalSize" => 8,
+            "LoggedSize" => 9,
+            "MAC Dest" => 10,
+            "MAC Src" => 11,
+            "TCPFlags" => 12,
+            "Direction" => 13,
+            "DropReason" => 14,
+            "DropLocation" => 15,
+            _ => return None,
+        })
     }
     /// Pushes `(name, value)` onto `fields`, noting its position.
     fn push(&mut self, fields: &mut crate::event::Fields, name: Cow<'static, str>, value: String) {
@@ -955,6 +974,15 @@ mod tests {
     use crate::event::Proto;
 
     const MSDOCS_DROP: &str = "[30]0000.0000::2025-03-27 16:10:34.934020500 [Microsoft-Windows-PktMon] Drop: PktGroupId 8444249301423149, PktNumber 1, Appearance 0, Direction Rx , Type IP , Component 49, Filter 1, DropReason INET: transport endpoint was not found , DropLocation 0xE000460A, OriginalSize 402, LoggedSize 148\n       Drop: ip: 192.168.5.88.50005 > 192.168.5.68.50005: UDP, length 374\n";
+
+    #[test]
+    fn first_of_slots_are_the_looked_up_names() {
+        for (i, name) in LOOKED_UP.iter().enumerate() {
+            assert_eq!(FirstOf::slot(name), Some(i), "{name}");
+        }
+        assert_eq!(FirstOf::slot("Context"), None);
+        assert_eq!(FirstOf::slot("pktgroupid"), None);
+    }
 
     #[test]
     fn formats_3_1_drop_line() {

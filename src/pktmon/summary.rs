@@ -71,8 +71,18 @@ fn ethertype_in(s: &str) -> Option<u16> {
 pub fn parse_host_port(s: &str) -> Option<Endpoint> {
     let s = trim(s);
     let b = s.as_bytes();
-    if memchr::memchr(b':', b).is_some() {
-        if let Some(dot) = memchr::memrchr(b'.', b)
+    // One pass for what the forms are told apart by: a `:` (IPv6), the
+    // number of dots and where the last one is.
+    let (mut colon, mut dots, mut last_dot) = (false, 0usize, None);
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b':' => colon = true,
+            b'.' => (dots, last_dot) = (dots + 1, Some(i)),
+            _ => {}
+        }
+    }
+    if colon {
+        if let Some(dot) = last_dot
             && let (Some(ip), Ok(port)) = (
                 s.get(..dot).and_then(parse_ip),
                 s.get(dot + 1..).unwrap_or_default().parse::<u16>(),
@@ -86,9 +96,9 @@ pub fn parse_host_port(s: &str) -> Option<Endpoint> {
             port: None,
         });
     }
-    match memchr::memchr_iter(b'.', b).count() {
+    match dots {
         4 => {
-            let dot = memchr::memrchr(b'.', b)?;
+            let dot = last_dot?;
             let ip = ipv4(s.get(..dot)?)?;
             Some(Endpoint::new(ip, s.get(dot + 1..)?.parse().ok()?))
         }
