@@ -538,7 +538,7 @@ impl Utf16Stream {
             // an ASCII unit (so no high surrogate waits), once the BOM check
             // has seen its bytes.
             self.neutral = self.fed >= 4
-                && self.fed % 2 == 0
+                && self.fed.is_multiple_of(2)
                 && stretch
                     .get(stretch.len().wrapping_sub(2)..)
                     .and_then(|u| <[u8; 2]>::try_from(u).ok())
