@@ -600,8 +600,9 @@ struct TextStream {
 
 enum StreamKind {
     Utf8,
-    /// UTF-16 and other WHATWG encodings (encoding_rs streaming decoder).
-    Rs(encoding_rs::Decoder),
+    /// UTF-16 and other WHATWG encodings (encoding_rs streaming decoder,
+    /// with an ASCII fast path for UTF-16).
+    Rs(encoding::StreamDecoder),
     /// OEM code pages: stateless byte → char tables.
     SingleByte(&'static [char; 128]),
 }
@@ -611,15 +612,11 @@ impl TextStream {
         use oem_cp::code_table::{DECODING_TABLE_CP437, DECODING_TABLE_CP850};
         let kind = match encoding {
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => StreamKind::Utf8,
-            TextEncoding::Utf16Le { .. } => {
-                StreamKind::Rs(encoding_rs::UTF_16LE.new_decoder_with_bom_removal())
-            }
-            TextEncoding::Utf16Be { .. } => {
-                StreamKind::Rs(encoding_rs::UTF_16BE.new_decoder_with_bom_removal())
-            }
+            TextEncoding::Utf16Le { .. } => StreamKind::Rs(encoding::StreamDecoder::utf16(false)),
+            TextEncoding::Utf16Be { .. } => StreamKind::Rs(encoding::StreamDecoder::utf16(true)),
             TextEncoding::Cp437 => StreamKind::SingleByte(&DECODING_TABLE_CP437),
             TextEncoding::Cp850 => StreamKind::SingleByte(&DECODING_TABLE_CP850),
-            TextEncoding::Whatwg(e) => StreamKind::Rs(e.new_decoder()),
+            TextEncoding::Whatwg(e) => StreamKind::Rs(encoding::StreamDecoder::whatwg(e)),
         };
         TextStream {
             encoding,

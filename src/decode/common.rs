@@ -35,6 +35,63 @@ pub fn count_lines(text: &str) -> u64 {
     if b.last() == Some(&b'\n') { n } else { n + 1 }
 }
 
+/// Byte offset of the first `needle` in `hay`, exactly as `hay.find(needle)`
+/// gives it. For the short needles and lines the decoders search, a
+/// `memchr` for the needle's first byte and a compare is several times
+/// cheaper than the two-way searcher `str::find` builds on every call. A
+/// match of a whole UTF-8 needle always starts on a char boundary.
+pub fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(first, h.get(from..)?) {
+        let at = from + i;
+        if h.get(at + 1..at + n.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Byte offset of the last `needle` in `hay`, exactly as `hay.rfind(needle)`
+/// gives it (see [`find_str`]).
+pub fn rfind_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(h.len());
+    };
+    let mut end = h.len();
+    while let Some(at) = memchr::memrchr(first, h.get(..end)?) {
+        if h.get(at + 1..at + n.len()) == Some(rest) {
+            return Some(at);
+        }
+        end = at;
+    }
+    None
+}
+
+/// `s.split(sep)` for a separator that cannot overlap itself (`", "`),
+/// searched with [`find_str`].
+pub fn split_str<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_str(r, sep).filter(|_| !sep.is_empty()) {
+            Some(i) => {
+                rest = r.get(i + sep.len()..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Parses a decimal integer that may carry thousands separators of any
 /// locale (`1,040,592`, `13.160`, `34 452` with NBSP or narrow NBSP, `64'200`).
 pub fn parse_grouped_u64(s: &str) -> Option<u64> {
@@ -65,14 +122,26 @@ pub fn parse_u64_auto(s: &str) -> Option<u64> {
     }
 }
 
-/// `str::trim` with a fast exit for the common case: text that starts and
-/// ends with a printable ASCII character (never whitespace) is returned
-/// as is; anything else goes through `str::trim`, so the result is the same.
+/// `str::trim` with a fast path for the common case: ASCII spaces and tabs
+/// (the padding of most fields) are stripped as bytes, and only an end that
+/// is then neither printable ASCII nor empty needs `str::trim`'s
+/// Unicode-aware scan. The result is always `s.trim()`.
 pub fn trim(s: &str) -> &str {
     let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => s,
-        _ => s.trim(),
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    let inner = s.get(start..end).unwrap_or_default();
+    let ib = inner.as_bytes();
+    match (ib.first(), ib.last()) {
+        (None, None) => inner,
+        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => inner,
+        _ => inner.trim(),
     }
 }
 
@@ -192,6 +261,61 @@ pub fn split_wide(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for t in [
+            "",
+            " ",
+            "\t \t",
+            "abc",
+            "  abc ",
+            " 562949953421314",
+            "Rx ",
+            "\u{3000}x\u{3000}",
+            " \u{a0}x ",
+            " \r\nx\n ",
+            "é ",
+            " \t",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn find_str_rfind_str_split_str_agree_with_std() {
+        let hays = [
+            "",
+            "a",
+            "192.168.0.1.443 > 10.0.0.2.80: Flags [S.], seq 1, ack 2, win 3, length 0",
+            ", , ,,  , ",
+            "丢弃： ip: 1.2.3.4 > 5.6.7.8: UDP, length 1",
+            "ethertype ethertype  ethertyp",
+            "aaaa",
+        ];
+        let needles = [
+            " > ",
+            ": ",
+            ", ",
+            "ethertype ",
+            "a",
+            "aa",
+            "：",
+            "length ",
+            "x",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(find_str(h, n), h.find(n), "find {n:?} in {h:?}");
+                assert_eq!(rfind_str(h, n), h.rfind(n), "rfind {n:?} in {h:?}");
+            }
+            assert_eq!(find_str(h, ""), h.find(""));
+            assert_eq!(rfind_str(h, ""), h.rfind(""));
+            let ours: Vec<&str> = split_str(h, ", ").collect();
+            let std: Vec<&str> = h.split(", ").collect();
+            assert_eq!(ours, std, "split {h:?}");
+        }
+    }
 
     #[test]
     fn pointer_parse_matches_radix_parser() {

@@ -76,30 +76,52 @@ fn starts_event_tag(s: &str) -> bool {
     tag_named(s, "<Event")
 }
 
-/// Substring searchers built once (a searcher per call costs more than
-/// the search on short lines).
-fn finders() -> &'static (
-    memchr::memmem::Finder<'static>,
-    memchr::memmem::Finder<'static>,
-) {
-    static FINDERS: std::sync::OnceLock<(
-        memchr::memmem::Finder<'static>,
-        memchr::memmem::Finder<'static>,
-    )> = std::sync::OnceLock::new();
-    FINDERS.get_or_init(|| {
-        (
-            memchr::memmem::Finder::new(b"<Event"),
-            memchr::memmem::Finder::new(CLOSE.as_bytes()),
-        )
+/// The `</Event>` searcher, built once (a searcher per call costs more than
+/// the search).
+fn close_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(CLOSE.as_bytes()))
+}
+
+/// The element tags the line splitter looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventTag {
+    /// `<Event` followed by whitespace, `>` or `/`.
+    Start,
+    /// `</Event>`.
+    Close,
+}
+
+/// The first `<Event` start tag or `</Event>` in `s`, and where. A line
+/// holds few `<`, so visiting each is cheaper than two substring searches
+/// (`<` is ASCII, so every hit is a char boundary).
+fn first_event_tag(s: &str) -> Option<(usize, EventTag)> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'<', b).find_map(|i| {
+        // The byte after `<` rules out most tags without a compare.
+        match b.get(i + 1)? {
+            b'/' if s.get(i..)?.starts_with(CLOSE) => Some((i, EventTag::Close)),
+            b'E' if starts_event_tag(s.get(i..)?) => Some((i, EventTag::Start)),
+            _ => None,
+        }
     })
 }
 
 /// Byte offset of the next `<Event` start tag (not `<Events`, `<EventData`).
 fn find_start(s: &str) -> Option<usize> {
-    let (start, _) = finders();
-    start
-        .find_iter(s.as_bytes())
-        .find(|&i| s.get(i..).is_some_and(starts_event_tag))
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'<', b)
+        .find(|&i| b.get(i + 1) == Some(&b'E') && s.get(i..).is_some_and(starts_event_tag))
+}
+
+/// The local part of a qualified name (after the first `:`), as quick-xml's
+/// `local_name` gives it, without its per-call character searcher.
+fn local_part(qname: &str) -> &str {
+    match qname.bytes().position(|b| b == b':') {
+        Some(i) => qname.get(i + 1..).unwrap_or_default(),
+        None => qname,
+    }
 }
 
 const CLOSE: &str = "</Event>";
@@ -107,7 +129,7 @@ const CLOSE: &str = "</Event>";
 /// Byte offset of the next `</Event>` (`<` is ASCII, so every hit is a
 /// char boundary).
 fn find_close(s: &str) -> Option<usize> {
-    finders().1.find(s.as_bytes())
+    close_finder().find(s.as_bytes())
 }
 
 /// How the text outside `<Event>` elements on a line classifies: prolog,
@@ -251,10 +273,9 @@ impl LineDecoder for EtwXmlDecoder {
         let mut rest = line;
 
         if let Some(mut open) = self.open.take() {
-            let close = find_close(rest);
-            let restart = find_start(rest);
-            match (close, restart) {
-                (close, Some(s)) if close.is_none_or(|c| s < c) => {
+            // Whichever of `</Event>` and a new `<Event` comes first decides.
+            match first_event_tag(rest) {
+                Some((s, EventTag::Start)) => {
                     Self::truncated(
                         open,
                         &format!("a new <Event> starts at line {line_no} before </Event>"),
@@ -266,7 +287,7 @@ impl LineDecoder for EtwXmlDecoder {
                     }
                     rest = &rest[s..];
                 }
-                (Some(c), _) => {
+                Some((c, EventTag::Close)) => {
                     let end = c + CLOSE.len();
                     open.push_line(&rest[..end]);
                     let outcome = if open.too_large {
@@ -290,7 +311,7 @@ impl LineDecoder for EtwXmlDecoder {
                     class = Some(outcome);
                     rest = &rest[end..];
                 }
-                (None, _) => {
+                None => {
                     open.push_line(rest);
                     open.middle_lines += 1;
                     self.open = Some(open);
@@ -401,6 +422,78 @@ struct Collected {
 /// of each wins). Every attribute is still parsed, so a malformed one is an
 /// error as before, but only the wanted values are copied.
 fn attrs<const N: usize>(
+    e: &BytesStart<'_>,
+    names: [&str; N],
+) -> Result<[Option<String>; N], String> {
+    attrs_plain(e, names).map_or_else(|| attrs_checked(e, names), Ok)
+}
+
+/// How many attributes [`attrs_plain`] reads (ETW tags carry at most five).
+const MAX_PLAIN_ATTRS: usize = 16;
+
+/// XML whitespace, as quick-xml's attribute reader knows it.
+fn xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// [`attrs`] for the plain attribute lists ETW writes (`name="value"`
+/// separated by whitespace, values without references, tabs or line
+/// breaks, names distinct), read in one pass without quick-xml's attribute
+/// iterator, duplicate list and normalisation. For such a list the values
+/// are what quick-xml gives; `None` for anything else, which
+/// [`attrs_checked`] then reads (and words the errors of).
+fn attrs_plain<const N: usize>(
+    e: &BytesStart<'_>,
+    names: [&str; N],
+) -> Option<[Option<String>; N]> {
+    let raw = e.attributes_raw();
+    let b = raw.as_bytes();
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    let mut seen: [&str; MAX_PLAIN_ATTRS] = [""; MAX_PLAIN_ATTRS];
+    let mut count = 0;
+    let mut at = 0;
+    loop {
+        while b.get(at).is_some_and(|c| xml_space(*c)) {
+            at += 1;
+        }
+        if at >= b.len() {
+            return Some(out);
+        }
+        let key_len = b
+            .get(at..)?
+            .iter()
+            .position(|c| *c == b'=' || xml_space(*c))?;
+        let key = raw.get(at..at + key_len)?;
+        let quote = *b.get(at + key_len + 1)?;
+        if key.is_empty() || b.get(at + key_len) != Some(&b'=') || !matches!(quote, b'"' | b'\'') {
+            return None;
+        }
+        let value_at = at + key_len + 2;
+        let value_len = memchr::memchr(quote, b.get(value_at..)?)?;
+        let value = raw.get(value_at..value_at + value_len)?;
+        at = value_at + value_len + 1;
+        if value
+            .bytes()
+            .any(|c| matches!(c, b'&' | b'\t' | b'\r' | b'\n'))
+            || b.get(at).is_some_and(|c| !xml_space(*c))
+            || seen.get(..count)?.contains(&key)
+        {
+            return None;
+        }
+        *seen.get_mut(count)? = key;
+        count += 1;
+        let local = local_part(key);
+        for (slot, name) in out.iter_mut().zip(names) {
+            if slot.is_none() && local.eq_ignore_ascii_case(name) {
+                *slot = Some(value.to_string());
+                break;
+            }
+        }
+    }
+}
+
+/// [`attrs`] with quick-xml's own checks and error texts.
+fn attrs_checked<const N: usize>(
     e: &BytesStart<'_>,
     names: [&str; N],
 ) -> Result<[Option<String>; N], String> {
@@ -571,8 +664,7 @@ fn parse_event_with(xml: &str, source: SourceRef, scratch: &mut Scratch) -> Resu
                 if path.len() >= MAX_DEPTH {
                     return Err(format!("elements nested deeper than {MAX_DEPTH}"));
                 }
-                let name = e.local_name();
-                let name: &str = name.as_ref();
+                let name = local_part(e.name().0);
                 if path.is_empty() && name != "Event" {
                     return Err(format!("root element is <{name}>, not <Event>"));
                 }
@@ -585,12 +677,14 @@ fn parse_event_with(xml: &str, source: SourceRef, scratch: &mut Scratch) -> Resu
                 if path.is_empty() {
                     return Err("empty <Event/> element".to_string());
                 }
-                path.push(e.local_name().as_ref());
+                path.push(local_part(e.name().0));
                 on_tag(&mut c, path.get(), &e, &mut data_name)?;
                 on_text_end(&mut c, path.get(), "", &mut data_name, true);
                 path.pop();
                 last_start_depth = 0;
             }
+            // Only a `\r` needs XML 1.0 end-of-line normalisation.
+            XmlEvent::Text(t) if !t.as_bytes().contains(&b'\r') => text.push_str(&t),
             XmlEvent::Text(t) => text.push_str(&t.xml10_content()),
             XmlEvent::CData(t) => text.push_str(&t),
             XmlEvent::GeneralRef(r) => match r.resolve_char_ref() {
@@ -716,6 +810,50 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
 mod tests {
     use super::*;
     use crate::decode::LineCounts;
+
+    #[test]
+    fn plain_attribute_reader_agrees_with_quick_xml() {
+        let tags = [
+            r#"<Provider Name="Microsoft-Windows-TCPIP" Guid="{2f07e2ee-15db-40f1-90ef-9d7ba282188a}" />"#,
+            r#"<Execution ProcessID="0" ThreadID="0" ProcessorID="3" KernelTime="0" UserTime="0" />"#,
+            r#"<TimeCreated SystemTime='2025-03-27T16:00:00.0000027Z' RawTime="1"/>"#,
+            r#"<Data Name="LocalAddress">"#,
+            r#"<Data xmlns:x="u" x:Name="a" >"#,
+            r#"<Data NAME="upper">"#,
+            r#"<Data Name="a&amp;b">"#,
+            "<Data Name=\"tab\there\">",
+            "<Data\tName=\"x\"\n>",
+            r#"<Data Name="a" Name="b">"#,
+            r#"<Data Name="a"Guid="b">"#,
+            r#"<Data Name = "spaced">"#,
+            r#"<Data Name=unquoted>"#,
+            r#"<Data Name="unclosed>"#,
+            r#"<Data Name>"#,
+            r#"<Data Name="&bogus;">"#,
+            r#"<Data Name="<lt>">"#,
+            r#"<Data Guid="" Name="">"#,
+        ];
+        for tag in tags {
+            let mut reader = Reader::from_str(tag);
+            let e = match reader.read_event() {
+                Ok(XmlEvent::Start(e) | XmlEvent::Empty(e)) => e.into_owned(),
+                // Not a tag the reader gives (an unclosed quote).
+                _ => continue,
+            };
+            let names = ["Name", "Guid", "ProcessID", "SystemTime"];
+            let checked = attrs_checked(&e, names);
+            if let Some(plain) = attrs_plain(&e, names) {
+                assert_eq!(Ok(plain), checked, "{tag}");
+            }
+            assert_eq!(attrs(&e, names), checked, "{tag}");
+        }
+        // The plain reader takes the common forms itself.
+        let mut reader = Reader::from_str(tags[0]);
+        let Ok(XmlEvent::Empty(e)) = reader.read_event() else {
+            panic!("not an empty tag");
+        };
+        assert!(attrs_plain(&e, ["Name"]).is_some());
+    }
 
     fn decode(text: &str) -> Sink {
         let mut d = EtwXmlDecoder::default();

@@ -17,6 +17,9 @@
 //! followed by their `Property:` lines (merged into the component event),
 //! `Drop Counters:` / `Flow Counters:` and packet filters.
 
+use std::borrow::Cow;
+
+use crate::decode::common::{find_str, split_str, trim};
 use crate::decode::pktmon_list::{dash_starts, slice_columns};
 use crate::decode::prefix::{PrefixError, parse_prefix, time_of_day_timestamp};
 use crate::decode::{Format, LineDecoder, Sink};
@@ -77,7 +80,7 @@ pub fn is_record_start(line: &str) -> bool {
     // form (`[..] Property: …`, `21:14:03.0 Property: …`), so it never
     // starts a chunk; a garbled record that merely contains the word only
     // moves the chunk boundary to the next record.
-    (t.starts_with('[') || time_only) && !t.contains("Property:")
+    (t.starts_with('[') || time_only) && find_str(t, "Property:").is_none()
 }
 
 /// `23:02:26.539704700 message` → (timestamp, message).
@@ -140,7 +143,7 @@ impl LineDecoder for PktmonTextDecoder {
             // starts; a chunk starting here must decode as the whole file.
             self.filters = None;
         }
-        if t.trim().is_empty() {
+        if trim(t).is_empty() {
             self.filters = None;
             sink.skipped();
             return;
@@ -183,7 +186,7 @@ impl LineDecoder for PktmonTextDecoder {
                 .as_mut()
                 .filter(|p| matches!(p.kind, PendingKind::Packet))
         {
-            continuation(p, t.trim());
+            continuation(p, trim(t));
             sink.parsed();
             return;
         }
@@ -250,7 +253,7 @@ impl PktmonTextDecoder {
     }
 
     fn message(&mut self, line_no: u64, provider: &str, msg: &str, ctx: Ctx, sink: &mut Sink) {
-        let m = msg.trim();
+        let m = trim(msg);
         // A property line continues the pending component record; anything
         // else (a property line that cannot be read, or one after a packet)
         // ends the pending record, so no later line is credited to it.
@@ -293,12 +296,13 @@ impl PktmonTextDecoder {
             sink.parsed();
             return;
         }
-        if m.contains("PktGroupId") || starts_groupless(m) {
+        let group_at = find_str(m, "PktGroupId");
+        if group_at.is_some() || starts_groupless(m) {
             // A garbled "Property:" line can carry a packet header; the
             // record it replaces must still be delivered.
             self.flush(sink);
             let mut ev = self.base_event(line_no, sink, Kind::Packet, provider, msg, ctx);
-            match parse_packet_header(m, &mut ev, self.build) {
+            match parse_packet_header(m, group_at, &mut ev, self.build) {
                 Ok(()) => sink.parsed(),
                 Err(why) => sink.error(line_no, why),
             }
@@ -479,7 +483,7 @@ fn is_console_noise(s: &str) -> bool {
 /// Group-less packet events 200/210: `Direction Rx , Type …` / `Drop: Direction …`.
 fn starts_groupless(m: &str) -> bool {
     let m = m.strip_prefix("Drop:").map_or(m, str::trim_start);
-    m.starts_with("Direction ") && m.contains("Component ")
+    m.starts_with("Direction ") && find_str(m, "Component ").is_some()
 }
 
 /// English field names of the packet templates, in message order.
@@ -524,23 +528,91 @@ const KNOWN_LABELS: &[&str] = &[
     "LoggedSize",
 ];
 
-/// Splits `Label value` where the label is one of `labels` (longest first
-/// is not needed: labels are distinct words followed by a space).
-fn known_label<'a>(item: &'a str, labels: &[&'static str]) -> Option<(&'static str, &'a str)> {
-    labels.iter().find_map(|l| {
-        let rest = item.strip_prefix(l)?;
-        (rest.is_empty() || rest.starts_with(' ')).then(|| (*l, rest.trim()))
-    })
+/// Splits `Label value` where the label is one of [`KNOWN_LABELS`]: the
+/// labels are single words, so the item's first word is the label.
+fn known_label(item: &str) -> Option<(&'static str, &str)> {
+    let end = memchr::memchr(b' ', item.as_bytes()).unwrap_or(item.len());
+    let (word, rest) = item.split_at(end);
+    let label = KNOWN_LABELS.iter().copied().find(|l| *l == word)?;
+    Some((label, trim(rest)))
+}
+
+/// The header fields [`parse_packet_header`] reads back, by name.
+const LOOKED_UP: [&str; 16] = [
+    "PktGroupId",
+    "PktNumber",
+    "PktCount",
+    "Appearance",
+    "Component",
+    "Edge",
+    "Filter",
+    "Type",
+    "OriginalSize",
+    "LoggedSize",
+    "MAC Dest",
+    "MAC Src",
+    "TCPFlags",
+    "Direction",
+    "DropReason",
+    "DropLocation",
+];
+
+/// Where the first field of each [`LOOKED_UP`] name is in a field list,
+/// recorded as fields are pushed (no search by name afterwards).
+#[derive(Default)]
+struct FirstOf([Option<usize>; LOOKED_UP.len()]);
+
+impl FirstOf {
+    fn slot(name: &str) -> Option<usize> {
+        // A match compiles to a dispatch on length before any compare.
+        Some(match name {
+            "PktGroupId" => 0,
+            "PktNumber" => 1,
+            "PktCount" => 2,
+            "Appearance" => 3,
+            "Component" => 4,
+            "Edge" => 5,
+            "Filter" => 6,
+            "Type" => 7,
+            "OriginalSize" => 8,
+            "LoggedSize" => 9,
+            "MAC Dest" => 10,
+            "MAC Src" => 11,
+            "TCPFlags" => 12,
+            "Direction" => 13,
+            "DropReason" => 14,
+            "DropLocation" => 15,
+            _ => return None,
+        })
+    }
+    /// Pushes `(name, value)` onto `fields`, noting its position.
+    fn push(&mut self, fields: &mut crate::event::Fields, name: Cow<'static, str>, value: String) {
+        if let Some(i) = Self::slot(&name)
+            && let Some(first) = self.0.get_mut(i)
+        {
+            first.get_or_insert(fields.len());
+        }
+        fields.push((name, value));
+    }
+    fn get<'f>(&self, fields: &'f crate::event::Fields, name: &str) -> Option<&'f str> {
+        let at = (*self.0.get(Self::slot(name)?)?)?;
+        fields.get(at).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Splits the body at `, ` while keeping a DropReason text that itself
 /// contains `, ` in one item (it runs until the DropLocation item).
-fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
-    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+fn split_items(body: &str) -> Vec<Cow<'_, str>> {
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(12);
     let mut in_reason = false;
-    for part in body.split(", ") {
+    for part in split_str(body, ", ") {
         // A line cut short may end in a bare comma.
-        let p = part.trim().trim_end_matches(',').trim_end();
+        let p = trim(part);
+        let p = if p.ends_with(',') {
+            p.trim_end_matches(',').trim_end()
+        } else {
+            p
+        };
         if in_reason {
             let last_tok = p.split_whitespace().last().unwrap_or("");
             if p.starts_with("DropLocation")
@@ -558,7 +630,7 @@ fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
         if p.starts_with("DropReason") {
             in_reason = true;
         }
-        out.push(std::borrow::Cow::Borrowed(p));
+        out.push(Cow::Borrowed(p));
     }
     out
 }
@@ -566,18 +638,24 @@ fn split_items(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
 /// Parses a packet/drop header message into `ev` (fields, PacketInfo,
 /// direction, drop). Returns an error text when required fields are missing
 /// (a line cut short); the event keeps what was there.
-fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<(), String> {
-    let (head, body) = match m.find("PktGroupId") {
-        Some(i) => (m[..i].trim(), &m[i..]),
+/// `group_at` is where `PktGroupId` is in `m`, if anywhere.
+fn parse_packet_header(
+    m: &str,
+    group_at: Option<usize>,
+    ev: &mut Event,
+    build: Option<u32>,
+) -> Result<(), String> {
+    let (head, body) = match group_at {
+        Some(i) => (trim(&m[..i]), &m[i..]),
         None => {
             // Group-less 200/210.
-            match m.find("Direction ") {
-                Some(i) => (m[..i].trim(), &m[i..]),
+            match find_str(m, "Direction ") {
+                Some(i) => (trim(&m[..i]), &m[i..]),
                 None => ("", m),
             }
         }
     };
-    let groupless = !m.contains("PktGroupId");
+    let groupless = group_at.is_none();
     // The drop label: `Drop:`, `Duplicate Drop:`, or its translation (a
     // head without fields, e.g. `丢弃：`). A head with fields is an older
     // NblParsed or NblInfo event, itself possibly starting with `Drop:`.
@@ -587,44 +665,42 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
         (true, false, r.trim())
     } else if head.is_empty() {
         (false, false, "")
-    } else if !head.contains(", ") {
+    } else if find_str(head, ", ").is_none() {
         (true, head.contains("Duplicate"), "")
     } else {
         (false, false, head)
     };
     // Fields before PktGroupId: older NblParsed (120–150) or NblInfo (180/190).
-    let mut fields: crate::event::Fields = Vec::new();
+    let items = split_items(body);
+    let mut fields: crate::event::Fields = Vec::with_capacity(items.len() + 4);
+    let mut first = FirstOf::default();
     let mut older = false;
     let mut nblinfo = false;
-    for item in head_fields
-        .trim_end_matches(',')
-        .split(", ")
-        .filter(|s| !s.trim().is_empty())
+    for item in split_str(head_fields.trim_end_matches(','), ", ").filter(|s| !s.trim().is_empty())
     {
         let item = item.trim();
         let (k, v) = split_label_value(item);
         older |= k == "MAC Dest";
         nblinfo |= k == "TcpIpChecksum";
-        fields.push((k.to_string().into(), v.to_string()));
+        first.push(&mut fields, k.to_string().into(), v.to_string());
     }
-    let items = split_items(body);
     let template = if is_drop { T170 } else { T160 };
     let template: &[&str] = if groupless { &template[3..] } else { template };
     for (i, item) in items.iter().enumerate() {
         if item.is_empty() {
             continue;
         }
-        if let Some((k, v)) = known_label(item, KNOWN_LABELS) {
-            fields.push((k.into(), v.to_string()));
+        if let Some((k, v)) = known_label(item) {
+            first.push(&mut fields, k.into(), v.to_string());
         } else if item.starts_with('%') {
             // 250/260 `%11 %12` tail: not rendered by this build.
-            fields.push(("Context".into(), item.to_string()));
+            first.push(&mut fields, "Context".into(), item.to_string());
         } else {
             // Translated label: the value is the last word; the name comes
             // from the template position.
             let value = item.split_whitespace().last().unwrap_or("");
             let name: &'static str = template.get(i).copied().unwrap_or("Field");
-            fields.push((name.into(), value.to_string()));
+            first.push(&mut fields, name.into(), value.to_string());
         }
     }
     ev.event_id = Some(match (is_drop, duplicate, groupless, older, nblinfo) {
@@ -643,22 +719,17 @@ fn parse_packet_header(m: &str, ev: &mut Event, build: Option<u32>) -> Result<()
     } else {
         Kind::Packet
     };
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let num = |name: &str| get(name).and_then(|v| v.trim().parse::<u32>().ok());
+    let get = |name: &str| first.get(&fields, name);
+    let num = |name: &str| get(name).and_then(|v| trim(v).parse::<u32>().ok());
     let mut p = PacketInfo {
-        pkt_group_id: get("PktGroupId").and_then(|v| v.trim().parse().ok()),
+        pkt_group_id: get("PktGroupId").and_then(|v| trim(v).parse().ok()),
         pkt_number: num("PktNumber").or_else(|| num("PktCount")),
         appearance: num("Appearance"),
         component: num("Component"),
         edge: if is_drop { None } else { num("Edge") },
         filter: num("Filter"),
         media: get("Type")
-            .map(|v| v.trim().to_string())
+            .map(|v| trim(v).to_string())
             .filter(|v| !v.is_empty()),
         original_size: num("OriginalSize"),
         logged_size: num("LoggedSize"),
@@ -714,10 +785,14 @@ fn split_label_value(item: &str) -> (&str, &str) {
 }
 
 fn direction_of(v: &str) -> Option<Direction> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "rx" | "in" | "ingress" => Some(Direction::In),
-        "tx" | "out" | "egress" => Some(Direction::Out),
-        _ => None,
+    let v = trim(v);
+    let is = |names: [&str; 3]| names.iter().any(|n| v.eq_ignore_ascii_case(n));
+    if is(["rx", "in", "ingress"]) {
+        Some(Direction::In)
+    } else if is(["tx", "out", "egress"]) {
+        Some(Direction::Out)
+    } else {
+        None
     }
 }
 
@@ -899,6 +974,15 @@ mod tests {
     use crate::event::Proto;
 
     const MSDOCS_DROP: &str = "[30]0000.0000::2025-03-27 16:10:34.934020500 [Microsoft-Windows-PktMon] Drop: PktGroupId 8444249301423149, PktNumber 1, Appearance 0, Direction Rx , Type IP , Component 49, Filter 1, DropReason INET: transport endpoint was not found , DropLocation 0xE000460A, OriginalSize 402, LoggedSize 148\n       Drop: ip: 192.168.5.88.50005 > 192.168.5.68.50005: UDP, length 374\n";
+
+    #[test]
+    fn first_of_slots_are_the_looked_up_names() {
+        for (i, name) in LOOKED_UP.iter().enumerate() {
+            assert_eq!(FirstOf::slot(name), Some(i), "{name}");
+        }
+        assert_eq!(FirstOf::slot("Context"), None);
+        assert_eq!(FirstOf::slot("pktgroupid"), None);
+    }
 
     #[test]
     fn formats_3_1_drop_line() {

@@ -317,6 +317,239 @@ fn decode_single_byte(bytes: &[u8], table: &[char; 128], encoding: TextEncoding)
     }
 }
 
+/// A streaming decoder for the block-by-block text input: encoding_rs's,
+/// with an ASCII fast path for UTF-16 (see [`Utf16Stream`]). The two
+/// methods have encoding_rs's contract, so callers loop over it alike.
+pub enum StreamDecoder {
+    Whatwg(encoding_rs::Decoder),
+    Utf16(Utf16Stream),
+}
+
+impl StreamDecoder {
+    /// UTF-16 (little- or big-endian) with its own BOM removed.
+    pub fn utf16(big_endian: bool) -> StreamDecoder {
+        let e = if big_endian { UTF_16BE } else { UTF_16LE };
+        StreamDecoder::Utf16(Utf16Stream {
+            inner: e.new_decoder_with_bom_removal(),
+            big_endian,
+            fed: 0,
+            neutral: false,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Any other encoding_rs encoding, as `encoding.new_decoder()`.
+    pub fn whatwg(encoding: &'static Encoding) -> StreamDecoder {
+        StreamDecoder::Whatwg(encoding.new_decoder())
+    }
+
+    pub fn max_utf8_buffer_length_without_replacement(&self, byte_length: usize) -> Option<usize> {
+        match self {
+            StreamDecoder::Whatwg(d) => d.max_utf8_buffer_length_without_replacement(byte_length),
+            StreamDecoder::Utf16(u) => u
+                .inner
+                .max_utf8_buffer_length_without_replacement(byte_length),
+        }
+    }
+
+    pub fn decode_to_string_without_replacement(
+        &mut self,
+        src: &[u8],
+        dst: &mut String,
+        last: bool,
+    ) -> (encoding_rs::DecoderResult, usize) {
+        match self {
+            StreamDecoder::Whatwg(d) => d.decode_to_string_without_replacement(src, dst, last),
+            StreamDecoder::Utf16(u) => u.decode(src, dst, last),
+        }
+    }
+}
+
+/// UTF-16 → UTF-8 where runs of ASCII code units (nearly all of a Windows
+/// trace) are narrowed here, eight bytes at a time, and everything else goes
+/// through encoding_rs (whose UTF-16 decoder converts one unit per step).
+/// The fast path runs only while the encoding_rs decoder holds nothing back
+/// (its BOM check done, no odd byte, no high surrogate waiting), so the text
+/// and the malformed-sequence reports are exactly encoding_rs's alone.
+pub struct Utf16Stream {
+    inner: encoding_rs::Decoder,
+    big_endian: bool,
+    /// Input bytes consumed so far (by either path).
+    fed: u64,
+    /// The inner decoder holds no state: ASCII units may bypass it.
+    neutral: bool,
+    /// ASCII narrowed from one run, appended to the output at once.
+    scratch: Vec<u8>,
+}
+
+/// Bytes narrowed per fast-path step (keeps the scratch buffer in cache).
+const ASCII_STEP: usize = 64 << 10;
+
+impl Utf16Stream {
+    /// Whether the 2-byte unit `u` is an ASCII character.
+    fn ascii_unit(&self, u: [u8; 2]) -> bool {
+        let (lo, hi) = if self.big_endian {
+            (u[1], u[0])
+        } else {
+            (u[0], u[1])
+        };
+        hi == 0 && lo < 0x80
+    }
+
+    /// Narrows the ASCII units at the start of `src` into `dst`; returns
+    /// the bytes consumed (even).
+    fn ascii_prefix(&mut self, src: &[u8], dst: &mut String) -> usize {
+        // Four units in a little-endian u64: every high byte zero and every
+        // low byte below 0x80.
+        let mask: u64 = if self.big_endian {
+            0x80FF_80FF_80FF_80FF
+        } else {
+            0xFF80_FF80_FF80_FF80
+        };
+        let lo = usize::from(self.big_endian);
+        let mut done = 0;
+        loop {
+            let step = src.get(done..).unwrap_or_default();
+            let step = step.get(..ASCII_STEP.min(step.len())).unwrap_or_default();
+            // Sized once; every byte used is written before it is read.
+            if self.scratch.len() < step.len() / 2 {
+                self.scratch.resize(step.len() / 2, 0);
+            }
+            let mut n = 0;
+            // Sixteen units per step while all are ASCII: one mask test for
+            // four words, then each word's four low bytes packed (bytes 0,
+            // 2, 4, 6 of the little-endian word for LE, 1, 3, 5, 7 for BE).
+            let pack = |w: u64| {
+                let x = (w >> (8 * lo)) & 0x00FF_00FF_00FF_00FF;
+                let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
+                (x | (x >> 16)) & 0xFFFF_FFFF
+            };
+            for (chunk, narrow) in step.chunks_exact(32).zip(self.scratch.chunks_exact_mut(16)) {
+                let Ok(words) = <[u8; 32]>::try_from(chunk) else {
+                    break;
+                };
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&words[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(w)
+                };
+                let (a, b, c, d) = (word(0), word(1), word(2), word(3));
+                if (a | b | c | d) & mask != 0 {
+                    break;
+                }
+                for (out, unit) in narrow.iter_mut().zip(words.chunks_exact(2)) {
+                    if let Some(b) = unit.get(lo) {
+                        *out = *b;
+                    }
+                }
+                n += 32;
+            }
+            // Then four units per step.
+            let words = step.get(n..).unwrap_or_default().chunks_exact(8);
+            let narrow = self.scratch.get_mut(n / 2..).unwrap_or_default();
+            for (chunk, narrow) in words.zip(narrow.chunks_exact_mut(4)) {
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
+                let w = u64::from_le_bytes(word);
+                if w & mask != 0 {
+                    break;
+                }
+                narrow.copy_from_slice(&(pack(w) as u32).to_le_bytes());
+                n += 8;
+            }
+            // The rest of the run, unit by unit.
+            for unit in step.get(n..).unwrap_or_default().chunks_exact(2) {
+                let Ok(u) = <[u8; 2]>::try_from(unit) else {
+                    break;
+                };
+                if !self.ascii_unit(u) {
+                    break;
+                }
+                if let Some(slot) = self.scratch.get_mut(n / 2) {
+                    *slot = u[lo];
+                }
+                n += 2;
+            }
+            // Every byte written is below 0x80: valid UTF-8.
+            let narrowed = self.scratch.get(..n / 2).unwrap_or_default();
+            dst.push_str(std::str::from_utf8(narrowed).unwrap_or_default());
+            done += n;
+            if n < step.len() || step.is_empty() {
+                return done;
+            }
+        }
+    }
+
+    /// The length of the next stretch for encoding_rs: through the first
+    /// unit of the next four ASCII units (so the stretch ends in an ASCII
+    /// unit and the fast path can take the rest), or all of `src`.
+    fn non_ascii_stretch(&self, src: &[u8]) -> usize {
+        // Unit boundaries in `src` are where the stream offset is even.
+        let mut at = (self.fed % 2) as usize + 2;
+        while let Some(window) = src.get(at..at + 8) {
+            let Ok([a, b, c, d, e, f, g, h]) = <[u8; 8]>::try_from(window) else {
+                break;
+            };
+            if self.ascii_unit([a, b])
+                && self.ascii_unit([c, d])
+                && self.ascii_unit([e, f])
+                && self.ascii_unit([g, h])
+            {
+                return at + 2;
+            }
+            at += 2;
+        }
+        src.len()
+    }
+
+    fn decode(
+        &mut self,
+        src: &[u8],
+        dst: &mut String,
+        last: bool,
+    ) -> (encoding_rs::DecoderResult, usize) {
+        use encoding_rs::DecoderResult;
+        let mut read = 0;
+        loop {
+            let rest = src.get(read..).unwrap_or_default();
+            if self.neutral {
+                let n = self.ascii_prefix(rest, dst);
+                read += n;
+                self.fed += n as u64;
+                if read == src.len() {
+                    return (DecoderResult::InputEmpty, read);
+                }
+            }
+            let rest = src.get(read..).unwrap_or_default();
+            let len = self.non_ascii_stretch(rest);
+            let stretch = rest.get(..len).unwrap_or(rest);
+            let is_last = last && len == rest.len();
+            let (res, n) = self
+                .inner
+                .decode_to_string_without_replacement(stretch, dst, is_last);
+            read += n;
+            self.fed += n as u64;
+            self.neutral = false;
+            if res != DecoderResult::InputEmpty {
+                return (res, read);
+            }
+            // Nothing is held back after a whole even stretch that ends in
+            // an ASCII unit (so no high surrogate waits), once the BOM check
+            // has seen its bytes.
+            self.neutral = self.fed >= 4
+                && self.fed.is_multiple_of(2)
+                && stretch
+                    .get(stretch.len().wrapping_sub(2)..)
+                    .and_then(|u| <[u8; 2]>::try_from(u).ok())
+                    .is_some_and(|u| self.ascii_unit(u));
+            if read == src.len() {
+                return (DecoderResult::InputEmpty, read);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +570,99 @@ mod tests {
         let d = decode(&utf16le("Proto  Dirección local\r\n", false), None);
         assert_eq!(d.encoding, TextEncoding::Utf16Le { bom: false });
         assert_eq!(d.text, "Proto  Dirección local\r\n");
+    }
+
+    /// Decodes `blocks` the way the pipeline's text stream does: the text
+    /// and the stream offsets of malformed sequences.
+    fn stream_decode(
+        mut next: impl FnMut(&[u8], &mut String, bool) -> (encoding_rs::DecoderResult, usize),
+        blocks: &[&[u8]],
+    ) -> (String, Vec<u64>) {
+        let mut out = String::new();
+        let mut bad = Vec::new();
+        let mut pos = 0u64;
+        for (i, block) in blocks.iter().enumerate() {
+            let last = i + 1 == blocks.len();
+            let mut src: &[u8] = block;
+            loop {
+                out.reserve(src.len() * 2 + 16);
+                let (res, read) = next(src, &mut out, last);
+                src = &src[read..];
+                pos += read as u64;
+                match res {
+                    encoding_rs::DecoderResult::InputEmpty => break,
+                    encoding_rs::DecoderResult::OutputFull => continue,
+                    encoding_rs::DecoderResult::Malformed(len, after) => {
+                        bad.push(pos - u64::from(len) - u64::from(after));
+                        out.push('\u{FFFD}');
+                    }
+                }
+            }
+        }
+        (out, bad)
+    }
+
+    #[test]
+    fn utf16_fast_path_is_encoding_rs_exactly() {
+        // Deterministic pseudo-random inputs mixing ASCII runs, BMP text,
+        // surrogate pairs, lone surrogates, BOMs and odd lengths, cut into
+        // blocks at arbitrary (also odd) offsets.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for case in 0..400 {
+            let big_endian = case % 4 == 3;
+            let mut units: Vec<u16> = Vec::new();
+            if rnd(2) == 0 {
+                units.push(0xFEFF);
+            }
+            for _ in 0..rnd(300) {
+                match rnd(10) {
+                    0 => units.push(0x4E2D),
+                    1 => units.extend([0xD83D, 0xDE00]),
+                    2 => units.push(0xD800 + rnd(0x400) as u16),
+                    3 => units.push(0xDC00 + rnd(0x400) as u16),
+                    4 => units.push(0xFEFF),
+                    5 => units.push(0x80 + rnd(0x80) as u16),
+                    _ => units.extend((0..rnd(40)).map(|_| 0x20 + rnd(0x5F) as u16)),
+                }
+            }
+            let mut bytes: Vec<u8> = units
+                .iter()
+                .flat_map(|u| {
+                    if big_endian {
+                        u.to_be_bytes()
+                    } else {
+                        u.to_le_bytes()
+                    }
+                })
+                .collect();
+            if rnd(3) == 0 {
+                bytes.push(b'x');
+            }
+            let mut cuts = vec![0, bytes.len()];
+            for _ in 0..rnd(6) {
+                cuts.push(rnd(bytes.len() as u64 + 1) as usize);
+            }
+            cuts.sort_unstable();
+            let blocks: Vec<&[u8]> = cuts.windows(2).map(|w| &bytes[w[0]..w[1]]).collect();
+            let e = if big_endian { UTF_16BE } else { UTF_16LE };
+            let mut reference = e.new_decoder_with_bom_removal();
+            let expected = stream_decode(
+                |s, d, l| reference.decode_to_string_without_replacement(s, d, l),
+                &blocks,
+            );
+            let mut ours = StreamDecoder::utf16(big_endian);
+            let got = stream_decode(
+                |s, d, l| ours.decode_to_string_without_replacement(s, d, l),
+                &blocks,
+            );
+            assert_eq!(got, expected, "case {case}");
+        }
     }
 
     #[test]

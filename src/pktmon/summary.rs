@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use crate::decode::common::parse_ip;
+use crate::decode::common::{find_str, parse_ip, rfind_str, split_str, trim};
 use crate::event::{Endpoint, Proto};
 
 /// What the decoded text says about one packet.
@@ -50,28 +50,43 @@ fn is_mac(s: &str) -> bool {
 }
 
 fn num_after(s: &str, key: &str) -> Option<u32> {
-    let i = s.find(key)?;
-    let rest = &s[i + key.len()..];
+    let i = find_str(s, key)?;
+    let rest = s.get(i + key.len()..)?;
     let end = rest
-        .find(|c: char| !c.is_ascii_digit())
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
         .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    rest.get(..end)?.parse().ok()
 }
 
 /// `IPv4 (0x0800)` → 0x0800.
 fn ethertype_in(s: &str) -> Option<u16> {
-    let i = s.find("(0x")?;
-    let rest = &s[i + 3..];
-    let end = rest.find(')')?;
-    u16::from_str_radix(&rest[..end], 16).ok()
+    let i = find_str(s, "(0x")?;
+    let rest = s.get(i + 3..)?;
+    let end = memchr::memchr(b')', rest.as_bytes())?;
+    u16::from_str_radix(rest.get(..end)?, 16).ok()
 }
 
 /// `192.168.0.1.443`, `192.168.0.1`, `fe80::1.546`, `ff02::1:2` → endpoint.
 pub fn parse_host_port(s: &str) -> Option<Endpoint> {
-    let s = s.trim();
-    if s.contains(':') {
-        if let Some((a, p)) = s.rsplit_once('.')
-            && let (Some(ip), Ok(port)) = (parse_ip(a), p.parse::<u16>())
+    let s = trim(s);
+    let b = s.as_bytes();
+    // One pass for what the forms are told apart by: a `:` (IPv6), the
+    // number of dots and where the last one is.
+    let (mut colon, mut dots, mut last_dot) = (false, 0usize, None);
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b':' => colon = true,
+            b'.' => (dots, last_dot) = (dots + 1, Some(i)),
+            _ => {}
+        }
+    }
+    if colon {
+        if let Some(dot) = last_dot
+            && let (Some(ip), Ok(port)) = (
+                s.get(..dot).and_then(parse_ip),
+                s.get(dot + 1..).unwrap_or_default().parse::<u16>(),
+            )
         {
             return Some(Endpoint::new(ip, port));
         }
@@ -81,17 +96,42 @@ pub fn parse_host_port(s: &str) -> Option<Endpoint> {
             port: None,
         });
     }
-    match s.matches('.').count() {
+    match dots {
         4 => {
-            let (a, p) = s.rsplit_once('.')?;
-            Some(Endpoint::new(parse_ip(a)?, p.parse().ok()?))
+            let dot = last_dot?;
+            let ip = ipv4(s.get(..dot)?)?;
+            Some(Endpoint::new(ip, s.get(dot + 1..)?.parse().ok()?))
         }
         3 => Some(Endpoint {
-            ip: Some(parse_ip(s)?),
+            ip: Some(ipv4(s)?),
             port: None,
         }),
         _ => None,
     }
+}
+
+/// [`parse_ip`] of text without a `:`: dotted quads of plain digits (what
+/// pktmon prints) are read in one pass; anything else (padding, a stray
+/// character) goes to `parse_ip`, so the result is always `parse_ip`'s.
+fn ipv4(s: &str) -> Option<IpAddr> {
+    let mut oct = [0u8; 4];
+    let (mut n, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &c in s.as_bytes() {
+        if c.is_ascii_digit() && digits < 3 {
+            value = value * 10 + u16::from(c - b'0');
+            digits += 1;
+        } else if c == b'.' && digits > 0 && n < 3 && value <= 255 {
+            oct[n] = value as u8;
+            (n, value, digits) = (n + 1, 0, 0);
+        } else {
+            return parse_ip(s);
+        }
+    }
+    if n == 3 && digits > 0 && value <= 255 {
+        oct[3] = value as u8;
+        return Some(IpAddr::V4(std::net::Ipv4Addr::from(oct)));
+    }
+    parse_ip(s)
 }
 
 /// Skips one balanced parenthetical at the start (`(tos 0x0, ttl 128, …) `).
@@ -122,7 +162,7 @@ pub fn parse(text: &str) -> Decoded {
         class: "other",
         ..Decoded::default()
     };
-    let mut s = text.trim();
+    let mut s = trim(text);
     // Drops repeat the `Drop: ` label (or its translation, `丢弃：`) on the
     // decoded line: a first word ending in a colon, other than `ip:`.
     if let Some(first) = s.split_whitespace().next()
@@ -180,7 +220,7 @@ pub fn parse(text: &str) -> Decoded {
             }
             rest = rest[tok.len()..].trim_start();
         }
-        if rest.contains("ethertype ") {
+        if find_str(rest, "ethertype ").is_some() {
             link_rest(rest, &mut d);
         } else if rest.starts_with("Data") {
             d.class = "802.11-data";
@@ -194,7 +234,7 @@ pub fn parse(text: &str) -> Decoded {
         return d;
     }
     // Brief/no-ethernet forms: straight `SRC > DST: …`.
-    if s.contains(" > ") {
+    if find_str(s, " > ").is_some() {
         network(s, &mut d);
     }
     d
@@ -203,12 +243,12 @@ pub fn parse(text: &str) -> Decoded {
 /// After the MACs: `, ethertype IPv4 (0x0800), length 66: rest`, possibly
 /// with an 802.1Q tag, or an LLC/SNAP header on Wi-Fi.
 fn link_rest(s: &str, d: &mut Decoded) {
-    let Some(et) = s.find("ethertype ") else {
+    let Some(et) = find_str(s, "ethertype ") else {
         return;
     };
     let s = &s[et..];
     d.ethertype = ethertype_in(s);
-    let Some(colon) = s.find(": ") else {
+    let Some(colon) = find_str(s, ": ") else {
         d.frame_len = num_after(s, "length ");
         return;
     };
@@ -217,10 +257,10 @@ fn link_rest(s: &str, d: &mut Decoded) {
     // 802.1Q: `vlan 10, p 0, ethertype IPv4 (0x0800), rest`.
     if let Some(v) = rest.strip_prefix("vlan ") {
         d.vlan = num_after(v, "").and_then(|n| u16::try_from(n).ok());
-        if let Some(i) = v.find("ethertype ") {
+        if let Some(i) = find_str(v, "ethertype ") {
             let inner = &v[i..];
             d.ethertype = ethertype_in(inner);
-            rest = match inner.find("), ") {
+            rest = match find_str(inner, "), ") {
                 Some(j) => &inner[j + 3..],
                 None => "",
             };
@@ -236,9 +276,7 @@ fn link_rest(s: &str, d: &mut Decoded) {
 fn arp(s: &str, d: &mut Decoded) {
     d.proto = Some(Proto::Arp);
     d.class = "arp";
-    d.payload_len = s
-        .rfind("length ")
-        .and_then(|i| num_after(&s[i..], "length "));
+    d.payload_len = rfind_str(s, "length ").and_then(|i| num_after(&s[i..], "length "));
     let ip_of = |t: &str| t.split([' ', ',']).next().and_then(parse_ip);
     if let Some(r) = s.strip_prefix("Request who-has ") {
         d.detail = Some("request".into());
@@ -246,7 +284,7 @@ fn arp(s: &str, d: &mut Decoded) {
             ip: Some(ip),
             port: None,
         });
-        if let Some(i) = r.find(" tell ") {
+        if let Some(i) = find_str(r, " tell ") {
             d.src = ip_of(&r[i + 6..]).map(|ip| Endpoint {
                 ip: Some(ip),
                 port: None,
@@ -266,11 +304,11 @@ fn arp(s: &str, d: &mut Decoded) {
 /// `[(ip header)] SRC > DST: transport`.
 fn network(s: &str, d: &mut Decoded) {
     let s = skip_paren(s);
-    let Some(gt) = s.find(" > ") else {
+    let Some(gt) = find_str(s, " > ") else {
         return;
     };
     let after = &s[gt + 3..];
-    let (dst_txt, l4) = match after.find(": ") {
+    let (dst_txt, l4) = match find_str(after, ": ") {
         Some(c) => (&after[..c], after[c + 2..].trim_start()),
         None => (after.trim_end_matches(':'), ""),
     };
@@ -286,7 +324,7 @@ fn network(s: &str, d: &mut Decoded) {
         d.proto = Some(Proto::Tcp);
         d.class = "tcp";
         d.tcp_flags = f.split(']').next().map(str::to_string);
-        for part in l4.split(", ") {
+        for part in split_str(l4, ", ") {
             if let Some(v) = part.strip_prefix("seq ") {
                 d.seq = v.split(':').next().and_then(|x| x.parse().ok());
             } else if let Some(v) = part.strip_prefix("ack ") {
@@ -317,7 +355,7 @@ fn network(s: &str, d: &mut Decoded) {
         d.class = "udp";
         if let Some(v) = l4.strip_prefix("UDP, length ") {
             d.payload_len = num_after(v, "");
-        } else if let Some(open) = l4.rfind(" (") {
+        } else if let Some(open) = rfind_str(l4, " (") {
             // DNS: `… A? name. (28)` — the UDP payload length.
             let tail = &l4[open + 2..];
             if tail.ends_with(')') {
@@ -334,9 +372,7 @@ fn icmp(l4: &str, d: &mut Decoded) {
         .trim_start_matches(',')
         .trim();
     d.detail = body.split(',').next().map(|x| x.trim().to_string());
-    d.payload_len = l4
-        .rfind("length ")
-        .and_then(|i| num_after(&l4[i..], "length "));
+    d.payload_len = rfind_str(l4, "length ").and_then(|i| num_after(&l4[i..], "length "));
 }
 
 #[cfg(test)]
