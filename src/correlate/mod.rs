@@ -168,27 +168,38 @@ fn state_name(s: &str) -> std::borrow::Cow<'static, str> {
     }
 }
 
-/// The most recent PktMon packet identities of a connection.
+/// The PktMon packet identities of a connection seen in the current and
+/// the previous correlation window. The appearances of one packet are
+/// logged together, a few lines apart, so two windows (up to 100,000
+/// events) cover them; older identities are forgotten, which bounds the
+/// memory by the window size rather than by the packets of a long flow
+/// (a count per flow kept thousands of identities of every flow: 1 GiB of
+/// PktMon text held 117 MB more than 100 MiB did).
 #[derive(Debug, Clone, Default)]
 struct PktmonSeen {
-    set: std::collections::HashSet<(u32, u64, u32)>,
-    fifo: std::collections::VecDeque<(u32, u64, u32)>,
+    window: u64,
+    current: std::collections::HashSet<(u32, u64, u32)>,
+    previous: std::collections::HashSet<(u32, u64, u32)>,
 }
 
 impl PktmonSeen {
-    const KEEP: usize = 4096;
-    /// Whether `k` is new; remembers it.
-    fn insert(&mut self, k: (u32, u64, u32)) -> bool {
-        if !self.set.insert(k) {
-            return false;
+    /// Whether `k` is new in window `window`; remembers it.
+    fn insert(&mut self, k: (u32, u64, u32), window: u64) -> bool {
+        if window != self.window {
+            if window == self.window + 1 {
+                self.previous = std::mem::take(&mut self.current);
+            } else {
+                self.previous.clear();
+                self.current.clear();
+            }
+            self.window = window;
         }
-        self.fifo.push_back(k);
-        if self.fifo.len() > Self::KEEP
-            && let Some(old) = self.fifo.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
+        !self.previous.contains(&k) && self.current.insert(k)
+    }
+
+    /// Whether it remembers nothing a window from `window` on can match.
+    fn stale(&self, window: u64) -> bool {
+        self.window + 2 <= window
     }
 }
 
@@ -922,6 +933,14 @@ impl Correlator {
         b.s.a.order = order;
         b.join_afd();
         let Builder { s, .. } = b;
+        let now = s.windows;
+        for c in s.a.connections.live_indexes() {
+            if let Some(conn) = s.a.connections.get_mut(c as usize)
+                && conn.pktmon_seen.as_ref().is_some_and(|p| p.stale(now + 1))
+            {
+                conn.pktmon_seen = None;
+            }
+        }
         s.drops.add_window(d, &s.a);
         s.retire_idle()?;
         s.windows += 1;
@@ -1585,6 +1604,7 @@ impl Builder<'_> {
 
     fn packet(&mut self, r: EvRef, ev: &Event) {
         let key = self.s.a.key_of(r);
+        let window = self.s.windows;
         let Some((c, sent)) = self.packet_conn(ev, key) else {
             return;
         };
@@ -1598,7 +1618,7 @@ impl Builder<'_> {
             && !conn
                 .pktmon_seen
                 .get_or_insert_with(Box::default)
-                .insert((ev.source.file, g, n))
+                .insert((ev.source.file, g, n), window)
         {
             if ev.kind == Kind::PacketDrop {
                 conn.drops += 1;

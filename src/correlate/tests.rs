@@ -375,3 +375,17 @@ fn spill_reads_records_from_the_file_and_the_write_buffer() {
     assert_eq!(both.len(), 6);
     assert!(s.read(s.len, 1).is_err());
 }
+
+#[test]
+fn pktmon_identities_are_remembered_for_two_windows() {
+    let mut seen = PktmonSeen::default();
+    let k = (0, 7, 1);
+    assert!(seen.insert(k, 0));
+    assert!(!seen.insert(k, 0), "a second appearance in the same window");
+    assert!(!seen.insert(k, 1), "an appearance in the next window");
+    assert!(seen.insert((0, 7, 2), 1));
+    assert!(!seen.stale(2) && seen.stale(3));
+    // Two windows on, the packet is forgotten: its identity counts again.
+    assert!(seen.insert(k, 3));
+    assert!(seen.previous.is_empty() && seen.current.len() == 1);
+}
