@@ -420,10 +420,10 @@ pub struct Retired {
 /// A retired connections.csv record: (offset in the spill, connection
 /// index, length), packed into 16 bytes.
 #[derive(Debug, Clone, Copy)]
-struct RowRef {
-    offset: u64,
-    index: u32,
-    len: u32,
+pub struct RowRef {
+    pub offset: u64,
+    pub index: u32,
+    pub len: u32,
 }
 
 impl std::fmt::Debug for Retired {
@@ -456,15 +456,16 @@ impl Retired {
         self.rows.is_empty()
     }
 
-    /// The retired records as (connection index, offset, length), by index.
-    pub fn records(&self) -> Vec<(u32, u64, u32)> {
-        let mut v: Vec<(u32, u64, u32)> = self
-            .rows
-            .iter()
-            .map(|r| (r.index, r.offset, r.len))
-            .collect();
-        v.sort_unstable_by_key(|r| r.0);
-        v
+    /// The retired records by connection index: borrowed once the
+    /// analysis is finished (which sorts them in place), else a sorted copy.
+    pub fn records(&self) -> std::borrow::Cow<'_, [RowRef]> {
+        if self.rows.is_sorted_by_key(|r| r.index) {
+            std::borrow::Cow::Borrowed(&self.rows)
+        } else {
+            let mut v = self.rows.clone();
+            v.sort_unstable_by_key(|r| r.index);
+            std::borrow::Cow::Owned(v)
+        }
     }
 
     /// Reads one record back.
@@ -472,16 +473,26 @@ impl Retired {
         self.rows_spill.read(offset, len as usize)
     }
 
-    /// The retired connections' rule (f) facts, read back from their spill.
-    pub fn periodic_starts(&self) -> std::io::Result<Vec<findings::PeriodicStart>> {
-        let len = findings::PeriodicStart::RECORD_LEN;
-        let all = self
-            .periodic_spill
-            .read(0, self.periodic_spill.len as usize)?;
-        Ok(all
-            .chunks_exact(len)
-            .filter_map(findings::PeriodicStart::decode)
-            .collect())
+    /// The retired connections' rule (f) facts, read back from their spill
+    /// a block at a time (the whole spill is 47 bytes per connection).
+    pub fn for_each_periodic_start(
+        &self,
+        mut f: impl FnMut(findings::PeriodicStart),
+    ) -> std::io::Result<()> {
+        const RECORDS_PER_READ: u64 = 4096;
+        let len = findings::PeriodicStart::RECORD_LEN as u64;
+        let total = self.periodic_spill.len / len * len;
+        let mut at = 0;
+        while at < total {
+            let n = (total - at).min(RECORDS_PER_READ * len);
+            let block = self.periodic_spill.read(at, n as usize)?;
+            block
+                .chunks_exact(len as usize)
+                .filter_map(findings::PeriodicStart::decode)
+                .for_each(&mut f);
+            at += n;
+        }
+        Ok(())
     }
 }
 
@@ -1046,6 +1057,9 @@ impl Correlator {
             }
         }
         self.attribute_fallbacks();
+        // connections.csv is written in index order: sorting here, in
+        // place, spares a copy of the index (16 bytes a retired connection).
+        self.a.retired.rows.sort_unstable_by_key(|r| r.index);
         let drops = std::mem::take(&mut self.drops);
         self.a.drops = drops.finish(&self.a);
         self.a.findings = findings::find(&self.a);

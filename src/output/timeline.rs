@@ -72,9 +72,9 @@ pub fn write_connections<W: Write>(
             Some(c) => connection_record(c, d, a, tz)?,
             None => {
                 // Both walk in index order.
-                while next_retired.next_if(|r| (r.0 as usize) < i).is_some() {}
-                match next_retired.next_if(|r| r.0 as usize == i) {
-                    Some((_, off, len)) => a.retired.read(*off, *len)?,
+                while next_retired.next_if(|r| (r.index as usize) < i).is_some() {}
+                match next_retired.next_if(|r| r.index as usize == i) {
+                    Some(r) => a.retired.read(r.offset, r.len)?,
                     None => continue,
                 }
             }
