@@ -8,27 +8,10 @@
 //! multi-event packets, Wi-Fi metadata and VMSwitch records; and, for a
 //! share of the events, frames with random bytes or cut short.
 use etwnet::etl::testutil::{
-    EtlWriter, TestEvent, ndis_fragment_payload, ndis_vmswitch_payload, ndis_wifi_metadata_payload,
-    pktmon_packet_payload,
+    EtlWriter, TestEvent, XorShift as Rng, ndis_fragment_payload, ndis_vmswitch_payload,
+    ndis_wifi_metadata_payload, pktmon_packet_payload,
 };
 use etwnet::etl::{ndiscap, pktmon};
-
-/// xorshift64: deterministic, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn ipv4_header(rng: &mut Rng, proto: u8, l4_len: usize) -> Vec<u8> {
     let total = (20 + l4_len) as u16;
@@ -43,7 +26,7 @@ fn ipv4_header(rng: &mut Rng, proto: u8, l4_len: usize) -> Vec<u8> {
             0 => [10, 0, 0, rng.below(256) as u8],
             1 => [224, 0, 0, 251],
             2 => [255, 255, 255, 255],
-            _ => (rng.next() as u32).to_be_bytes(),
+            _ => (rng.next_u64() as u32).to_be_bytes(),
         };
         h.extend_from_slice(&a);
     }
@@ -53,13 +36,13 @@ fn ipv4_header(rng: &mut Rng, proto: u8, l4_len: usize) -> Vec<u8> {
 fn ipv6_address(rng: &mut Rng) -> [u8; 16] {
     let mut groups = [0u16; 8];
     match rng.below(5) {
-        0 => groups = [0xfe80, 0, 0, 0, rng.next() as u16, 0, 0, 1],
+        0 => groups = [0xfe80, 0, 0, 0, rng.next_u64() as u16, 0, 0, 1],
         1 => groups = [0xff02, 0, 0, 0, 0, 0, 0, 0x16],
-        2 => groups = [0, 0, 0, 0, 0, 0xffff, 0xc0a8, rng.next() as u16],
+        2 => groups = [0, 0, 0, 0, 0, 0xffff, 0xc0a8, rng.next_u64() as u16],
         3 => groups = [0, 0, 0, 0, 0, 0, 0, 0],
         _ => {
             for g in &mut groups {
-                let r = rng.next();
+                let r = rng.next_u64();
                 *g = if r & 1 == 0 { 0 } else { (r >> 8) as u16 };
             }
         }
@@ -102,13 +85,13 @@ fn transport(rng: &mut Rng, v6: bool) -> (u8, Vec<u8>) {
     match rng.below(4) {
         0 | 1 => {
             let mut t = Vec::new();
-            t.extend_from_slice(&(rng.next() as u16).to_be_bytes());
+            t.extend_from_slice(&(rng.next_u64() as u16).to_be_bytes());
             t.extend_from_slice(&[0x01, 0xBB]);
-            t.extend_from_slice(&(rng.next() as u32).to_be_bytes());
-            t.extend_from_slice(&(rng.next() as u32).to_be_bytes());
+            t.extend_from_slice(&(rng.next_u64() as u32).to_be_bytes());
+            t.extend_from_slice(&(rng.next_u64() as u32).to_be_bytes());
             let off = if rng.below(5) == 0 { 0x80 } else { 0x50 };
-            t.extend_from_slice(&[off, rng.next() as u8]);
-            t.extend_from_slice(&(rng.next() as u16).to_be_bytes());
+            t.extend_from_slice(&[off, rng.next_u64() as u8]);
+            t.extend_from_slice(&(rng.next_u64() as u16).to_be_bytes());
             t.extend_from_slice(&[0, 0, 0, 0]);
             t.extend({
                 let n = rng.below(40) as usize;
@@ -122,7 +105,7 @@ fn transport(rng: &mut Rng, v6: bool) -> (u8, Vec<u8>) {
                 rng.bytes(n)
             };
             let mut t = Vec::new();
-            t.extend_from_slice(&(rng.next() as u16).to_be_bytes());
+            t.extend_from_slice(&(rng.next_u64() as u16).to_be_bytes());
             t.extend_from_slice(&[0x00, 0x35]);
             t.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
             t.extend_from_slice(&[0, 0]);
@@ -191,7 +174,7 @@ fn frame(rng: &mut Rng, link: u16) -> Vec<u8> {
             let mut f = rng.bytes(12);
             if rng.below(5) == 0 {
                 f.extend_from_slice(&[0x81, 0x00]);
-                f.extend_from_slice(&(rng.next() as u16).to_be_bytes());
+                f.extend_from_slice(&(rng.next_u64() as u16).to_be_bytes());
             }
             f.extend_from_slice(&ethertype.to_be_bytes());
             f
@@ -226,17 +209,8 @@ fn main() {
     for i in 0..n {
         let cpu = (i % 2) as u32;
         let raw_ts = w.start_raw + 10 * i as i64;
-        let ev = |provider, id, keyword, payload| TestEvent {
-            cpu,
-            raw_ts,
-            provider,
-            id,
-            version: 0,
-            keyword,
-            pid: 4,
-            tid: 100 + cpu,
-            payload,
-            ext: Vec::new(),
+        let ev = |provider, id, keyword, payload| {
+            TestEvent::new(cpu, raw_ts, provider, id, keyword, payload)
         };
         match rng.below(10) {
             0..=6 => {
@@ -253,18 +227,18 @@ fn main() {
                     _ => 160,
                 };
                 let reason = if rng.below(3) == 0 {
-                    rng.next() as u32
+                    rng.next_u64() as u32
                 } else {
                     rng.below(300) as u32
                 };
                 let location = if rng.below(2) == 0 {
                     0xE000_0000 | rng.below(0x5000) as u32
                 } else {
-                    rng.next() as u32
+                    rng.next_u64() as u32
                 };
                 let payload = pktmon_packet_payload(
-                    rng.next() >> rng.below(64),
-                    rng.next() as u16,
+                    rng.next_u64() >> rng.below(64),
+                    rng.next_u64() as u16,
                     rng.below(20) as u16,
                     rng.below(9) as u16,
                     ptype,
@@ -338,7 +312,7 @@ fn main() {
                     "Synthetic",
                     rng.below(3) as u32,
                     rng.below(5) as u16,
-                    rng.next() as u32,
+                    rng.next_u64() as u32,
                     &f,
                 );
                 w.push(ev(

@@ -720,14 +720,11 @@ mod tests {
             Zone::Offset(-6000),
             Zone::Offset(i16::MIN),
         ];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rng = crate::etl::testutil::XorShift(0x9E37_79B9_7F4A_7C15);
         // i64 nanoseconds span the years 1677-2262.
         let mut nanos = vec![0, -1, 1, 99, 100, i64::MIN, i64::MAX, i64::MIN + 1];
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let n = x as i64;
+            let n = rng.next_u64() as i64;
             nanos.push(n);
             nanos.push(n - n % 100);
         }

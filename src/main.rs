@@ -247,11 +247,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let names: std::cell::RefCell<Vec<String>> = Default::default();
             let mut failed: Option<anyhow::Error> = None;
             enum Rows {
-                Csv(Box<output::EventsCsv<Box<dyn Write>>>),
+                Csv(Box<output::CsvRows<Box<dyn Write>>>),
                 Jsonl(Box<dyn Write>),
             }
             let mut rows = match format {
-                EventsFormat::Csv => Rows::Csv(Box::new(output::EventsCsv::new(out))),
+                EventsFormat::Csv => Rows::Csv(Box::new(output::CsvRows::new(out))),
                 EventsFormat::Jsonl => Rows::Jsonl(out),
             };
             let decoded = in_pool(&cfg, |run| {
@@ -304,7 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 let (p, f) = output::timeline::create_in(&output, "events.csv")?;
                 let w: Box<dyn Write + Send> = Box::new(f);
-                (Some(output::timeline::EventRows::new(w)), Some(p))
+                (Some(output::CsvRows::new(w)), Some(p))
             };
             let streamed = analyze_streaming(&cfg, events_out)?;
             let (decoded, analysis) = (streamed.decoded, streamed.analysis);

@@ -23,7 +23,7 @@ use crate::pipeline::{self, Decoded, FileReport, RunOptions};
 pub const DEFAULT_WINDOW_EVENTS: usize = 50_000;
 
 /// Where a window's events.csv rows go.
-pub type EventRowsWriter<'w> = crate::output::timeline::EventRows<Box<dyn Write + Send + 'w>>;
+pub type EventRowsWriter<'w> = crate::output::CsvRows<Box<dyn Write + Send + 'w>>;
 
 /// The correlating side: owns the correlator and the events.csv writer,
 /// and runs on its own thread so correlation overlaps decoding.

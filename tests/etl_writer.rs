@@ -21,18 +21,14 @@ fn packet(cpu: u32, raw_ts: i64, group: u64, dir_tag: u16, drop: bool) -> TestEv
         group as u32,
     );
     let (reason, location) = if drop { (1204, 0xE000_4704) } else { (0, 0) };
-    TestEvent {
+    TestEvent::new(
         cpu,
         raw_ts,
-        provider: pktmon::PROVIDER,
-        id: if drop { 170 } else { 160 },
-        version: 0,
-        keyword: 0x10,
-        pid: 4,
-        tid: 100 + cpu,
-        payload: pktmon_packet_payload(group, 1, 1, dir_tag, 1, 7, 1, reason, location, 60, &frame),
-        ext: Vec::new(),
-    }
+        pktmon::PROVIDER,
+        if drop { 170 } else { 160 },
+        0x10,
+        pktmon_packet_payload(group, 1, 1, dir_tag, 1, 7, 1, reason, location, 60, &frame),
+    )
 }
 
 /// `n` packets spread round-robin over `cpus`, timestamps interleaved so

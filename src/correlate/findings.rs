@@ -146,9 +146,8 @@ impl PeriodicStart {
     /// (tag, file, line); little-endian.
     pub fn encode(&self, out: &mut [u8; Self::RECORD_LEN]) {
         use crate::event::Proto;
-        let mut w = Vec::with_capacity(Self::RECORD_LEN);
-        w.extend_from_slice(&self.index.to_le_bytes());
-        let (tag, n) = match self.proto {
+        use std::io::Write;
+        let (proto_tag, n) = match self.proto {
             Proto::Tcp => (0u8, 0u8),
             Proto::Udp => (1, 0),
             Proto::Icmp => (2, 0),
@@ -156,29 +155,30 @@ impl PeriodicStart {
             Proto::Arp => (4, 0),
             Proto::Other(n) => (5, n),
         };
-        w.extend_from_slice(&[tag, n]);
-        match self.remote.ip {
-            None => w.extend_from_slice(&[0u8; 17]),
+        let (ip_tag, ip) = match self.remote.ip {
+            None => (0u8, [0u8; 16]),
             Some(std::net::IpAddr::V4(ip)) => {
-                w.push(4);
-                w.extend_from_slice(&ip.octets());
-                w.extend_from_slice(&[0u8; 12]);
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&ip.octets());
+                (4, b)
             }
-            Some(std::net::IpAddr::V6(ip)) => {
-                w.push(6);
-                w.extend_from_slice(&ip.octets());
-            }
-        }
-        w.push(u8::from(self.remote.port.is_some()));
-        w.extend_from_slice(&self.remote.port.unwrap_or(0).to_le_bytes());
-        w.extend_from_slice(&self.first_key.to_le_bytes());
-        let (tag, file, line) = self
+            Some(std::net::IpAddr::V6(ip)) => (6, ip.octets()),
+        };
+        let (ev_tag, file, line) = self
             .first_event
             .map_or((0u8, 0, 0), |s| (1, s.file, s.line));
-        w.push(tag);
-        w.extend_from_slice(&file.to_le_bytes());
-        w.extend_from_slice(&line.to_le_bytes());
-        out.copy_from_slice(&w);
+        // The parts add up to RECORD_LEN, so the writes cannot run out.
+        let mut w: &mut [u8] = out;
+        let _ = w
+            .write_all(&self.index.to_le_bytes())
+            .and_then(|()| w.write_all(&[proto_tag, n, ip_tag]))
+            .and_then(|()| w.write_all(&ip))
+            .and_then(|()| w.write_all(&[u8::from(self.remote.port.is_some())]))
+            .and_then(|()| w.write_all(&self.remote.port.unwrap_or(0).to_le_bytes()))
+            .and_then(|()| w.write_all(&self.first_key.to_le_bytes()))
+            .and_then(|()| w.write_all(&[ev_tag]))
+            .and_then(|()| w.write_all(&file.to_le_bytes()))
+            .and_then(|()| w.write_all(&line.to_le_bytes()));
     }
 
     /// Reads a record written by [`PeriodicStart::encode`].

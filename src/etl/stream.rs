@@ -845,7 +845,7 @@ mod tests {
         for i in (n / 2..n).step_by(5) {
             let cpu = (i % u64::from(cpus)) as u32;
             let ts = t0 + (i as i64 / 2) * 37 + 3;
-            w.push(event(
+            w.push(TestEvent::new(
                 cpu,
                 ts,
                 DESCRIBED,
@@ -884,28 +884,6 @@ mod tests {
         w
     }
 
-    fn event(
-        cpu: u32,
-        raw_ts: i64,
-        provider: Guid,
-        id: u16,
-        keyword: u64,
-        payload: Vec<u8>,
-    ) -> TestEvent {
-        TestEvent {
-            cpu,
-            raw_ts,
-            provider,
-            id,
-            version: 0,
-            keyword,
-            pid: 4,
-            tid: 100 + cpu,
-            payload,
-            ext: Vec::new(),
-        }
-    }
-
     /// PktMon packets (some dropped) over `cpus` CPUs with interleaved
     /// timestamps and equal-timestamp ties across CPUs, events of a provider
     /// without a decoder (more than `MAX_DIAGNOSTICS` of them, so the
@@ -935,7 +913,7 @@ mod tests {
                 60,
                 &frame,
             );
-            w.push(event(
+            w.push(TestEvent::new(
                 cpu,
                 ts,
                 pktmon::PROVIDER,
@@ -944,7 +922,14 @@ mod tests {
                 payload,
             ));
             if i % 3 != 1 {
-                w.push(event(cpu, ts + 1, OTHER_PROVIDER, 7, 0, vec![1, 2, 3, 4]));
+                w.push(TestEvent::new(
+                    cpu,
+                    ts + 1,
+                    OTHER_PROVIDER,
+                    7,
+                    0,
+                    vec![1, 2, 3, 4],
+                ));
             }
             if i % 25 == 0 {
                 // A three-fragment NDIS packet on one thread, interleaved
@@ -955,7 +940,7 @@ mod tests {
                 let kw = [ndiscap::KW_PACKET_START, 0, ndiscap::KW_PACKET_END];
                 let last = if i % 100 == 0 { 2 } else { 3 }; // some never end
                 for (k, part) in [a, b, c].iter().enumerate().take(last) {
-                    w.push(event(
+                    w.push(TestEvent::new(
                         cpu,
                         ts + 2 + k as i64,
                         ndiscap::PROVIDER,

@@ -28,6 +28,53 @@ pub struct TestEvent {
     pub ext: Vec<(u16, Vec<u8>)>,
 }
 
+impl TestEvent {
+    /// An event of `provider`/`id` logged by PID 4 on thread `100 + cpu`,
+    /// version 0, no extended data.
+    pub fn new(
+        cpu: u32,
+        raw_ts: i64,
+        provider: Guid,
+        id: u16,
+        keyword: u64,
+        payload: Vec<u8>,
+    ) -> TestEvent {
+        TestEvent {
+            cpu,
+            raw_ts,
+            provider,
+            id,
+            version: 0,
+            keyword,
+            pid: 4,
+            tid: 100 + cpu,
+            payload,
+            ext: Vec::new(),
+        }
+    }
+}
+
+/// xorshift64: a small deterministic generator for tests and generated
+/// captures (no dependency).
+#[derive(Debug, Clone)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A value below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
 /// Builds an `.etl` file in memory.
 #[derive(Debug, Clone)]
 pub struct EtlWriter {

@@ -109,69 +109,9 @@ impl<const N: usize> TextOut for AsciiBuf<N> {
     }
 }
 
-/// "00" to "99": two digits per division when rendering decimals.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// The decimal digits of `v`, right-aligned in a buffer: (buffer, start).
-fn decimal_digits(mut v: u64) -> ([u8; 20], usize) {
-    let mut buf = [b'0'; 20];
-    // u64::MAX has 20 digits, so `start` never goes below 0.
-    let mut start = buf.len();
-    // Eight digits per 64-bit division, then pairs in 32-bit arithmetic.
-    while v >= 100_000_000 && start >= 8 {
-        let mut chunk = (v % 100_000_000) as u32;
-        v /= 100_000_000;
-        for _ in 0..4 {
-            let pair = (chunk % 100) as usize * 2;
-            chunk /= 100;
-            start -= 2;
-            if let (Some(dst), Some(src)) = (
-                buf.get_mut(start..start + 2),
-                DIGIT_PAIRS.get(pair..pair + 2),
-            ) {
-                dst.copy_from_slice(src);
-            }
-        }
-    }
-    let mut v = v as u32; // below 10^8 now
-    while v >= 100 && start >= 2 {
-        let pair = (v % 100) as usize * 2;
-        v /= 100;
-        start -= 2;
-        if let (Some(dst), Some(src)) = (
-            buf.get_mut(start..start + 2),
-            DIGIT_PAIRS.get(pair..pair + 2),
-        ) {
-            dst.copy_from_slice(src);
-        }
-    }
-    if v >= 10 {
-        let pair = v as usize * 2;
-        start = start.saturating_sub(2);
-        if let (Some(dst), Some(src)) = (
-            buf.get_mut(start..start + 2),
-            DIGIT_PAIRS.get(pair..pair + 2),
-        ) {
-            dst.copy_from_slice(src);
-        }
-    } else {
-        start = start.saturating_sub(1);
-        if let Some(d) = buf.get_mut(start) {
-            *d = b'0' + v as u8;
-        }
-    }
-    (buf, start)
-}
-
 /// Appends `v` in decimal, as `{v}` does.
 pub fn push_u64(s: &mut impl TextOut, v: u64) {
-    let (buf, start) = decimal_digits(v);
-    s.ascii_run(buf.get(start..).unwrap_or_default());
+    s.text(itoa::Buffer::new().format(v));
 }
 
 /// `v` in decimal, as `v.to_string()` gives it, with exact capacity.
@@ -179,9 +119,7 @@ pub fn decimal(v: u64) -> String {
     if let Ok(small) = u16::try_from(v) {
         return decimal_u16(small);
     }
-    let (buf, start) = decimal_digits(v);
-    let digits = buf.get(start..).unwrap_or_default();
-    std::str::from_utf8(digits).map_or_else(|_| String::new(), String::from)
+    itoa::Buffer::new().format(v).to_string()
 }
 
 /// Most PktMon values are 16-bit: their digits are pushed most
@@ -338,17 +276,7 @@ pub fn push_endpoint(s: &mut impl TextOut, e: &Endpoint) {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift), so the comparisons
-    /// cover many values without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::etl::testutil::XorShift as Rng;
 
     #[test]
     fn decimals_match_display() {
@@ -368,7 +296,7 @@ mod tests {
         values.extend((0..=20).map(|e| 10u64.saturating_pow(e)));
         values.extend((1..=20).map(|e| 10u64.saturating_pow(e) - 1));
         for _ in 0..2000 {
-            let v = rng.next();
+            let v = rng.next_u64();
             values.push(v);
             values.push(v >> (v % 64));
         }
@@ -401,7 +329,7 @@ mod tests {
         let mut rng = Rng(12345);
         for v in [0u32, 1, 0xE000_460A, u32::MAX]
             .into_iter()
-            .chain((0..500).map(|_| rng.next() as u32))
+            .chain((0..500).map(|_| rng.next_u64() as u32))
         {
             let mut s = String::new();
             push_hex08_upper(&mut s, v);
@@ -431,7 +359,7 @@ mod tests {
         for _ in 0..5000 {
             let mut g = [0u16; 8];
             for x in &mut g {
-                let r = rng.next();
+                let r = rng.next_u64();
                 *x = if r & 1 == 0 { 0 } else { (r >> 8) as u16 };
             }
             addrs.push(Ipv6Addr::from(g));
@@ -447,12 +375,12 @@ mod tests {
     fn endpoints_match_display() {
         let mut rng = Rng(777);
         for _ in 0..1000 {
-            let r = rng.next();
+            let r = rng.next_u64();
             let ip = match r % 3 {
                 0 => None,
                 1 => Some(IpAddr::V4(Ipv4Addr::from((r >> 16) as u32))),
                 _ => Some(IpAddr::V6(Ipv6Addr::from(
-                    u128::from(rng.next()) << 64 | u128::from(r & 0xFFFF_0000_FFFF),
+                    u128::from(rng.next_u64()) << 64 | u128::from(r & 0xFFFF_0000_FFFF),
                 ))),
             };
             let port = (r & 4 != 0).then_some((r >> 40) as u16);

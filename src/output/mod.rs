@@ -13,9 +13,19 @@ pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// A pointer as Windows prints it (`0x8921DD28`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pointer(pub u64);
+
+impl std::fmt::Display for Pointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0x{:X}", self.0)
+    }
+}
+
 /// A pointer as Windows prints it.
 pub fn ptr(v: Option<u64>) -> String {
-    v.map(|p| format!("0x{p:X}")).unwrap_or_default()
+    v.map(|p| Pointer(p).to_string()).unwrap_or_default()
 }
 
 /// Timestamp in ISO 8601, shifted to UTC when `tz` declares the capture
@@ -69,28 +79,57 @@ const EVENT_COLUMNS: [&str; 29] = [
     "message",
 ];
 
-/// `events` CSV output, written batch by batch: the header goes with the
-/// first row (no events, no header).
-pub struct EventsCsv<W: Write> {
+/// A CSV file written batch by batch (events.csv window by window, `events`
+/// output file by file): the header goes with the first row (no rows, no
+/// header), as serde's header handling did.
+pub struct CsvRows<W: Write> {
     csv: csv::Writer<W>,
     header_written: bool,
 }
 
-impl<W: Write> EventsCsv<W> {
+impl<W: Write> CsvRows<W> {
     pub fn new(out: W) -> Self {
-        EventsCsv {
+        CsvRows {
             csv: csv::Writer::from_writer(out),
             header_written: false,
         }
+    }
+    /// The writer for the next row, after `columns` if no row came before.
+    fn row(&mut self, columns: &[&str]) -> csv::Result<&mut csv::Writer<W>> {
+        if !self.header_written {
+            self.csv.write_record(columns)?;
+            self.header_written = true;
+        }
+        Ok(&mut self.csv)
     }
     pub fn flush(&mut self) -> io::Result<()> {
         self.csv.flush()
     }
 }
 
+/// Writes `v` as a field (empty when absent), rendered in `scratch`.
+fn display_field<W: Write>(
+    w: &mut csv::Writer<W>,
+    scratch: &mut String,
+    v: Option<impl std::fmt::Display>,
+) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    scratch.clear();
+    if let Some(v) = v {
+        let _ = write!(scratch, "{v}");
+    }
+    w.write_field(scratch.as_str())
+}
+
 /// `name=value; …` of an event's extracted fields.
 pub fn fields_text(ev: &Event) -> String {
     let mut s = String::new();
+    push_fields_text(&mut s, ev);
+    s
+}
+
+/// Appends [`fields_text`] to `s`.
+fn push_fields_text(s: &mut String, ev: &Event) {
     for (i, (k, v)) in ev.fields.iter().enumerate() {
         if i > 0 {
             s.push_str("; ");
@@ -99,12 +138,11 @@ pub fn fields_text(ev: &Event) -> String {
         s.push('=');
         s.push_str(v);
     }
-    s
 }
 
 /// Writes events as CSV with a header row.
 pub fn write_events_csv<W: Write>(out: W, decoded: &Decoded, tz: Option<i16>) -> csv::Result<()> {
-    let mut w = EventsCsv::new(out);
+    let mut w = CsvRows::new(out);
     let names: Vec<&str> = decoded.files.iter().map(|f| f.name.as_str()).collect();
     for evs in &decoded.events {
         write_event_batch(&mut w, &names, evs, tz)?;
@@ -116,29 +154,20 @@ pub fn write_events_csv<W: Write>(out: W, decoded: &Decoded, tz: Option<i16>) ->
 /// Appends `events` CSV rows (the header comes with the writer's first
 /// row); `names` are the file names by file id.
 pub fn write_event_batch<W: Write, S: AsRef<str>>(
-    out: &mut EventsCsv<W>,
+    out: &mut CsvRows<W>,
     names: &[S],
     events: &[Event],
     tz: Option<i16>,
 ) -> csv::Result<()> {
-    use std::fmt::Write as _;
     // Field by field from borrowed text and one scratch buffer: a row
     // struct of owned Strings, serialized, cost ~11,000 instructions an
     // event.
-    let w = &mut out.csv;
     let mut scratch = String::with_capacity(256);
     let mut int = itoa::Buffer::new();
     for ev in events {
-        if !out.header_written {
-            w.write_record(EVENT_COLUMNS)?;
-            out.header_written = true;
-        }
+        let w = out.row(&EVENT_COLUMNS)?;
         let drop = ev.drop.as_ref();
-        scratch.clear();
-        if let Some(t) = ev.ts {
-            let _ = write!(scratch, "{}", local_zone(t, tz));
-        }
-        w.write_field(&scratch)?;
+        display_field(w, &mut scratch, ev.ts.map(|t| local_zone(t, tz)))?;
         w.write_field(
             names
                 .get(ev.source.file as usize)
@@ -156,21 +185,11 @@ pub fn write_event_batch<W: Write, S: AsRef<str>>(
         }
         w.write_field(ev.process_name.as_deref().unwrap_or(""))?;
         w.write_field(ev.proto.map_or("", |p| p.as_str()))?;
-        for e in [ev.local, ev.remote] {
-            scratch.clear();
-            if let Some(e) = e {
-                let _ = write!(scratch, "{e}");
-            }
-            w.write_field(&scratch)?;
-        }
+        display_field(w, &mut scratch, ev.local)?;
+        display_field(w, &mut scratch, ev.remote)?;
         w.write_field(ev.direction.map_or("", |d| d.as_str()))?;
-        for p in [ev.tcb, ev.endpoint] {
-            scratch.clear();
-            if let Some(p) = p {
-                let _ = write!(scratch, "0x{p:X}");
-            }
-            w.write_field(&scratch)?;
-        }
+        display_field(w, &mut scratch, ev.tcb.map(Pointer))?;
+        display_field(w, &mut scratch, ev.endpoint.map(Pointer))?;
         w.write_field(ev.bytes.map_or("", |v| int.format(v)))?;
         w.write_field(ev.state_from.as_deref().unwrap_or(""))?;
         w.write_field(ev.state_to.as_deref().unwrap_or(""))?;
@@ -180,20 +199,9 @@ pub fn write_event_batch<W: Write, S: AsRef<str>>(
             drop.and_then(|d| d.text.as_deref().or(d.name.as_deref()))
                 .unwrap_or(""),
         )?;
+        display_field(w, &mut scratch, drop.and_then(|d| d.location).map(Pointer))?;
         scratch.clear();
-        if let Some(p) = drop.and_then(|d| d.location) {
-            let _ = write!(scratch, "0x{p:X}");
-        }
-        w.write_field(&scratch)?;
-        scratch.clear();
-        for (i, (k, v)) in ev.fields.iter().enumerate() {
-            if i > 0 {
-                scratch.push_str("; ");
-            }
-            scratch.push_str(k);
-            scratch.push('=');
-            scratch.push_str(v);
-        }
+        push_fields_text(&mut scratch, ev);
         w.write_field(&scratch)?;
         w.write_field(&ev.message)?;
         w.write_record(None::<&[u8]>)?;

@@ -11,7 +11,7 @@ use crate::correlate::who::WhoAnswer;
 use crate::correlate::{Analysis, DropGroup};
 use crate::pipeline::Decoded;
 
-use super::{fields_text, local_zone, opt, ptr, ts_text};
+use super::{CsvRows, display_field, fields_text, local_zone, opt, ptr, ts_text};
 
 /// The columns of connections.csv, as [`ConnRow`] serializes them (a test
 /// checks they agree): written once, not serialized with every record.
@@ -176,25 +176,6 @@ const EVENT_COLUMNS: [&str; 13] = [
     "state", "text", "source",
 ];
 
-/// events.csv as it is written window by window: the header goes with the
-/// first row (no rows, no header).
-pub struct EventRows<W: Write> {
-    csv: csv::Writer<W>,
-    header_written: bool,
-}
-
-impl<W: Write> EventRows<W> {
-    pub fn new(out: W) -> Self {
-        EventRows {
-            csv: csv::Writer::from_writer(out),
-            header_written: false,
-        }
-    }
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.csv.flush()
-    }
-}
-
 /// A short description of an event for events.csv.
 fn short_text(ev: &crate::event::Event) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
@@ -230,7 +211,7 @@ pub fn write_events<W: Write>(
     a: &Analysis,
     tz: Option<i16>,
 ) -> csv::Result<()> {
-    let mut w = EventRows::new(out);
+    let mut w = CsvRows::new(out);
     write_event_rows(&mut w, d, a, tz)?;
     w.flush()?;
     Ok(())
@@ -240,29 +221,20 @@ pub fn write_events<W: Write>(
 /// (one window of a streaming run, or everything); the header is written
 /// with the writer's first row.
 pub fn write_event_rows<W: Write>(
-    rows: &mut EventRows<W>,
+    rows: &mut CsvRows<W>,
     d: &Decoded,
     a: &Analysis,
     tz: Option<i16>,
 ) -> csv::Result<()> {
-    use std::fmt::Write as _;
     // Fields are written one by one from borrowed text and one scratch
     // buffer: serializing a row struct of owned Strings cost ~5,000
     // instructions an event in allocations and serde bookkeeping.
-    let w = &mut rows.csv;
     let mut scratch = String::with_capacity(128);
     let mut int = itoa::Buffer::new();
     for &r in &a.order {
         let Some(ev) = a.event(d, r) else { continue };
-        if !rows.header_written {
-            w.write_record(EVENT_COLUMNS)?;
-            rows.header_written = true;
-        }
-        scratch.clear();
-        if let Some(t) = ev.ts {
-            let _ = write!(scratch, "{}", local_zone(t, tz));
-        }
-        w.write_field(&scratch)?;
+        let w = rows.row(&EVENT_COLUMNS)?;
+        display_field(w, &mut scratch, ev.ts.map(|t| local_zone(t, tz)))?;
         w.write_field(a.conn_id_of(r).unwrap_or(""))?;
         w.write_field(ev.layer.as_str())?;
         w.write_field(ev.kind.as_str())?;
@@ -276,13 +248,8 @@ pub fn write_event_rows<W: Write>(
             },
         }
         w.write_field(ev.proto.map_or("", |p| p.as_str()))?;
-        for e in [ev.local, ev.remote] {
-            scratch.clear();
-            if let Some(e) = e {
-                let _ = write!(scratch, "{e}");
-            }
-            w.write_field(&scratch)?;
-        }
+        display_field(w, &mut scratch, ev.local)?;
+        display_field(w, &mut scratch, ev.remote)?;
         w.write_field(ev.bytes.map_or("", |b| int.format(b)))?;
         match (&ev.state_from, &ev.state_to) {
             (Some(f), Some(t)) => {
