@@ -596,8 +596,8 @@ pub struct PacketInfo {
     pub summary: Option<String>,
 }
 
-/// Named fields of an event: (name, rendered value), in order.
-pub type Fields = Vec<(Cow<'static, str>, String)>;
+mod fields;
+pub use fields::Fields;
 
 /// One normalized event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -674,10 +674,7 @@ impl Event {
 
     /// The value of a named field, if the decoder extracted it.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.fields.find(name)
     }
 
     /// The PID to attribute this event to and how reliable it is.

@@ -198,7 +198,7 @@ mod tests {
         e.pid = Some(pid);
         e.process_name = Some(image.into());
         if !services.is_empty() {
-            e.fields.push(("services".into(), services.into()));
+            e.fields.push("services", services);
         }
         e
     }

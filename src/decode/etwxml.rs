@@ -415,7 +415,7 @@ struct Collected {
     event_name: Option<String>,
     event_guid: Option<String>,
     message: Option<String>,
-    fields: Vec<(Cow<'static, str>, String)>,
+    fields: crate::event::Fields,
 }
 
 /// The values of the attributes `names` (local names, any case; the first
@@ -570,7 +570,7 @@ fn on_tag(
             let [time, raw] = attrs(e, ["SystemTime", "RawTime"])?;
             c.system_time = time;
             if let Some(raw) = raw {
-                c.fields.push(("RawTime".into(), raw));
+                c.fields.push("RawTime", &raw);
             }
         }
         ("System", "Execution") => {
@@ -598,10 +598,11 @@ fn on_text_end(
     leaf: bool,
 ) {
     let t = || text.trim().to_string();
+    let trimmed = text.trim();
     if path.len() > 3 && path[1] == "UserData" {
         if leaf {
             let name = path[3..].join(".");
-            c.fields.push((name.into(), t()));
+            c.fields.push(name, trimmed);
         }
         return;
     }
@@ -616,9 +617,9 @@ fn on_text_end(
             let name = data_name
                 .take()
                 .unwrap_or_else(|| format!("Data{}", c.fields.len() + 1));
-            c.fields.push((name.into(), t()));
+            c.fields.push(name, trimmed);
         }
-        ("EventData", "Binary") => c.fields.push(("Binary".into(), t())),
+        ("EventData", "Binary") => c.fields.push("Binary", trimmed),
         ("RenderingInfo", "Message") => c.message = Some(t()),
         ("RenderingInfo", "Task") => c.rendered_task = Some(t()),
         ("RenderingInfo", "Opcode") => c.rendered_opcode = Some(t()),
@@ -761,7 +762,7 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
     if let Some(t) = &c.system_time {
         ev.ts = parse_system_time(t);
         if ev.ts.is_none() {
-            ev.fields.push(("SystemTime".into(), t.clone()));
+            ev.fields.push("SystemTime", t);
         }
     }
     let rendered = |s: &Option<String>| s.clone().filter(|t| !t.is_empty());
@@ -769,7 +770,7 @@ fn build_event(c: Collected, source: SourceRef) -> Result<Event, String> {
         .or_else(|| rendered(&c.rendered_opcode))
         .map(Cow::Owned);
     ev.message = c.message.unwrap_or_default();
-    ev.fields.extend(c.fields);
+    ev.fields.append(c.fields);
 
     if let Some(class) = kernel {
         let opcode_no = c
@@ -943,12 +944,8 @@ mod tests {
         let s = decode(x);
         let f = &s.events[0].fields;
         assert_eq!(
-            f,
-            &vec![
-                ("A".into(), "1".to_string()),
-                ("B.C".into(), "2".to_string()),
-                ("D".into(), String::new())
-            ]
+            f.iter().collect::<Vec<_>>(),
+            vec![("A", "1"), ("B.C", "2"), ("D", "")]
         );
     }
 

@@ -191,13 +191,13 @@ impl LineDecoder for NetmonDecoder {
         if is_hex_dump(t)
             && let Some(ev) = self.last_packet.and_then(|i| sink.events.get_mut(i))
         {
-            let hex: String = t.split("  ").next().unwrap_or("").trim().to_string();
-            match ev.fields.iter_mut().find(|(k, _)| k == "payload_hex") {
-                Some((_, v)) => {
-                    v.push(' ');
-                    v.push_str(&hex);
+            let hex = t.split("  ").next().unwrap_or("").trim();
+            match ev.fields.position("payload_hex") {
+                Some(i) => {
+                    let joined = format!("{} {hex}", ev.fields.value(i).unwrap_or_default());
+                    ev.fields.set(i, &joined);
                 }
-                None => ev.fields.push(("payload_hex".into(), hex)),
+                None => ev.fields.push("payload_hex", hex),
             }
             sink.parsed();
             return;
@@ -243,12 +243,12 @@ impl LineDecoder for NetmonDecoder {
             if let Err(note) = schema::apply_rendered(&mut ev, tag, message) {
                 sink.diag(line_no, LineClass::Parsed, note);
             }
-            ev.fields.push(("frame".into(), frame.to_string()));
+            ev.fields.push_display("frame", frame);
             for c in &time_cols {
-                ev.fields.push(("netmon_time".into(), c.to_string()));
+                ev.fields.push_display("netmon_time", c);
             }
             for (k, v) in ["netmon_source", "netmon_destination"].iter().zip(columns) {
-                ev.fields.push((k.to_string().into(), v.to_string()));
+                ev.fields.push_display(k.to_string(), v);
             }
             sink.event(ev);
             sink.parsed();
@@ -269,13 +269,13 @@ impl LineDecoder for NetmonDecoder {
         ev.header_pid = pid;
         ev.process_name = pname.map(str::to_string);
         ev.message = summary.to_string();
-        ev.fields.push(("frame".into(), frame.to_string()));
+        ev.fields.push_display("frame", frame);
         for c in &time_cols {
-            ev.fields.push(("netmon_time".into(), c.to_string()));
+            ev.fields.push_display("netmon_time", c);
         }
-        ev.fields.push(("source".into(), src.to_string()));
-        ev.fields.push(("destination".into(), dst.to_string()));
-        ev.fields.push(("protocol".into(), proto_name.to_string()));
+        ev.fields.push_display("source", src);
+        ev.fields.push_display("destination", dst);
+        ev.fields.push_display("protocol", proto_name);
         let host = |h: &str, port: Option<u16>| Endpoint {
             ip: parse_ip(h),
             port,

@@ -161,14 +161,14 @@ impl NetstatDecoder {
         };
         let mut ev = p.event;
         if !p.services.is_empty() {
-            ev.fields.push(("services".into(), p.services.join(",")));
+            ev.fields.push("services", &p.services.join(","));
         }
         if let Some(image) = p.image {
-            ev.fields.push(("image".into(), image.clone()));
+            ev.fields.push("image", &image);
             ev.process_name = Some(image);
         }
         if p.ownership_unavailable {
-            ev.fields.push(("ownership".into(), "unavailable".into()));
+            ev.fields.push("ownership", "unavailable");
         }
         sink.event(ev);
         sink.lines(LineClass::Parsed, p.lines);
@@ -262,18 +262,16 @@ fn parse_row(source: SourceRef, text: &str) -> Option<Event> {
     ev.pid = pid;
     ev.message = text.trim().to_string();
     if let Some(state) = state {
-        ev.fields.push(("state".into(), english_state(state)));
+        ev.fields.push("state", &english_state(state));
     }
     if let Some(pid) = pid {
-        ev.fields.push(("pid".into(), pid.to_string()));
+        ev.fields.push_display("pid", pid);
     }
     if !local_clean {
-        ev.fields
-            .push(("local_text".into(), toks.get(1)?.to_string()));
+        ev.fields.push("local_text", toks.get(1)?);
     }
     if !remote_clean {
-        ev.fields
-            .push(("remote_text".into(), toks.get(2)?.to_string()));
+        ev.fields.push("remote_text", toks.get(2)?);
     }
     Some(ev)
 }

@@ -323,17 +323,17 @@ impl PktmonTextDecoder {
             let extra = property_fields(&key, &value);
             match self.pending.as_mut() {
                 Some(p) if matches!(p.kind, PendingKind::Component(c) if c == id) => {
-                    p.ev.fields.push((key.into(), value));
-                    p.ev.fields.extend(extra);
+                    p.ev.fields.push(key, &value);
+                    p.ev.fields.extend_from(&extra);
                 }
                 _ => {
                     self.flush(sink);
                     let mut ev =
                         self.base_event(line_no, sink, Kind::PktmonComponent, provider, msg, ctx);
                     ev.event_id = Some(30);
-                    ev.fields.push(("Component".into(), id.to_string()));
-                    ev.fields.push((key.into(), value));
-                    ev.fields.extend(extra);
+                    ev.fields.push_display("Component", id);
+                    ev.fields.push(key, &value);
+                    ev.fields.extend_from(&extra);
                     sink.event(ev);
                 }
             }
@@ -351,9 +351,8 @@ impl PktmonTextDecoder {
                 20
             });
             let id = fields
-                .iter()
-                .find(|(k, _)| k == "Component")
-                .and_then(|(_, v)| v.parse().ok())
+                .find_exact("Component")
+                .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             ev.fields = fields;
             self.pending = Some(Pending {
@@ -425,7 +424,7 @@ impl PktmonTextDecoder {
                         Some((_, n)) if !n.is_empty() => n.clone(),
                         _ => format!("Column{i}"),
                     };
-                    ev.fields.push((name.into(), cell));
+                    ev.fields.push(name, &cell);
                 }
                 sink.event(ev);
                 sink.parsed();
@@ -586,17 +585,17 @@ impl FirstOf {
         })
     }
     /// Pushes `(name, value)` onto `fields`, noting its position.
-    fn push(&mut self, fields: &mut crate::event::Fields, name: Cow<'static, str>, value: String) {
+    fn push(&mut self, fields: &mut crate::event::Fields, name: Cow<'static, str>, value: &str) {
         if let Some(i) = Self::slot(&name)
             && let Some(first) = self.0.get_mut(i)
         {
             first.get_or_insert(fields.len());
         }
-        fields.push((name, value));
+        fields.push(name, value);
     }
     fn get<'f>(&self, fields: &'f crate::event::Fields, name: &str) -> Option<&'f str> {
         let at = (*self.0.get(Self::slot(name)?)?)?;
-        fields.get(at).map(|(_, v)| v.as_str())
+        fields.value(at)
     }
 }
 
@@ -672,7 +671,7 @@ fn parse_packet_header(
     };
     // Fields before PktGroupId: older NblParsed (120–150) or NblInfo (180/190).
     let items = split_items(body);
-    let mut fields: crate::event::Fields = Vec::with_capacity(items.len() + 4);
+    let mut fields = crate::event::Fields::with_capacity(items.len() + 4, body.len());
     let mut first = FirstOf::default();
     let mut older = false;
     let mut nblinfo = false;
@@ -682,7 +681,7 @@ fn parse_packet_header(
         let (k, v) = split_label_value(item);
         older |= k == "MAC Dest";
         nblinfo |= k == "TcpIpChecksum";
-        first.push(&mut fields, k.to_string().into(), v.to_string());
+        first.push(&mut fields, k.to_string().into(), v);
     }
     let template = if is_drop { T170 } else { T160 };
     let template: &[&str] = if groupless { &template[3..] } else { template };
@@ -691,16 +690,16 @@ fn parse_packet_header(
             continue;
         }
         if let Some((k, v)) = known_label(item) {
-            first.push(&mut fields, k.into(), v.to_string());
+            first.push(&mut fields, k.into(), v);
         } else if item.starts_with('%') {
             // 250/260 `%11 %12` tail: not rendered by this build.
-            first.push(&mut fields, "Context".into(), item.to_string());
+            first.push(&mut fields, "Context".into(), item);
         } else {
             // Translated label: the value is the last word; the name comes
             // from the template position.
             let value = item.split_whitespace().last().unwrap_or("");
             let name: &'static str = template.get(i).copied().unwrap_or("Field");
-            first.push(&mut fields, name.into(), value.to_string());
+            first.push(&mut fields, name.into(), value);
         }
     }
     ev.event_id = Some(match (is_drop, duplicate, groupless, older, nblinfo) {
@@ -799,8 +798,7 @@ fn direction_of(v: &str) -> Option<Direction> {
 /// Fills the pending packet from its decoded continuation lines.
 fn apply_decode(p: &mut Pending) {
     if p.hex_lines > 0 {
-        p.ev.fields
-            .push(("HexBytes".into(), p.hex_bytes.to_string()));
+        p.ev.fields.push_int("HexBytes", p.hex_bytes);
     }
     if p.decoded.is_empty() {
         return;
@@ -828,9 +826,9 @@ fn apply_decode(p: &mut Pending) {
     ev.proto = d.proto;
     ev.local = d.src;
     ev.remote = d.dst;
-    ev.fields.push(("Decoded".into(), d.class.to_string()));
+    ev.fields.push_display("Decoded", d.class);
     if let Some(x) = d.detail {
-        ev.fields.push(("Detail".into(), x));
+        ev.fields.push("Detail", &x);
     }
     if let Some(n) = d.payload_len {
         ev.bytes = Some(u64::from(n));
@@ -843,8 +841,7 @@ fn colon_fields(m: &str) -> crate::event::Fields {
         .filter_map(|item| {
             let (k, v) = item.split_once(':')?;
             let k = k.trim();
-            (!k.is_empty() && !k.contains(' '))
-                .then(|| (k.to_string().into(), v.trim().to_string()))
+            (!k.is_empty() && !k.contains(' ')).then(|| (k.to_string(), v.trim()))
         })
         .collect()
 }
@@ -861,7 +858,7 @@ fn parse_property(rest: &str) -> Option<(u32, String, String)> {
 
 /// Normalised extra fields for a property: `MAC` from PhysAddress, `ifIndex`.
 fn property_fields(key: &str, value: &str) -> crate::event::Fields {
-    let mut out = Vec::new();
+    let mut out = crate::event::Fields::new();
     if key.eq_ignore_ascii_case("PhysAddress") || key.eq_ignore_ascii_case("Physical Address") {
         let hex = value
             .trim()
@@ -872,13 +869,13 @@ fn property_fields(key: &str, value: &str) -> crate::event::Fields {
                 .filter_map(|i| hex.get(i * 2..i * 2 + 2))
                 .map(str::to_ascii_uppercase)
                 .collect();
-            out.push(("MAC".into(), parts.join("-")));
+            out.push("MAC", &parts.join("-"));
         } else if value.len() == 17 {
-            out.push(("MAC".into(), value.to_ascii_uppercase().replace(':', "-")));
+            out.push("MAC", &value.to_ascii_uppercase().replace(':', "-"));
         }
     }
     if key == "IfIndex" {
-        out.push(("ifIndex".into(), value.to_string()));
+        out.push("ifIndex", value);
     }
     out
 }
@@ -902,16 +899,15 @@ fn parse_component(m: &str) -> Option<crate::event::Fields> {
         .split_once(", Name ")
         .or_else(|| rest.split_once(",Name "))?;
     let (name, desc) = rest.split_once(", ").unwrap_or((rest, ""));
-    let mut f = vec![
-        ("Component".into(), id.to_string()),
-        ("Type".into(), ty.trim().to_string()),
-        ("Name".into(), name.trim().trim_end_matches(',').to_string()),
-        ("Description".into(), desc.trim().to_string()),
-    ];
+    let mut f = crate::event::Fields::with_capacity(5, m.len());
+    f.push_int("Component", id);
+    f.push("Type", ty.trim());
+    f.push("Name", name.trim().trim_end_matches(','));
+    f.push("Description", desc.trim());
     if m.starts_with("Component added") {
-        f.push(("Event".into(), "added".into()));
+        f.push("Event", "added");
     } else if m.starts_with("Component removed") {
-        f.push(("Event".into(), "removed".into()));
+        f.push("Event", "removed");
     }
     Some(f)
 }
@@ -919,7 +915,8 @@ fn parse_component(m: &str) -> Option<crate::event::Fields> {
 /// `Component 52, [Edge Lower, Edge Id 1, ]Direction In = Rx , Packets In 0,
 /// Bytes In 0, Direction Out = Tx , Packets Out 0, Bytes Out 0`.
 fn counter_fields(rest: &str, counter: &str) -> crate::event::Fields {
-    let mut f = vec![("Counter".into(), counter.to_string())];
+    let mut f = crate::event::Fields::with_capacity(8, rest.len());
+    f.push("Counter", counter);
     let (mut tag_in, mut tag_out) = ("Rx".into(), "Tx".to_string());
     let (packets, bytes) = if counter == "Drop" {
         ("Drops", "Drop Bytes")
@@ -928,26 +925,26 @@ fn counter_fields(rest: &str, counter: &str) -> crate::event::Fields {
     };
     for item in rest.split(", ").map(str::trim) {
         if let Some(v) = item.strip_prefix("Component ") {
-            f.push(("Component".into(), v.trim().to_string()));
+            f.push("Component", v.trim());
         } else if let Some(v) = item.strip_prefix("Edge Id ") {
-            f.push(("Edge Id".into(), v.trim().to_string()));
+            f.push("Edge Id", v.trim());
         } else if let Some(v) = item.strip_prefix("Edge ") {
-            f.push(("Edge".into(), v.trim().to_string()));
+            f.push("Edge", v.trim());
         } else if let Some(v) = item.strip_prefix("Direction In =") {
             tag_in = v.trim().to_string();
         } else if let Some(v) = item.strip_prefix("Direction Out =") {
             tag_out = v.trim().to_string();
         } else if let Some(v) = item.strip_prefix("Packets In ") {
-            f.push((format!("{tag_in} {packets}").into(), v.trim().to_string()));
+            f.push(format!("{tag_in} {packets}"), v.trim());
         } else if let Some(v) = item.strip_prefix("Bytes In ") {
-            f.push((format!("{tag_in} {bytes}").into(), v.trim().to_string()));
+            f.push(format!("{tag_in} {bytes}"), v.trim());
         } else if let Some(v) = item.strip_prefix("Packets Out ") {
-            f.push((format!("{tag_out} {packets}").into(), v.trim().to_string()));
+            f.push(format!("{tag_out} {packets}"), v.trim());
         } else if let Some(v) = item.strip_prefix("Bytes Out ") {
-            f.push((format!("{tag_out} {bytes}").into(), v.trim().to_string()));
+            f.push(format!("{tag_out} {bytes}"), v.trim());
         } else if !item.is_empty() {
             let (k, v) = split_label_value(item);
-            f.push((k.to_string().into(), v.to_string()));
+            f.push(k.to_string(), v);
         }
     }
     f
@@ -955,14 +952,14 @@ fn counter_fields(rest: &str, counter: &str) -> crate::event::Fields {
 
 /// `1, Name X, MAC-1 …, …, TCPFlags 0` (after `Packet Filter `).
 fn filter_fields(rest: &str) -> crate::event::Fields {
-    let mut f = Vec::new();
+    let mut f = crate::event::Fields::new();
     let mut items = rest.split(", ");
     if let Some(id) = items.next() {
-        f.push(("Filter".into(), id.trim().to_string()));
+        f.push("Filter", id.trim());
     }
     for item in items {
         let (k, v) = split_label_value(item.trim());
-        f.push((k.to_string().into(), v.to_string()));
+        f.push(k.to_string(), v);
     }
     f
 }

@@ -176,11 +176,11 @@ impl LineDecoder for PktmonListDecoder {
             ev.message = s.to_string();
             for (i, cell) in cells.into_iter().enumerate() {
                 if let Some((_, name)) = self.columns.get(i) {
-                    ev.fields.push((name.clone().into(), cell));
+                    ev.fields.push(name.clone(), &cell);
                 }
             }
             if let Some(g) = &self.group {
-                ev.fields.push(("Group".into(), g.clone()));
+                ev.fields.push("Group", g);
             }
             sink.event(ev);
             sink.parsed();
@@ -231,8 +231,7 @@ impl LineDecoder for PktmonCountersDecoder {
         if let Some(reason) = drop_reason_line(s) {
             match self.last_drop_event.and_then(|i| sink.events.get_mut(i)) {
                 Some(ev) => {
-                    ev.fields
-                        .push(("LastDropReason".into(), reason.to_string()));
+                    ev.fields.push("LastDropReason", reason);
                     let info = crate::pktmon::reasons::drop_info(Some(reason), None, None);
                     ev.drop = Some(Box::new(info));
                     sink.parsed();
@@ -312,26 +311,25 @@ impl PktmonCountersDecoder {
         ev.provider = Some(COUNTERS_PROVIDER.into());
         ev.message = s.to_string();
         if let Some(id) = &self.last_id {
-            ev.fields.push(("Id".into(), id.clone()));
-            ev.fields.push(("Component".into(), id.clone()));
+            ev.fields.push("Id", id);
+            ev.fields.push("Component", id);
         }
         if let Some(name) = &self.last_name {
-            ev.fields.push(("Name".into(), name.clone()));
+            ev.fields.push("Name", name);
         }
         if let Some(g) = &self.group {
-            ev.fields.push(("Group".into(), g.clone()));
+            ev.fields.push("Group", g);
         }
-        ev.fields.push(("Counter".into(), counter.to_string()));
+        ev.fields.push_display("Counter", counter);
         let drop = counter.to_ascii_lowercase().starts_with("drop");
         let num = |v: &str| parse_grouped_u64(v).map_or_else(|| v.to_string(), |n| n.to_string());
         for (dir, pk, by) in [(dir_l, pk_l, by_l), (dir_r, pk_r, by_r)] {
             if drop {
-                ev.fields.push((format!("{dir} Drops").into(), num(pk)));
-                ev.fields
-                    .push((format!("{dir} Drop Bytes").into(), num(by)));
+                ev.fields.push(format!("{dir} Drops"), &num(pk));
+                ev.fields.push(format!("{dir} Drop Bytes"), &num(by));
             } else {
-                ev.fields.push((format!("{dir} Packets").into(), num(pk)));
-                ev.fields.push((format!("{dir} Bytes").into(), num(by)));
+                ev.fields.push(format!("{dir} Packets"), &num(pk));
+                ev.fields.push(format!("{dir} Bytes"), &num(by));
             }
         }
         // `--drop-reason` may print the reason after the numbers.
@@ -343,7 +341,7 @@ impl PktmonCountersDecoder {
                 None,
                 None,
             )));
-            ev.fields.push(("LastDropReason".into(), reason));
+            ev.fields.push("LastDropReason", &reason);
         }
         Some(ev)
     }
@@ -429,14 +427,14 @@ fn json_str(v: &Value) -> Option<String> {
 fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
     let mut ev = Event::new(sink.src(line), Layer::Pktmon, Kind::PktmonComponent);
     ev.provider = Some(LIST_PROVIDER.into());
-    let mut base: crate::event::Fields = Vec::new();
+    let mut base = crate::event::Fields::new();
     for key in ["Id", "SecondaryId", "Name", "Type", "Description"] {
         if let Some(v) = c.get(key).and_then(json_str) {
-            base.push((key.to_string().into(), v));
+            base.push(key, &v);
         }
     }
     if let Some(g) = group {
-        base.push(("Group".into(), g.to_string()));
+        base.push("Group", g);
     }
     ev.fields = base.clone();
     if let Some(props) = c.get("Properties").and_then(Value::as_array) {
@@ -452,12 +450,12 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                 "ifIndex" | "IfIndex" => Some("ifIndex"),
                 _ => None,
             };
-            ev.fields.push((k.clone().into(), v.clone()));
+            ev.fields.push(k.clone(), &v);
             // The canonical name is added once, unless the key already is it.
             if let Some(c) = canon
                 && !ev.fields.iter().any(|(n, _)| n == c)
             {
-                ev.fields.push((c.to_string().into(), v));
+                ev.fields.push(c.to_string(), &v);
             }
         }
     }
@@ -474,11 +472,11 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
             ce.provider = Some(COUNTERS_PROVIDER.into());
             ce.fields = base.clone();
             if let Some(id) = c.get("Id").and_then(json_str) {
-                ce.fields.push(("Component".into(), id));
+                ce.fields.push("Component", &id);
             }
             let name = k.get("Name").and_then(json_str).unwrap_or_default();
             let drop = name.to_ascii_lowercase().contains("drop");
-            ce.fields.push(("Counter".into(), name));
+            ce.fields.push("Counter", &name);
             for (dir_key, dir) in [("Inbound", "Rx"), ("Outbound", "Tx")] {
                 let Some(d) = k.get(dir_key) else { continue };
                 let (pk, by) = if drop {
@@ -487,10 +485,10 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                     ("Packets", "Bytes")
                 };
                 if let Some(v) = d.get("Packets").and_then(json_str) {
-                    ce.fields.push((format!("{dir} {pk}").into(), v));
+                    ce.fields.push(format!("{dir} {pk}"), &v);
                 }
                 if let Some(v) = d.get("Bytes").and_then(json_str) {
-                    ce.fields.push((format!("{dir} {by}").into(), v));
+                    ce.fields.push(format!("{dir} {by}"), &v);
                 }
                 for rk in ["DropReason", "LastDropReason"] {
                     if let Some(r) = d.get(rk).and_then(json_str) {
@@ -499,7 +497,7 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                             d.get("DropLocation").and_then(json_str).as_deref(),
                             None,
                         )));
-                        ce.fields.push(("LastDropReason".into(), r));
+                        ce.fields.push("LastDropReason", &r);
                     }
                 }
             }
@@ -510,7 +508,7 @@ fn json_component(c: &Value, group: Option<&str>, line: u64, sink: &mut Sink) {
                         k.get("DropLocation").and_then(json_str).as_deref(),
                         None,
                     )));
-                    ce.fields.push(("LastDropReason".into(), r));
+                    ce.fields.push("LastDropReason", &r);
                 }
             }
             ce.message = ce

@@ -448,12 +448,12 @@ impl TasklistDecoder {
         ev.provider = Some("tasklist".into());
         ev.pid = Some(row.pid);
         ev.process_name = Some(row.image.clone());
-        let mut fields: crate::event::Fields = Vec::new();
-        fields.push(("image".into(), row.image.clone()));
-        fields.push(("pid".into(), row.pid.to_string()));
+        let mut fields = crate::event::Fields::new();
+        fields.push("image", &row.image);
+        fields.push_int("pid", row.pid);
         let mut push = |k: &str, v: Option<String>| {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
-                fields.push((k.to_string().into(), v));
+                fields.push(k.to_string(), &v);
             }
         };
         push("session_name", row.session_name.take());

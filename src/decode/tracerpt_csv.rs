@@ -595,7 +595,7 @@ impl TracerptCsvDecoder {
         if let Some(clock) = cell(cols.clock) {
             ev.ts = parse_clock(clock);
             if ev.ts.is_none() && !clock.is_empty() {
-                ev.fields.push(("Clock-Time".into(), clock.to_string()));
+                ev.fields.push("Clock-Time", clock);
             }
         }
         let mut data: &[Cow<'_, str>] = cells.get(cols.user_data..).unwrap_or(&[]);
@@ -626,7 +626,7 @@ impl TracerptCsvDecoder {
             ev.version = Some(layout.version);
             ev.provider = Some(class.as_str().into());
             for ((fname, _), v) in layout.fields.iter().zip(data) {
-                ev.fields.push((fname.clone().into(), v.to_string()));
+                ev.fields.push(fname.as_str(), v);
             }
             if let Err(e) = fill_kernel_slots(&mut ev, class, opcode_name) {
                 sink.error(line_no, format!("{name} {opcode_name}: {e}"));
@@ -649,13 +649,12 @@ impl TracerptCsvDecoder {
         match schema_fields {
             Some(fields) => {
                 for (f, v) in fields.iter().zip(data) {
-                    ev.fields.push((f.name.clone().into(), v.to_string()));
+                    ev.fields.push(f.name.as_str(), v);
                 }
             }
             None => {
                 for (i, v) in data.iter().enumerate() {
-                    ev.fields
-                        .push((format!("UserData{}", i + 1).into(), v.to_string()));
+                    ev.fields.push(format!("UserData{}", i + 1), v);
                 }
             }
         }

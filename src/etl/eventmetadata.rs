@@ -304,7 +304,7 @@ impl MetadataSet {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
-        ev.fields = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        ev.fields = fields.into_iter().collect();
         crate::schema::enrich(&mut ev);
         Some(match failure {
             None => Decoded::Event(Box::new(ev), None),

@@ -89,15 +89,19 @@ pub fn decode(v: &RecordView<'_>, pi: usize) -> Decoded {
         }),
         None => String::new(),
     };
-    ev.fields = schema
-        .fields
-        .iter()
-        .zip(&p.values)
-        .filter_map(|(f, v)| Some((f.name.clone().into(), v.clone()?)))
-        .collect();
-    if let Some(rest) = p.rest.clone() {
-        ev.fields.push((rest.0.into(), rest.1));
+    let mut fields = crate::event::Fields::with_capacity(
+        p.values.len() + 1,
+        p.values.iter().flatten().map(String::len).sum(),
+    );
+    for (f, v) in schema.fields.iter().zip(&p.values) {
+        if let Some(v) = v {
+            fields.push(f.name.as_str(), v);
+        }
     }
+    if let Some((name, value)) = p.rest {
+        fields.push(name, &value);
+    }
+    ev.fields = fields;
     schema::enrich(&mut ev);
     match p.note {
         Some(note) => Decoded::Partial(

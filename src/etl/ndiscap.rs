@@ -69,14 +69,14 @@ const PHY_TYPES: [&str; 11] = [
 const OOB_8021Q: usize = 4;
 const OOB_HASH_VALUE: usize = 8;
 
-fn push(ev: &mut Event, k: &'static str, v: impl ToString) {
-    ev.fields.push((k.into(), v.to_string()));
+fn push(ev: &mut Event, k: &'static str, v: impl std::fmt::Display) {
+    ev.fields.push_display(k, v);
 }
 
 /// A numeric field, rendered by hand (`to_string` goes through the
 /// formatting machinery, a large part of a packet event's cost).
 fn push_number(ev: &mut Event, k: &'static str, v: u64) {
-    ev.fields.push((k.into(), text::decimal(v)));
+    ev.fields.push_with(k, |b| text::push_u64(b, v));
 }
 
 fn is_multi_event(keyword: u64) -> bool {
@@ -212,7 +212,10 @@ fn packet_event(
     ev.local = p.src;
     ev.remote = p.dst;
     ev.bytes = Some(wire as u64);
-    ev.fields.reserve(4 + if vms.is_some() { 7 } else { 0 });
+    ev.fields.reserve(
+        4 + if vms.is_some() { 7 } else { 0 },
+        if vms.is_some() { 160 } else { 32 },
+    );
     push_number(&mut ev, "MiniportIfIndex", u64::from(miniport));
     push_number(&mut ev, "LowerIfIndex", u64::from(lower));
     push_number(&mut ev, "FragmentSize", size as u64);
@@ -237,7 +240,7 @@ fn packet_event(
         push(&mut ev, "SourceNicType", &vm.nic_type);
         push(&mut ev, "DestinationCount", vm.destinations);
         push(&mut ev, "VlanId", vm.vlan);
-        push(&mut ev, "HashValue", format!("{:08x}", vm.hash));
+        push(&mut ev, "HashValue", format_args!("{:08x}", vm.hash));
         let _ = write!(
             msg,
             ", VMSwitch SrcPortId {} SrcNicType {} SrcNicName {} SrcPortName {} DstNicCount {} VlanId {}",
@@ -494,12 +497,11 @@ impl Assembler {
         };
         match r.id {
             1002 => {
-                let wifi: crate::event::Fields = ev
+                let wifi = ev
                     .fields
-                    .iter()
-                    .skip_while(|(k, _)| k != "ReceiveFlags")
-                    .cloned()
-                    .collect();
+                    .position("ReceiveFlags")
+                    .map(|i| ev.fields.tail(i))
+                    .unwrap_or_default();
                 if !wifi.is_empty() {
                     self.metadata.insert(lower, wifi);
                 }
@@ -514,7 +516,7 @@ impl Assembler {
                     ev.message.push_str(" [Packet Metadata: ");
                     ev.message.push_str(&text);
                     ev.message.push(']');
-                    ev.fields.extend(wifi);
+                    ev.fields.append(wifi);
                 }
             }
             _ => {}

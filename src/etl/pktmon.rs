@@ -171,17 +171,20 @@ fn utf16z(b: &[u8], at: usize) -> Option<(String, usize)> {
     Some((String::from_utf16_lossy(&units), p))
 }
 
-fn push(ev: &mut Event, k: impl Into<Cow<'static, str>>, v: impl ToString) {
-    ev.fields.push((k.into(), v.to_string()));
+fn push(ev: &mut Event, k: impl Into<Cow<'static, str>>, v: impl std::fmt::Display) {
+    ev.fields.push_display(k, v);
+}
+
+/// Appends a value-map name, or the number when the map does not name it.
+fn push_named(fields: &mut Fields, k: &'static str, name: Option<&'static str>, raw: u16) {
+    match name {
+        Some(n) => fields.push(k, n),
+        None => fields.push_with(k, |b| text::push_u64(b, u64::from(raw))),
+    }
 }
 
 fn named(name: Option<&'static str>, raw: impl std::fmt::Display) -> String {
     name.map_or_else(|| raw.to_string(), str::to_string)
-}
-
-/// A value-map name, or the number when the map does not name it.
-fn named_value(name: Option<&'static str>, raw: u16) -> String {
-    name.map_or_else(|| text::decimal(u64::from(raw)), str::to_string)
 }
 
 /// Decodes one PktMon record.
@@ -250,7 +253,6 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     ));
     ev.direction = direction(dir_tag);
     ev.bytes = Some(u64::from(original));
-    let type_name = named_value(packet_type_name(ptype), ptype);
     let mut info = PacketInfo {
         pkt_group_id: Some(group),
         pkt_number: Some(u32::from(number)),
@@ -258,7 +260,6 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         component: Some(u32::from(component)),
         edge: (!is_drop).then_some(u32::from(edge)),
         filter: Some(u32::from(filter)),
-        media: Some(type_name.clone()),
         original_size: Some(u32::from(original)),
         logged_size: Some(u32::from(logged)),
         frame_len: Some(u32::from(original)),
@@ -268,31 +269,38 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     // put together from the fields (it shows the same values in the same
     // order, as pktmon's text does).
     let fields = &mut ev.fields;
-    fields.reserve_exact(if is_drop { 11 } else { 10 });
-    fields.push(("PktGroupId".into(), text::decimal(group)));
-    fields.push(("PktNumber".into(), text::decimal(u64::from(number))));
-    fields.push(("Appearance".into(), text::decimal(u64::from(appearance))));
-    fields.push((
-        "Direction".into(),
-        named_value(direction_name(dir_tag), dir_tag),
-    ));
-    fields.push(("Type".into(), type_name));
-    fields.push(("Component".into(), text::decimal(u64::from(component))));
+    // Ten or eleven values, most of them a few digits, a drop reason
+    // text up to some 60 bytes.
+    fields.reserve(
+        if is_drop { 11 } else { 10 },
+        if is_drop { 128 } else { 64 },
+    );
+    let dec = |fields: &mut Fields, name: &'static str, x: u64| {
+        fields.push_with(name, |b| text::push_u64(b, x));
+    };
+    dec(fields, "PktGroupId", group);
+    dec(fields, "PktNumber", u64::from(number));
+    dec(fields, "Appearance", u64::from(appearance));
+    push_named(fields, "Direction", direction_name(dir_tag), dir_tag);
+    push_named(fields, "Type", packet_type_name(ptype), ptype);
+    info.media = fields.last().map(|(_, v)| v.to_string());
+    dec(fields, "Component", u64::from(component));
     if !is_drop {
-        fields.push(("Edge".into(), text::decimal(u64::from(edge))));
+        dec(fields, "Edge", u64::from(edge));
     }
-    fields.push(("Filter".into(), text::decimal(u64::from(filter))));
+    dec(fields, "Filter", u64::from(filter));
     if is_drop {
         // pktmon prints the reason's display string when it knows the code.
         let family = reasons::ReasonFamily::for_build(v.build);
         let reason_row = reasons::by_code(reason, family);
-        let reason_text =
-            reason_row.map_or_else(|| text::decimal(u64::from(reason)), |r| r.text.clone());
-        let mut location_text = String::with_capacity(10);
-        location_text.push_str("0x");
-        text::push_hex08_upper(&mut location_text, location);
-        fields.push(("DropReason".into(), reason_text));
-        fields.push(("DropLocation".into(), location_text));
+        match reason_row {
+            Some(r) => fields.push("DropReason", &r.text),
+            None => dec(fields, "DropReason", u64::from(reason)),
+        }
+        fields.push_with("DropLocation", |b| {
+            b.push_str("0x");
+            text::push_hex08_upper(b, location);
+        });
         ev.drop = Some(Box::new(DropInfo {
             code: Some(reason),
             name: reason_row.map(|r| r.name.clone()),
@@ -302,8 +310,8 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         }));
     }
     let fields = &mut ev.fields;
-    fields.push(("OriginalSize".into(), text::decimal(u64::from(original))));
-    fields.push(("LoggedSize".into(), text::decimal(u64::from(logged))));
+    dec(fields, "OriginalSize", u64::from(original));
+    dec(fields, "LoggedSize", u64::from(logged));
     let prefix = match v.rec.id {
         170 => "Drop: ",
         240 => "Duplicate Drop: ",
@@ -364,13 +372,8 @@ fn packet_message(prefix: &str, is_drop: bool, fields: &Fields) -> String {
         ", LoggedSize ",
     ];
     let labels: &[&str] = if is_drop { &DROP } else { &PACKET };
-    let len = prefix.len()
-        + 1
-        + labels
-            .iter()
-            .zip(fields)
-            .map(|(l, (_, v))| l.len() + v.len())
-            .sum::<usize>();
+    // The fields are the message's values (and only those).
+    let len = prefix.len() + 1 + labels.iter().map(|l| l.len()).sum::<usize>() + fields.text_len();
     let mut m = String::with_capacity(len);
     m.push_str(prefix);
     for (label, (_, value)) in labels.iter().zip(fields) {
@@ -503,14 +506,10 @@ fn counters_common(ev: &mut Event, d: &[u8], at: usize, drop: bool) -> Option<Co
     } else {
         ("Packets", "Bytes")
     };
-    ev.fields
-        .push((format!("{din} {packets}").into(), pin.to_string()));
-    ev.fields
-        .push((format!("{din} {bytes}").into(), bin.to_string()));
-    ev.fields
-        .push((format!("{dout} {packets}").into(), pout.to_string()));
-    ev.fields
-        .push((format!("{dout} {bytes}").into(), bout.to_string()));
+    ev.fields.push_int(format!("{din} {packets}"), pin);
+    ev.fields.push_int(format!("{din} {bytes}"), bin);
+    ev.fields.push_int(format!("{dout} {packets}"), pout);
+    ev.fields.push_int(format!("{dout} {bytes}"), bout);
     Some((din, pin, bin, dout, pout, bout))
 }
 

@@ -109,45 +109,28 @@ impl<const N: usize> TextOut for AsciiBuf<N> {
     }
 }
 
-/// Appends `v` in decimal, as `{v}` does.
+/// Appends `v` in decimal, as `{v}` does. Most PktMon values are 16-bit:
+/// their digits are pushed most significant first, without a digit
+/// buffer or a copy.
 pub fn push_u64(s: &mut impl TextOut, v: u64) {
-    s.text(itoa::Buffer::new().format(v));
-}
-
-/// `v` in decimal, as `v.to_string()` gives it, with exact capacity.
-pub fn decimal(v: u64) -> String {
-    if let Ok(small) = u16::try_from(v) {
-        return decimal_u16(small);
-    }
-    itoa::Buffer::new().format(v).to_string()
-}
-
-/// Most PktMon values are 16-bit: their digits are pushed most
-/// significant first, without a digit buffer.
-fn decimal_u16(v: u16) -> String {
-    let len = match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
+    let Ok(v) = u16::try_from(v) else {
+        s.text(itoa::Buffer::new().format(v));
+        return;
     };
-    let mut s = String::with_capacity(len);
-    let digit = |x: u16| char::from(b'0' + (x % 10) as u8);
-    if len >= 5 {
-        s.push(digit(v / 10_000));
+    let digit = |x: u16| b'0' + (x % 10) as u8;
+    if v >= 10_000 {
+        s.ascii(digit(v / 10_000));
     }
-    if len >= 4 {
-        s.push(digit(v / 1000));
+    if v >= 1000 {
+        s.ascii(digit(v / 1000));
     }
-    if len >= 3 {
-        s.push(digit(v / 100));
+    if v >= 100 {
+        s.ascii(digit(v / 100));
     }
-    if len >= 2 {
-        s.push(digit(v / 10));
+    if v >= 10 {
+        s.ascii(digit(v / 10));
     }
-    s.push(digit(v));
-    s
+    s.ascii(digit(v));
 }
 
 /// Appends `v` as `{v:08X}` does (at least 8 upper-case hex digits).
@@ -301,11 +284,10 @@ mod tests {
             values.push(v >> (v % 64));
         }
         for v in values {
-            assert_eq!(decimal(v), v.to_string());
             let small = v as u16;
-            assert_eq!(decimal_u16(small), small.to_string());
-            assert_eq!(decimal_u16(small).capacity(), small.to_string().len());
-            assert_eq!(decimal(v).capacity(), v.to_string().len());
+            let mut s = String::new();
+            push_u64(&mut s, u64::from(small));
+            assert_eq!(s, small.to_string());
             let mut s = String::from("x");
             push_u64(&mut s, v);
             assert_eq!(s, format!("x{v}"));

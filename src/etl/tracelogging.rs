@@ -430,7 +430,7 @@ pub fn decode(v: &RecordView<'_>) -> Option<Decoded> {
         let _ = write!(msg, "{k}={val}");
     }
     ev.message = msg;
-    ev.fields = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    ev.fields = fields.into_iter().collect();
     Some(match res {
         Ok(()) => Decoded::Event(Box::new(ev), None),
         Err(e) => Decoded::Partial(

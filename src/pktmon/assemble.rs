@@ -394,11 +394,13 @@ mod tests {
             Layer::Pktmon,
             Kind::PktmonComponent,
         );
-        c.fields = vec![
-            ("Component".into(), "30".into()),
-            ("Type".into(), "Protocol".into()),
-            ("Name".into(), "tcpip.sys".into()),
-        ];
+        c.fields = [
+            ("Component", "30"),
+            ("Type", "Protocol"),
+            ("Name", "tcpip.sys"),
+        ]
+        .into_iter()
+        .collect();
         evs.push(c);
         let paths = assemble(&evs);
         assert_eq!(paths.len(), 2);

@@ -272,10 +272,7 @@ pub(crate) fn enrich_with_schema(
         if present & name_bit(name) == 0 {
             return None;
         }
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        fields.find_exact(name)
     };
     let slot = |s: Slot| s.names().iter().find_map(|n| get(n));
     let state_map = || has_state_map(schema);
@@ -313,7 +310,7 @@ pub(crate) fn enrich_planned(
     let fields = std::mem::take(&mut ev.fields);
     let slot = |s: Slot| -> Option<&str> {
         let at = plan.at.get(s as usize).copied().flatten()?;
-        fields.get(usize::from(at)).map(|(_, v)| v.as_str())
+        fields.value(usize::from(at))
     };
     let state_map = || plan.state_map;
     fill_slots(ev, &slot, pi, plan.class, &state_map, Some(schema));
@@ -605,10 +602,7 @@ mod tests {
         let mut e = Event::new(SourceRef::default(), Layer::Other, Kind::Raw);
         e.provider = Some(provider.to_string().into());
         e.event_id = Some(id);
-        e.fields = fields
-            .iter()
-            .map(|(k, v)| (k.to_string().into(), v.to_string()))
-            .collect();
+        e.fields = fields.iter().map(|&(k, v)| (k.to_string(), v)).collect();
         e
     }
 

@@ -871,10 +871,12 @@ pub fn apply_rendered(
             ev.event_id = Some(schema.id);
             ev.version = Some(schema.version);
             ev.symbol = Some(schema.symbol.as_str().into());
-            ev.fields = m
-                .into_iter()
-                .map(|(fi, v)| (field_name(schema, fi), v.to_string()))
-                .collect();
+            let mut fields =
+                crate::event::Fields::with_capacity(m.len(), m.iter().map(|(_, v)| v.len()).sum());
+            for (fi, v) in m {
+                fields.push(field_name(schema, fi), v);
+            }
+            ev.fields = fields;
             // The schema `enrich` would look up by (id, version) is this one,
             // and the fields are its template's, so its plan applies.
             match reg.plans.get(ei).and_then(Option::as_ref) {
