@@ -194,8 +194,8 @@ impl LineDecoder for NetmonDecoder {
             let hex = t.split("  ").next().unwrap_or("").trim();
             match ev.fields.position("payload_hex") {
                 Some(i) => {
-                    let joined = format!("{} {hex}", ev.fields.value(i).unwrap_or_default());
-                    ev.fields.set(i, &joined);
+                    ev.fields.append_to_value(i, " ");
+                    ev.fields.append_to_value(i, hex);
                 }
                 None => ev.fields.push("payload_hex", hex),
             }

@@ -12,12 +12,21 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// One field: its name and the end of its value in [`Fields::text`]; the
-/// value starts where the previous one ends.
+/// One field: its name and where its value lies in [`Fields::text`].
+/// Offsets are `u32` (an entry is as small as with one `usize`): an
+/// event's values never come near 4 GiB, and values that would end past
+/// it are stored empty rather than wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     name: Cow<'static, str>,
-    end: usize,
+    start: u32,
+    end: u32,
+}
+
+impl Entry {
+    fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// Named fields of an event: (name, rendered value), in order.
@@ -25,7 +34,7 @@ struct Entry {
 /// Serializes exactly as a sequence of `[name, value]` pairs (what a
 /// `Vec<(Cow<str>, String)>` gives), so JSON output lists
 /// `[["Tcb","0x…"],…]`.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Fields {
     /// All values, back to back.
     text: String,
@@ -70,27 +79,41 @@ impl Fields {
         self.entries.clear();
     }
 
+    /// Records a field whose value was appended to `text` from `start`
+    /// (at most the text's length) on.
+    #[inline]
+    fn close(&mut self, name: Cow<'static, str>, start: usize) {
+        // `start` is at most `end`: one check covers both.
+        let (start, end) = match u32::try_from(self.text.len()) {
+            Ok(end) => (start as u32, end),
+            Err(_) => {
+                // Past 4 GiB: drop the value (see [`Entry`]).
+                self.text.truncate(start);
+                (u32::MAX, u32::MAX)
+            }
+        };
+        self.entries.push(Entry { name, start, end });
+    }
+
     /// Appends a field.
+    #[inline]
     pub fn push(&mut self, name: impl Into<Cow<'static, str>>, value: &str) {
+        let start = self.text.len();
         self.text.push_str(value);
-        self.entries.push(Entry {
-            name: name.into(),
-            end: self.text.len(),
-        });
+        self.close(name.into(), start);
     }
 
     /// Appends a field whose value `write` appends to the buffer it is
     /// given (which holds the earlier values: `write` must only append).
+    #[inline]
     pub fn push_with(
         &mut self,
         name: impl Into<Cow<'static, str>>,
         write: impl FnOnce(&mut String),
     ) {
+        let start = self.text.len();
         write(&mut self.text);
-        self.entries.push(Entry {
-            name: name.into(),
-            end: self.text.len(),
-        });
+        self.close(name.into(), start.min(self.text.len()));
     }
 
     /// Appends a field holding `value`'s `Display` text.
@@ -107,26 +130,19 @@ impl Fields {
         self.push(name, itoa::Buffer::new().format(value));
     }
 
-    /// Where field `i`'s value lies in `text`.
-    fn range(&self, i: usize) -> Option<std::ops::Range<usize>> {
-        let end = self.entries.get(i)?.end;
-        let start = match i.checked_sub(1) {
-            Some(p) => self.entries.get(p).map_or(0, |e| e.end),
-            None => 0,
-        };
-        Some(start..end)
+    fn value_of(&self, e: &Entry) -> &str {
+        self.text.get(e.range()).unwrap_or("")
     }
 
     /// Field `i`: (name, value).
     pub fn get(&self, i: usize) -> Option<(&str, &str)> {
         let e = self.entries.get(i)?;
-        let v = self.text.get(self.range(i)?).unwrap_or("");
-        Some((&e.name, v))
+        Some((&e.name, self.value_of(e)))
     }
 
     /// The value of field `i`.
     pub fn value(&self, i: usize) -> Option<&str> {
-        self.get(i).map(|(_, v)| v)
+        Some(self.value_of(self.entries.get(i)?))
     }
 
     /// The (name, value) pairs, in order.
@@ -134,7 +150,6 @@ impl Fields {
         Iter {
             text: &self.text,
             entries: self.entries.iter(),
-            start: 0,
         }
     }
 
@@ -160,45 +175,61 @@ impl Fields {
     }
 
     /// Replaces the value of field `i` (no effect when there is none).
+    /// Rare: the fields are rebuilt.
     pub fn set(&mut self, i: usize, value: &str) {
-        let Some(r) = self.range(i) else {
+        if i >= self.len() {
             return;
-        };
-        let old_len = r.len();
-        self.text.replace_range(r, value);
-        for e in self.entries.iter_mut().skip(i) {
-            e.end = e.end - old_len + value.len();
+        }
+        let mut rebuilt = Fields::with_capacity(self.len(), self.text.len() + value.len());
+        for (n, e) in self.entries.iter().enumerate() {
+            let v = if n == i { value } else { self.value_of(e) };
+            rebuilt.push(e.name.clone(), v);
+        }
+        *self = rebuilt;
+    }
+
+    /// Appends `more` to the value of field `i`: in place when it is the
+    /// last field (NetMon hex dump lines, one after another), else as
+    /// [`Fields::set`].
+    pub fn append_to_value(&mut self, i: usize, more: &str) {
+        if i + 1 == self.len() {
+            if let Some(e) = self.entries.pop() {
+                let start = e.start as usize;
+                if start <= self.text.len() && e.end as usize == self.text.len() {
+                    self.text.push_str(more);
+                    self.close(e.name, start);
+                } else {
+                    self.entries.push(e);
+                }
+            }
+        } else if let Some(v) = self.value(i) {
+            let joined = format!("{v}{more}");
+            self.set(i, &joined);
         }
     }
 
     /// Appends a copy of every field of `other`.
     pub fn extend_from(&mut self, other: &Fields) {
-        let base = self.text.len();
-        self.text.push_str(&other.text);
-        self.entries.extend(other.entries.iter().map(|e| Entry {
-            name: e.name.clone(),
-            end: base + e.end,
-        }));
+        self.reserve(other.len(), other.text.len());
+        for (e, (_, v)) in other.entries.iter().zip(other.iter()) {
+            let start = self.text.len();
+            self.text.push_str(v);
+            self.close(e.name.clone(), start);
+        }
     }
 
     /// A copy of the fields from `i` on.
     pub fn tail(&self, i: usize) -> Fields {
-        let Some(start) = self.range(i).map(|r| r.start) else {
-            return Fields::new();
-        };
-        Fields {
-            text: self.text.get(start..).unwrap_or_default().to_string(),
-            entries: self
-                .entries
-                .get(i..)
-                .unwrap_or_default()
-                .iter()
-                .map(|e| Entry {
-                    name: e.name.clone(),
-                    end: e.end - start,
-                })
-                .collect(),
+        let mut out = Fields::new();
+        if let Some(rest) = self.entries.get(i..) {
+            out.reserve(rest.len(), 0);
+            for e in rest {
+                let start = out.text.len();
+                out.text.push_str(self.value_of(e));
+                out.close(e.name.clone(), start);
+            }
         }
+        out
     }
 
     /// Appends every field of `other` (taking its buffers when `self` has
@@ -217,12 +248,22 @@ impl Fields {
             let end = n
                 .checked_sub(1)
                 .and_then(|p| self.entries.get(p))
-                .map_or(0, |e| e.end);
+                .map_or(0, |e| e.end as usize);
             self.entries.truncate(n);
-            self.text.truncate(end);
+            self.text.truncate(end.min(self.text.len()));
         }
     }
 }
+
+/// Equal when the (name, value) pairs are: how the values sit in the
+/// buffer (after [`Fields::set`]) does not matter.
+impl PartialEq for Fields {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Fields {}
 
 impl<N: Into<Cow<'static, str>>, V: AsRef<str>> FromIterator<(N, V)> for Fields {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
@@ -244,10 +285,7 @@ impl<N: Into<Cow<'static, str>>, V: AsRef<str>> Extend<(N, V)> for Fields {
 #[derive(Clone)]
 pub struct Iter<'a> {
     text: &'a str,
-    /// The entries not yet returned.
     entries: std::slice::Iter<'a, Entry>,
-    /// Where the value of the next entry from the front starts.
-    start: usize,
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -255,9 +293,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let e = self.entries.next()?;
-        let v = self.text.get(self.start..e.end).unwrap_or("");
-        self.start = e.end;
-        Some((&e.name, v))
+        Some((&e.name, self.text.get(e.range()).unwrap_or("")))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -268,10 +304,7 @@ impl<'a> Iterator for Iter<'a> {
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let e = self.entries.next_back()?;
-        // The value starts where the entry before it ends (or where the
-        // front has got to, when no entry is left before it).
-        let start = self.entries.as_slice().last().map_or(self.start, |p| p.end);
-        Some((&e.name, self.text.get(start..e.end).unwrap_or("")))
+        Some((&e.name, self.text.get(e.range()).unwrap_or("")))
     }
 }
 
@@ -364,8 +397,11 @@ mod tests {
         assert_eq!(f.get(1), Some(("b", "longer value")));
         f.set(2, "x");
         f.set(9, "ignored");
+        f.append_to_value(2, "y");
+        f.append_to_value(1, "!");
+        f.append_to_value(9, "ignored");
         let all: Vec<_> = f.iter().collect();
-        assert_eq!(all, vec![("a", ""), ("b", "longer value"), ("c", "x")]);
+        assert_eq!(all, vec![("a", ""), ("b", "longer value!"), ("c", "xy")]);
     }
 
     #[test]
