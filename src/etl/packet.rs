@@ -30,6 +30,19 @@ pub struct Parsed {
 /// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
 pub fn format_mac(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // The usual 6 bytes are rendered on the stack and copied once (pushing
+    // 17 chars one by one onto a String cost several times more).
+    if let Ok(six) = <&[u8; 6]>::try_from(b) {
+        let mut out = [b'-'; 17];
+        for (chunk, x) in out.chunks_mut(3).zip(six) {
+            if let [hi, lo, ..] = chunk {
+                *hi = HEX[usize::from(x >> 4)];
+                *lo = HEX[usize::from(x & 0x0F)];
+            }
+        }
+        // Hex digits and dashes: ASCII, so the fallback is never taken.
+        return std::str::from_utf8(&out).map(str::to_string).unwrap_or_default();
+    }
     let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
         if i > 0 {
@@ -621,5 +634,6 @@ mod tests {
         let long: Vec<u8> = (0..20).collect();
         let want: Vec<String> = long.iter().map(|b| format!("{b:02X}")).collect();
         assert_eq!(format_mac(&long), want.join("-"));
+        assert_eq!(format_mac(&[0, 0x1F, 0xA0, 0xFF, 0x09, 0x90]), "00-1F-A0-FF-09-90");
     }
 }
