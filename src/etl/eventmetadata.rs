@@ -276,7 +276,7 @@ impl MetadataSet {
             pointer_size: v.pointer_size,
             numbers: vec![None; info.properties.len()],
         };
-        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut fields = crate::event::Fields::new();
         let mut top: Vec<Option<String>> = vec![None; info.top_level];
         let mut failure = None;
         for i in 0..info.top_level {
@@ -304,7 +304,7 @@ impl MetadataSet {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
-        ev.fields = fields.into_iter().collect();
+        ev.fields = fields;
         crate::schema::enrich(&mut ev);
         Some(match failure {
             None => Decoded::Event(Box::new(ev), None),
@@ -475,7 +475,7 @@ impl<'a> PayloadDecoder<'a> {
         &mut self,
         i: usize,
         prefix: &str,
-        out: &mut Vec<(String, String)>,
+        out: &mut crate::event::Fields,
         depth: usize,
     ) -> Result<Option<String>, String> {
         let info = self.info;
@@ -517,9 +517,8 @@ impl<'a> PayloadDecoder<'a> {
             }
             // In the message, the struct shows as its members' fields.
             let shown: Vec<String> = out
-                .get(from..)
-                .unwrap_or(&[])
                 .iter()
+                .skip(from)
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             return Ok(Some(shown.join(", ")));
@@ -547,7 +546,7 @@ impl<'a> PayloadDecoder<'a> {
         } else {
             values.pop().unwrap_or_default()
         };
-        out.push((name, text.clone()));
+        out.push(name, &text);
         Ok(Some(text))
     }
 

@@ -41,7 +41,9 @@ pub fn format_mac(b: &[u8]) -> String {
             }
         }
         // Hex digits and dashes: ASCII, so the fallback is never taken.
-        return std::str::from_utf8(&out).map(str::to_string).unwrap_or_default();
+        return std::str::from_utf8(&out)
+            .map(str::to_string)
+            .unwrap_or_default();
     }
     let mut s = String::with_capacity(b.len() * 3);
     for (i, x) in b.iter().enumerate() {
@@ -634,6 +636,9 @@ mod tests {
         let long: Vec<u8> = (0..20).collect();
         let want: Vec<String> = long.iter().map(|b| format!("{b:02X}")).collect();
         assert_eq!(format_mac(&long), want.join("-"));
-        assert_eq!(format_mac(&[0, 0x1F, 0xA0, 0xFF, 0x09, 0x90]), "00-1F-A0-FF-09-90");
+        assert_eq!(
+            format_mac(&[0, 0x1F, 0xA0, 0xFF, 0x09, 0x90]),
+            "00-1F-A0-FF-09-90"
+        );
     }
 }

@@ -340,7 +340,7 @@ fn decode_fields(
     fields: &[Field],
     r: &mut Reader<'_>,
     prefix: &str,
-    out: &mut Vec<(String, String)>,
+    out: &mut crate::event::Fields,
 ) -> Result<(), String> {
     let mut i = 0;
     while let Some(f) = fields.get(i) {
@@ -390,7 +390,7 @@ fn decode_fields(
         } else {
             format!("[{}]", values.join(", "))
         };
-        out.push((name, v));
+        out.push(name, &v);
     }
     Ok(())
 }
@@ -422,7 +422,7 @@ pub fn decode(v: &RecordView<'_>) -> Option<Decoded> {
         at: 0,
         pointer_size: v.pointer_size,
     };
-    let mut fields = Vec::with_capacity(schema.fields.len());
+    let mut fields = crate::event::Fields::with_capacity(schema.fields.len(), 0);
     let res = decode_fields(&schema.fields, &mut r, "", &mut fields);
     let mut msg = schema.event_name.clone();
     for (i, (k, val)) in fields.iter().enumerate() {
@@ -430,7 +430,7 @@ pub fn decode(v: &RecordView<'_>) -> Option<Decoded> {
         let _ = write!(msg, "{k}={val}");
     }
     ev.message = msg;
-    ev.fields = fields.into_iter().collect();
+    ev.fields = fields;
     Some(match res {
         Ok(()) => Decoded::Event(Box::new(ev), None),
         Err(e) => Decoded::Partial(
