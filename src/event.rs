@@ -589,7 +589,8 @@ pub struct PacketInfo {
     pub edge: Option<u32>,
     pub filter: Option<u32>,
     /// PktMon `Type` (Ethernet, IP, WiFi…).
-    pub media: Option<String>,
+    /// Borrowed when it is a value-map name (the usual case).
+    pub media: Option<Cow<'static, str>>,
     pub original_size: Option<u32>,
     pub logged_size: Option<u32>,
     /// ICMP type/code, ARP operation, DNS summary…: the decoded summary text.

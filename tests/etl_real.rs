@@ -265,7 +265,7 @@ fn nathaniel_packets_match_pktmon_text_conversion() {
         assert_eq!(text_of(p.component), tf("Component"), "{ctx}");
         assert_eq!(text_of(p.edge), tf("Edge"), "{ctx}");
         assert_eq!(text_of(p.filter), tf("Filter"), "{ctx}");
-        assert_eq!(p.media.clone(), tf("Type"), "{ctx}");
+        assert_eq!(p.media.as_deref().map(str::to_string), tf("Type"), "{ctx}");
         assert_eq!(text_of(p.original_size), tf("OriginalSize"), "{ctx}");
         assert_eq!(text_of(p.logged_size), tf("LoggedSize"), "{ctx}");
         let dir = match tf("Direction").as_deref() {

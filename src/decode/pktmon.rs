@@ -728,7 +728,7 @@ fn parse_packet_header(
         edge: if is_drop { None } else { num("Edge") },
         filter: num("Filter"),
         media: get("Type")
-            .map(|v| trim(v).to_string())
+            .map(|v| Cow::<str>::Owned(trim(v).to_string()))
             .filter(|v| !v.is_empty()),
         original_size: num("OriginalSize"),
         logged_size: num("LoggedSize"),

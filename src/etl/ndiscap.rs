@@ -179,7 +179,7 @@ fn packet_event(
     let out = kw & KW_SEND_PATH != 0;
     ev.direction = Some(if out { Direction::Out } else { Direction::In });
     let mut info = PacketInfo {
-        media: Some(media.to_string()),
+        media: Some(media.into()),
         logged_size: Some(size as u32),
         ..PacketInfo::default()
     };

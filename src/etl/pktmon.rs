@@ -282,8 +282,12 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     dec(fields, "PktNumber", u64::from(number));
     dec(fields, "Appearance", u64::from(appearance));
     push_named(fields, "Direction", direction_name(dir_tag), dir_tag);
-    push_named(fields, "Type", packet_type_name(ptype), ptype);
-    info.media = fields.last().map(|(_, v)| v.to_string());
+    let type_name = packet_type_name(ptype);
+    push_named(fields, "Type", type_name, ptype);
+    info.media = match type_name {
+        Some(n) => Some(Cow::Borrowed(n)),
+        None => fields.last().map(|(_, v)| Cow::Owned(v.to_string())),
+    };
     dec(fields, "Component", u64::from(component));
     if !is_drop {
         dec(fields, "Edge", u64::from(edge));

@@ -294,7 +294,7 @@ fn build(evs: &[&Event], table: Option<&ComponentTable>, from: ComponentSource) 
             component_type: comp.and_then(|c| c.kind.clone()),
             edge: p.edge,
             direction: ev.direction,
-            media: p.media.clone(),
+            media: p.media.as_deref().map(str::to_string),
             dropped,
         });
         if let (Some(o), Some(l)) = (p.original_size, p.logged_size)
