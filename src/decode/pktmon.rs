@@ -671,7 +671,12 @@ fn parse_packet_header(
     };
     // Fields before PktGroupId: older NblParsed (120–150) or NblInfo (180/190).
     let items = split_items(body);
-    let mut fields = crate::event::Fields::with_capacity(items.len() + 4, body.len());
+    // Values are some third of the body (the rest is labels); a little
+    // room is left for the decoded-line fields added later.
+    let mut fields = crate::event::Fields::with_capacity(
+        items.len() + 4,
+        (body.len() + head_fields.len()) / 2 + 16,
+    );
     let mut first = FirstOf::default();
     let mut older = false;
     let mut nblinfo = false;
