@@ -175,16 +175,17 @@ fn state_name(s: &str) -> std::borrow::Cow<'static, str> {
 /// memory by the window size rather than by the packets of a long flow
 /// (a count per flow kept thousands of identities of every flow: 1 GiB of
 /// PktMon text held 117 MB more than 100 MiB did).
+/// Drop groups keep one too, keyed by group as well.
 #[derive(Debug, Clone, Default)]
-struct PktmonSeen {
+pub(super) struct PktmonSeen<K = (u32, u64, u32)> {
     window: u64,
-    current: std::collections::HashSet<(u32, u64, u32)>,
-    previous: std::collections::HashSet<(u32, u64, u32)>,
+    current: std::collections::HashSet<K>,
+    previous: std::collections::HashSet<K>,
 }
 
-impl PktmonSeen {
+impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
     /// Whether `k` is new in window `window`; remembers it.
-    fn insert(&mut self, k: (u32, u64, u32), window: u64) -> bool {
+    pub(super) fn insert(&mut self, k: K, window: u64) -> bool {
         if window != self.window {
             if window == self.window + 1 {
                 self.previous = std::mem::take(&mut self.current);
@@ -616,6 +617,11 @@ impl Analysis {
         let c = (*self.conn_of.get(r.0 as usize)?.get(r.1 as usize)?)?;
         self.connections.get(c as usize).map(|c| c.id.as_str())
     }
+    /// The index of the in-memory connection an event was joined to.
+    pub(crate) fn conn_index_of(&self, r: EvRef) -> Option<u32> {
+        let c = (*self.conn_of.get(r.0 as usize)?.get(r.1 as usize)?)?;
+        self.connections.get(c as usize).map(|_| c)
+    }
     pub fn key_of(&self, r: EvRef) -> Option<i64> {
         *self.keys.get(r.0 as usize)?.get(r.1 as usize)?
     }
@@ -952,7 +958,7 @@ impl Correlator {
                 conn.pktmon_seen = None;
             }
         }
-        s.drops.add_window(d, &s.a);
+        s.drops.add_window(d, &s.a, now);
         s.retire_idle()?;
         s.windows += 1;
         Ok(())
