@@ -601,3 +601,233 @@ fn example_text(ev: &Event) -> Box<str> {
         .unwrap_or(&ev.message);
     s.chars().take(200).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Correlator, analyze};
+    use super::*;
+    use crate::event::{DropInfo, Layer, PacketInfo};
+    use crate::pipeline::{Decoded, FileReport};
+
+    fn ep(s: &str) -> Endpoint {
+        crate::decode::common::parse_socket_addr(s).unwrap()
+    }
+
+    /// One PktMon appearance of packet (`group`, `number`) at `component`;
+    /// a drop when `reason` is given.
+    fn appearance(
+        file: u32,
+        group: u64,
+        number: u32,
+        component: u32,
+        flow: (&str, &str, Direction),
+        reason: Option<(u32, &str)>,
+    ) -> Event {
+        let kind = if reason.is_some() {
+            Kind::PacketDrop
+        } else {
+            Kind::Packet
+        };
+        let mut e = Event::new(SourceRef { file, line: 0 }, Layer::Pktmon, kind);
+        e.ts = Some(Timestamp::utc(1_000 * group as i64 + i64::from(number)));
+        e.proto = Some(Proto::Udp);
+        (e.local, e.remote, e.direction) = (Some(ep(flow.0)), Some(ep(flow.1)), Some(flow.2));
+        e.packet = Some(Box::new(PacketInfo {
+            pkt_group_id: Some(group),
+            pkt_number: Some(number),
+            component: Some(component),
+            summary: Some(format!("ip: {} > {}: UDP, length 9", flow.0, flow.1)),
+            ..PacketInfo::default()
+        }));
+        e.drop = reason.map(|(code, text)| {
+            Box::new(DropInfo {
+                code: Some(code),
+                text: Some(text.into()),
+                location: Some(0xE000_460A),
+                location_name: Some("UDP_RECEIVE1".into()),
+                ..DropInfo::default()
+            })
+        });
+        e
+    }
+
+    const RX: (&str, &str, Direction) = ("10.0.0.2:53", "10.0.0.1:5000", Direction::In);
+    const TX: (&str, &str, Direction) = ("10.0.0.1:5001", "10.0.0.9:53", Direction::Out);
+
+    /// Packets as units (a packet's appearances are logged together): seen
+    /// at components 5 and 11, dropped at 11; some drops logged twice.
+    fn packets(file: u32) -> Vec<Vec<Event>> {
+        let checksum = Some((912, "Bad checksum"));
+        let mtu = Some((23, "MTU mismatch"));
+        let mut units = Vec::new();
+        for n in 0..12u32 {
+            let (flow, reason) = if n % 3 == 0 {
+                (TX, mtu)
+            } else {
+                (RX, checksum)
+            };
+            let mut unit = vec![
+                appearance(file, 7, n, 5, flow, None),
+                appearance(file, 7, n, 11, flow, reason),
+            ];
+            if n % 4 == 1 {
+                // The same drop reported again: one packet, counted once.
+                unit.push(appearance(file, 7, n, 11, flow, reason));
+            }
+            units.push(unit);
+        }
+        units
+    }
+
+    fn decoded(windows: &[Vec<Event>], files: usize) -> Vec<Decoded> {
+        windows
+            .iter()
+            .map(|w| {
+                let mut events = vec![Vec::new(); files];
+                for e in w {
+                    events[e.source.file as usize].push(e.clone());
+                }
+                Decoded {
+                    files: vec![FileReport::default(); files],
+                    events,
+                    problems: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    /// Numbers lines per file in order and cuts the units into windows
+    /// after the given unit counts.
+    fn windows_of(units: Vec<Vec<Event>>, cuts: &[usize]) -> Vec<Vec<Event>> {
+        let mut line = [0u64; 2];
+        let mut windows = vec![Vec::new()];
+        for (i, unit) in units.into_iter().enumerate() {
+            if cuts.contains(&i) {
+                windows.push(Vec::new());
+            }
+            for mut e in unit {
+                let f = e.source.file as usize;
+                line[f] += 1;
+                e.source.line = line[f];
+                windows.last_mut().unwrap().push(e);
+            }
+        }
+        windows
+    }
+
+    fn groups_text(groups: &[DropGroup]) -> Vec<String> {
+        groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} {} {} {}->{} n={} {:?}..{:?} e.g.={:?} {:?} conns={:?} path={:?} lines={:?} sources={:?} {:?}",
+                    g.reason_text,
+                    g.layer,
+                    g.component,
+                    g.location_name.as_deref().unwrap_or(""),
+                    g.src,
+                    g.dst,
+                    g.count,
+                    g.first,
+                    g.last,
+                    g.example,
+                    g.example_text,
+                    g.conn_ids,
+                    g.path,
+                    g.path_lines,
+                    g.sources,
+                    g.hint,
+                )
+            })
+            .collect()
+    }
+
+    fn correlate(windows: &[Vec<Event>], files: usize) -> Vec<DropGroup> {
+        let mut corr = Correlator::new(None);
+        for d in decoded(windows, files) {
+            corr.window(&d).unwrap();
+        }
+        corr.finish().drops
+    }
+
+    #[test]
+    fn drop_groups_are_the_same_whatever_the_windows() {
+        let whole = correlate(&windows_of(packets(0), &[]), 1);
+        // Two flows, one reason each; drops reported twice count once.
+        assert_eq!(whole.len(), 2);
+        assert_eq!(
+            (whole[0].reason_text.as_str(), whole[0].count),
+            ("Bad checksum", 8)
+        );
+        assert_eq!(
+            (whole[1].reason_text.as_str(), whole[1].count),
+            ("MTU mismatch", 4)
+        );
+        assert_eq!(
+            whole[0].path.as_deref(),
+            Some("component 5 → component 11 DROP")
+        );
+        // Rule (a)'s lines: the appearances before each inbound checksum drop.
+        assert_eq!(whole[0].path_lines.len(), 8);
+        assert!(whole[0].hint.is_some_and(|h| h.contains("offload")));
+        let expected = groups_text(&whole);
+        for cuts in [vec![1], vec![2, 3], vec![1, 4, 5, 9], (1..12).collect()] {
+            let windowed = correlate(&windows_of(packets(0), &cuts), 1);
+            assert_eq!(groups_text(&windowed), expected, "cuts {cuts:?}");
+        }
+    }
+
+    #[test]
+    fn a_packet_is_counted_once_per_group_while_remembered() {
+        let drop = |n| appearance(0, 3, n, 11, RX, Some((912, "Bad checksum")));
+        let units = vec![vec![drop(1)], vec![drop(1)], vec![drop(2)], vec![drop(3)]];
+        // The repeat one window later is the same packet.
+        let groups = correlate(&windows_of(units.clone(), &[1, 2, 3]), 1);
+        assert_eq!(groups[0].count, 3);
+        // Two windows later it is forgotten, as the connections forget it.
+        let units = vec![vec![drop(1)], vec![drop(2)], vec![drop(3)], vec![drop(1)]];
+        let groups = correlate(&windows_of(units, &[1, 2, 3]), 1);
+        assert_eq!(groups[0].count, 4);
+    }
+
+    #[test]
+    fn groups_of_two_files_merge_when_their_components_have_one_name() {
+        let mut units = packets(0);
+        units.extend(packets(1));
+        let windows = windows_of(units, &[12]);
+        let mut corr = Correlator::new(None);
+        for d in decoded(&windows, 2) {
+            corr.window(&d).unwrap();
+        }
+        // Both captures name component 11 (and only file 1 names 5).
+        for f in 0..2 {
+            corr.a
+                .components
+                .insert((f, 11), ("tcpip.sys".into(), "capture trailer"));
+        }
+        corr.a
+            .components
+            .insert((1, 5), ("e1r68x64.sys".into(), "capture trailer"));
+        let groups = corr.finish().drops;
+        assert_eq!(groups.len(), 2, "{:#?}", groups_text(&groups));
+        assert_eq!(groups[0].count, 16);
+        assert_eq!(groups[0].component, "11 tcpip.sys");
+        // The example is the earliest drop (file 0); its path is named from
+        // its own file's trailer, which does not name component 5.
+        assert_eq!(groups[0].example.file, 0);
+        assert_eq!(
+            groups[0].path.as_deref(),
+            Some("component 5 → tcpip.sys [11] DROP")
+        );
+        // Each file's eight checksum drops had their appearances followed.
+        assert_eq!(groups[0].path_lines.len(), 16);
+    }
+
+    #[test]
+    fn one_window_analysis_groups_as_streaming_does() {
+        let windows = windows_of(packets(0), &[]);
+        let d = decoded(&windows, 1).remove(0);
+        let a = analyze(&d, None);
+        assert_eq!(groups_text(&a.drops), groups_text(&correlate(&windows, 1)));
+    }
+}

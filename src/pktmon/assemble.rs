@@ -448,4 +448,45 @@ mod tests {
         }
         assert!(!paths[1].is_dropped());
     }
+
+    #[test]
+    fn assembling_some_packets_gives_their_paths_as_assembling_all() {
+        let evs = vec![
+            appearance(1, 7, 1, 10, false),
+            appearance(2, 8, 1, 10, false),
+            appearance(3, 7, 2, 20, false),
+            appearance(4, 8, 2, 20, true),
+            appearance(5, 7, 0, 30, true),
+            appearance(6, 7, 0, 30, true),
+        ];
+        let all = assemble(&evs);
+        let (trailers, list) = component_tables(&evs);
+        let some = assemble_some(
+            evs.iter()
+                .filter(|e| e.packet.as_ref().and_then(|p| p.pkt_group_id) == Some(7)),
+            &trailers,
+            &list,
+        );
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0], all[0]);
+        assert_eq!(
+            some[0].path_text(),
+            "component 10 → component 20 → component 30 DROP"
+        );
+    }
+
+    #[test]
+    fn path_text_shows_a_repeated_step_once() {
+        let labels = vec![
+            step_label(Some("e1r68x64.sys"), Some(7), false),
+            step_label(None, Some(8), false),
+            step_label(None, Some(8), false),
+            step_label(Some("tcpip.sys"), Some(11), true),
+            step_label(None, None, false),
+        ];
+        assert_eq!(
+            join_path(labels),
+            "e1r68x64.sys [7] → component 8 → tcpip.sys [11] DROP → ?"
+        );
+    }
 }
