@@ -183,7 +183,6 @@ struct Accumulated {
     /// The example packet's path, assembled in its window.
     path: Option<Box<[Step]>>,
     path_lines: Vec<SourceRef>,
-    first_pos: super::TimelinePos,
 }
 
 /// Drop groups built window by window (see `Correlator::window`).
@@ -292,7 +291,6 @@ impl DropAccumulator {
                         sources: Vec::new(),
                         path: None,
                         path_lines: Vec::new(),
-                        first_pos: (k.unwrap_or(i64::MIN), ev.source.file, ev.source.line),
                     });
                     gi
                 }
@@ -531,7 +529,12 @@ fn drop_group(
         sources: acc.sources,
         path,
         path_lines: acc.path_lines,
-        first_pos: acc.first_pos,
+        // The group's first drop: its example.
+        first_pos: (
+            acc.first_key.unwrap_or(i64::MIN),
+            acc.example.file,
+            acc.example.line,
+        ),
     }
 }
 

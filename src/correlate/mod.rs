@@ -671,12 +671,20 @@ pub type TimelinePos = (i64, u32, u64);
 
 /// Keeps the `n` earliest entries.
 fn keep_earliest<T: Ord>(v: &mut Vec<T>, item: T, n: usize) {
-    if v.len() >= n && v.last().is_some_and(|l| &item >= l) {
-        return;
+    if v.len() >= n {
+        if v.last().is_none_or(|l| &item >= l) {
+            return;
+        }
+        // The last one makes room for the item (no growth when full).
+        v.truncate(n.saturating_sub(1));
+    } else if v.len() == v.capacity() {
+        // Grown to `n` at most: a doubling would make room for 8 of 5 first
+        // events, 120 bytes a flow of tens of thousands.
+        let room = (v.len() * 2).clamp(4, n);
+        v.reserve_exact(room - v.len());
     }
     let at = v.partition_point(|x| x < &item);
     v.insert(at, item);
-    v.truncate(n);
 }
 
 /// An AFD accept/connect/bind/listen seen in an earlier window, kept so a

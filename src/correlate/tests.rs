@@ -413,3 +413,22 @@ fn pktmon_identities_are_remembered_for_two_windows() {
     assert!(seen.insert(k, 3));
     assert!(seen.previous.is_empty() && seen.current.len() == 1);
 }
+
+#[test]
+fn keep_earliest_keeps_the_n_smallest_without_growing_past_n() {
+    let mut v = Vec::new();
+    for x in [9, 3, 7, 1, 8, 5, 2, 6] {
+        keep_earliest(&mut v, x, 5);
+        assert!(v.capacity() <= 5, "capacity {}", v.capacity());
+    }
+    assert_eq!(v, [1, 2, 3, 5, 6]);
+    keep_earliest(&mut v, 4, 5);
+    keep_earliest(&mut v, 10, 5);
+    assert_eq!(v, [1, 2, 3, 4, 5]);
+    let mut w = Vec::new();
+    for x in (0..30).rev() {
+        keep_earliest(&mut w, x, 10);
+    }
+    assert_eq!(w, (0..10).collect::<Vec<_>>());
+    assert_eq!(w.capacity(), 10);
+}
