@@ -17,6 +17,7 @@
 
 pub mod drops;
 pub mod findings;
+mod flow_spill;
 pub mod process;
 pub mod who;
 
@@ -368,6 +369,15 @@ impl Connections {
     fn take(&mut self, i: usize) -> Option<Connection> {
         self.slots.get_mut(i)?.take().map(|b| *b)
     }
+    /// Puts a connection read back from the flow spill into its empty slot.
+    fn put_back(&mut self, i: u32, c: Connection) {
+        if let Some(slot @ None) = self.slots.get_mut(i as usize) {
+            *slot = Some(Box::new(c));
+            if let Err(at) = self.live.binary_search(&i) {
+                self.live.insert(at, i);
+            }
+        }
+    }
     /// Forgets retired slots in `live`.
     fn compact(&mut self) {
         let slots = &self.slots;
@@ -533,6 +543,9 @@ impl Spill {
             self.file = Some(spill_file()?);
         }
         if let Some(f) = &mut self.file {
+            // Reads move the file position: write at the end.
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(self.flushed))?;
             f.write_all(&self.pending)?;
         }
         self.flushed += self.pending.len() as u64;
@@ -745,6 +758,13 @@ pub struct Correlator {
     retire: Option<RowFormatter>,
     /// Windows correlated so far (the current window's number).
     windows: u64,
+    /// Idle packet-only flows out of memory (streaming runs): their state
+    /// records, and where each flow's record is (offset, length). Their
+    /// tuple and port indexes stay, so a later event finds them.
+    flow_spill: Spill,
+    spilled_flows: HashMap<u32, (u64, u32)>,
+    /// A flow that could not be read back, reported by the window.
+    flow_spill_error: Option<std::io::Error>,
 }
 
 /// netstat rows, then the trace prefix PID, for a connection still without
@@ -899,6 +919,9 @@ impl Correlator {
             drops: drops::DropAccumulator::default(),
             retire: None,
             windows: 0,
+            flow_spill: Spill::default(),
+            spilled_flows: HashMap::default(),
+            flow_spill_error: None,
         }
     }
 
@@ -969,7 +992,67 @@ impl Correlator {
         s.drops.add_window(d, &s.a, now);
         s.retire_idle()?;
         s.windows += 1;
+        match s.flow_spill_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads back a flow that left memory, if `c` is one.
+    fn restore(&mut self, c: u32) {
+        let Some((offset, len)) = self.spilled_flows.remove(&c) else {
+            return;
+        };
+        let conn = self.flow_spill.read(offset, len as usize).and_then(|rec| {
+            flow_spill::decode(c, &rec)
+                .ok_or_else(|| std::io::Error::other("a flow spill record does not read back"))
+        });
+        match conn {
+            Ok(conn) => self.a.connections.put_back(c, conn),
+            Err(e) => {
+                self.flow_spill_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Moves a flow idle for two windows to the flow spill.
+    fn spill_flow(&mut self, i: u32, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        let Some(conn) = self.a.connections.take(i as usize) else {
+            return Ok(());
+        };
+        buf.clear();
+        flow_spill::encode(&conn, buf);
+        let len = u32::try_from(buf.len()).map_err(std::io::Error::other)?;
+        let offset = self.flow_spill.append(buf)?;
+        self.spilled_flows.insert(i, (offset, len));
         Ok(())
+    }
+
+    /// Retires the flows still in the flow spill, as closed TCP connections
+    /// are retired (connections.csv record, findings); streaming runs call
+    /// it once every window is correlated, before [`Correlator::finish`].
+    pub fn retire_spilled_flows(&mut self) -> std::io::Result<()> {
+        let Some(mut format) = self.retire.take() else {
+            return Ok(());
+        };
+        let mut spilled: Vec<u32> = self.spilled_flows.keys().copied().collect();
+        spilled.sort_unstable();
+        let mut result = Ok(());
+        for i in spilled {
+            self.restore(i);
+            if let Some(e) = self.flow_spill_error.take() {
+                result = Err(e);
+                break;
+            }
+            if let Err(e) = self.retire_one(i, &mut format) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.a.connections.compact();
+        self.flow_spill = Spill::default();
+        self.retire = Some(format);
+        result
     }
 
     /// Moves closed TCP connections idle for two windows out of memory.
@@ -997,6 +1080,22 @@ impl Correlator {
                 result = Err(e);
                 break;
             }
+        }
+        // Packet-only flows have no close: idle ones leave for the flow
+        // spill, and come back if their tuple is seen again.
+        let idle_flows: Vec<u32> = self
+            .a
+            .connections
+            .iter_indexed()
+            .filter(|(_, c)| c.last_window + 2 <= now && flow_spill::spillable(c))
+            .map(|(i, _)| i)
+            .collect();
+        let mut buf = Vec::new();
+        for i in idle_flows {
+            if result.is_err() {
+                break;
+            }
+            result = self.spill_flow(i, &mut buf);
         }
         self.a.connections.compact();
         // A closed AFD endpoint is done with once the joins that may still
@@ -1448,8 +1547,9 @@ impl Builder<'_> {
 
     fn flow(&mut self, proto: Proto, local: Option<Endpoint>, remote: Option<Endpoint>) -> u32 {
         let key = (proto, local, remote);
-        if let Some(c) = self.s.by_tuple.get(&key) {
-            return *c;
+        if let Some(&c) = self.s.by_tuple.get(&key) {
+            self.s.restore(c);
+            return c;
         }
         let c = self.new_conn(proto);
         self.s.by_tuple.insert(key, c);
@@ -1581,14 +1681,23 @@ impl Builder<'_> {
         let slack = 5_000_000_000i64;
         let mut best: Option<(u32, bool, i64)> = None;
         // Port-less packets (ICMP) only ever form their own flows.
-        let bucket = match (src.port, dst.port) {
-            (Some(p1), Some(p2)) => self
-                .s
-                .by_ports
-                .get(&(proto, p1.min(p2), p1.max(p2)))
-                .map_or(&[][..], Vec::as_slice),
-            _ => &[][..],
+        let ports = match (src.port, dst.port) {
+            (Some(p1), Some(p2)) => Some((proto, p1.min(p2), p1.max(p2))),
+            _ => None,
         };
+        // Flows of the bucket that left memory come back first: the choice
+        // below is made among the same connections as if they had stayed.
+        if !self.s.spilled_flows.is_empty()
+            && let Some(v) = ports.and_then(|k| self.s.by_ports.get(&k))
+            && v.iter().any(|i| self.s.spilled_flows.contains_key(i))
+        {
+            for i in v.clone() {
+                self.s.restore(i);
+            }
+        }
+        let bucket = ports
+            .and_then(|k| self.s.by_ports.get(&k))
+            .map_or(&[][..], Vec::as_slice);
         for &i in bucket {
             let Some(c) = self.s.a.connections.get(i as usize) else {
                 continue;
