@@ -297,6 +297,9 @@ pub fn analyze_streaming_with(
     if let Some(e) = side.error.take() {
         return Err(e);
     }
+    if let Err(e) = side.corr.retire_spilled_flows() {
+        anyhow::bail!("cannot read the connection spill file: {e}");
+    }
     if let Some(mut w) = side.events_out.take() {
         w.flush()?;
     }
