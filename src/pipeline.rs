@@ -41,14 +41,15 @@ impl Default for RunOptions {
         RunOptions {
             encoding: None,
             format: None,
-            // 4 MiB blocks in 1 MiB chunks: the decoded events of a block
-            // are in memory until the window takes them, and 8 MiB blocks
-            // (~40k netsh events, ~45 MB) cost 48 MB more peak RSS at the
-            // same CPU time (100 MiB netsh, 2026-11-24).
-            chunk_bytes: 1 << 20,
+            // 2 MiB blocks in 512 KiB chunks: the decoded events of a block
+            // are in memory until the window takes them, and a streaming
+            // run has two blocks decoding at once (8 MiB blocks, one at a
+            // time, cost 48 MB more peak RSS than 4 MiB ones at the same
+            // CPU time: 100 MiB netsh, 2026-11-24).
+            chunk_bytes: 512 << 10,
             max_line_bytes: decode::DEFAULT_MAX_LINE_BYTES,
             discover: DiscoverOptions::default(),
-            block_bytes: 4 << 20,
+            block_bytes: 2 << 20,
             progress: None,
         }
     }
@@ -364,70 +365,32 @@ pub fn decode_file_stream(
     let mut file_ctx = decode::FileContext::default();
     let mut line_no = 1u64;
     let mut failed: Option<String> = None;
-    loop {
-        // Text up to `cut` is ready; the rest (a partial record) waits.
-        let cut = if eof || failed.is_some() {
-            text.len()
-        } else if !splittable {
-            if skip_note.is_some() {
-                // Only counting lines: everything up to the last newline.
-                memchr::memrchr(b'\n', text.as_bytes()).map_or(0, |i| i + 1)
-            } else {
-                0
-            }
-        } else {
-            match last_record_start(&text, format) {
-                Some(c) => c,
-                // One record longer than the cap: cut at a line anyway so
-                // memory stays bounded (the decoder reports the broken record).
-                None if text.len() > MAX_PENDING_TEXT => {
-                    memchr::memrchr(b'\n', text.as_bytes()).map_or(text.len(), |i| i + 1)
-                }
-                None => 0,
-            }
-        };
-        // On one thread (`-j 1`, or a library caller on a one-thread pool)
-        // block reads and chunk decoding run inline: no cross-thread
-        // handoff per block.
-        let parallel = rayon::current_num_threads() > 1;
-        let mut tail = text.split_off(cut);
-        let ready = text;
-        let done = eof || failed.is_some();
-        let decode_ready = || {
-            if skip_note.is_some() || ready.is_empty() {
-                return Vec::new();
-            }
-            let chunks = split_chunks(&ready, format, opts.chunk_bytes);
-            let decode_chunk = |(first, chunk): &(u64, &str)| {
-                decode::decode_lines(format, id, line_no + first - 1, chunk, opts.max_line_bytes)
-            };
-            if parallel {
-                chunks.par_iter().map(decode_chunk).collect::<Vec<Sink>>()
-            } else {
-                chunks.iter().map(decode_chunk).collect::<Vec<Sink>>()
+    // How chunks decode:
+    // - on one thread (`-j 1`, or a library caller on a one-thread pool),
+    //   inline: no cross-thread handoff per chunk;
+    // - on a pool thread (small files decode side by side, one per pool
+    //   thread), by work stealing, block by block: a pool thread must not
+    //   block waiting for work queued behind it;
+    // - otherwise (the CLI's streaming run, on its main thread) pipelined:
+    //   a block's events are delivered only once the next block's chunks are
+    //   queued, so the decoding threads go from one block's last chunks
+    //   straight to the next block's first ones instead of waiting at every
+    //   block boundary for the slowest chunk, and the next block is read
+    //   meanwhile.
+    let threads = rayon::current_num_threads() > 1;
+    let pipelined = threads && rayon::current_thread_index().is_none();
+    // Blocks whose chunks are decoding, oldest first.
+    let mut in_flight: std::collections::VecDeque<BlockDecode> = Default::default();
+    let depth = if pipelined { 2 } else { 1 };
+    let mut deliver = |b: BlockDecode, rep: &mut FileReport| {
+        let sinks: Vec<Sink> = match b {
+            BlockDecode::Done(sinks) => sinks,
+            BlockDecode::Pending { chunks, results } => {
+                let mut sinks: Vec<(usize, Sink)> = results.iter().take(chunks).collect();
+                sinks.sort_unstable_by_key(|(i, _)| *i);
+                sinks.into_iter().map(|(_, s)| s).collect()
             }
         };
-        let read_next = || {
-            if done {
-                return Ok((tail, true));
-            }
-            let mut buf = Vec::with_capacity(block_bytes);
-            let e = read(&mut src, &mut buf)?;
-            stream.push(&buf, e, &mut tail);
-            Ok::<_, String>((tail, e))
-        };
-        let (sinks, next) = if parallel {
-            rayon::join(decode_ready, read_next)
-        } else {
-            (decode_ready(), read_next())
-        };
-        let newlines = memchr::memchr_iter(b'\n', ready.as_bytes()).count() as u64;
-        rep.lines += if ready.as_bytes().last().is_some_and(|b| *b != b'\n') {
-            newlines + 1
-        } else {
-            newlines
-        };
-        line_no += newlines;
         for mut s in sinks {
             rep.counts.merge(&s.counts);
             rep.diagnostics.extend(s.diagnostics);
@@ -438,21 +401,123 @@ pub fn decode_file_stream(
                 consumer(s.events);
             }
         }
-        if done {
-            break;
-        }
-        match next {
-            Ok((t, e)) => {
-                text = t;
-                eof = e;
+    };
+    rayon::in_place_scope(|scope| {
+        loop {
+            // Text up to `cut` is ready; the rest (a partial record) waits.
+            let cut = if eof || failed.is_some() {
+                text.len()
+            } else if !splittable {
+                if skip_note.is_some() {
+                    // Only counting lines: everything up to the last newline.
+                    memchr::memrchr(b'\n', text.as_bytes()).map_or(0, |i| i + 1)
+                } else {
+                    0
+                }
+            } else {
+                match last_record_start(&text, format) {
+                    Some(c) => c,
+                    // One record longer than the cap: cut at a line anyway so
+                    // memory stays bounded (the decoder reports the broken record).
+                    None if text.len() > MAX_PENDING_TEXT => {
+                        memchr::memrchr(b'\n', text.as_bytes()).map_or(text.len(), |i| i + 1)
+                    }
+                    None => 0,
+                }
+            };
+            let done = eof || failed.is_some();
+            // The next block's text: the partial record, then the block,
+            // in one buffer sized for both (growing it from the partial
+            // record's size copied it several times per block).
+            let mut tail = String::with_capacity(if done {
+                0
+            } else {
+                text.len() - cut + block_bytes + 16
+            });
+            tail.push_str(text.get(cut..).unwrap_or(""));
+            text.truncate(cut);
+            let ready = text;
+            let newlines = memchr::memchr_iter(b'\n', ready.as_bytes()).count() as u64;
+            let ends_mid_line = ready.as_bytes().last().is_some_and(|b| *b != b'\n');
+            if skip_note.is_none() && !ready.is_empty() {
+                let ready = std::sync::Arc::new(ready);
+                let chunks: Vec<(u64, std::ops::Range<usize>)> =
+                    split_chunks(&ready, format, opts.chunk_bytes)
+                        .into_iter()
+                        .map(|(first, chunk)| {
+                            // Chunks are slices of `ready`: their offsets.
+                            let at = chunk.as_ptr() as usize - ready.as_ptr() as usize;
+                            (first, at..at + chunk.len())
+                        })
+                        .collect();
+                let first_line = line_no;
+                let max_line_bytes = opts.max_line_bytes;
+                // Copy and Send: each pool task gets its own.
+                let decode_chunk = move |first: u64, chunk: &str| {
+                    decode::decode_lines(format, id, first_line + first - 1, chunk, max_line_bytes)
+                };
+                let text_of = |range: std::ops::Range<usize>| ready.get(range).unwrap_or("");
+                let block = if pipelined {
+                    let (tx, results) = std::sync::mpsc::channel();
+                    let block = BlockDecode::Pending {
+                        chunks: chunks.len(),
+                        results,
+                    };
+                    for (i, (first, range)) in chunks.into_iter().enumerate() {
+                        let (ready, tx) = (ready.clone(), tx.clone());
+                        scope.spawn(move |_| {
+                            let sink = decode_chunk(first, ready.get(range).unwrap_or(""));
+                            // The receiver lives until the block is delivered.
+                            let _ = tx.send((i, sink));
+                        });
+                    }
+                    block
+                } else if threads {
+                    BlockDecode::Done(
+                        chunks
+                            .into_par_iter()
+                            .map(|(first, range)| decode_chunk(first, text_of(range)))
+                            .collect(),
+                    )
+                } else {
+                    BlockDecode::Done(
+                        chunks
+                            .into_iter()
+                            .map(|(first, range)| decode_chunk(first, text_of(range)))
+                            .collect(),
+                    )
+                };
+                in_flight.push_back(block);
             }
-            Err(m) => {
-                // Decode what was read, then report the read error.
-                failed = Some(m);
-                text = String::new();
+            rep.lines += if ends_mid_line {
+                newlines + 1
+            } else {
+                newlines
+            };
+            line_no += newlines;
+            while in_flight.len() >= depth || (done && !in_flight.is_empty()) {
+                if let Some(b) = in_flight.pop_front() {
+                    deliver(b, &mut rep);
+                }
+            }
+            if done {
+                break;
+            }
+            block.clear();
+            match read(&mut src, &mut block) {
+                Ok(e) => {
+                    stream.push(&block, e, &mut tail);
+                    text = tail;
+                    eof = e;
+                }
+                Err(m) => {
+                    // Decode what was read, then report the read error.
+                    failed = Some(m);
+                    text = String::new();
+                }
             }
         }
-    }
+    });
     // Bytes read by the overlapped reads are counted through the stream.
     rep.size = stream.consumed;
     if let Some(m) = failed {
@@ -468,6 +533,17 @@ pub fn decode_file_stream(
     }
     reconcile(&mut rep);
     rep
+}
+
+/// One block's chunks, decoded or decoding.
+enum BlockDecode {
+    Done(Vec<Sink>),
+    /// Decoding on the pool: the sinks arrive in any order, each with its
+    /// chunk's index.
+    Pending {
+        chunks: usize,
+        results: std::sync::mpsc::Receiver<(usize, Sink)>,
+    },
 }
 
 /// A partial record longer than this is cut at a line anyway.
@@ -876,19 +952,43 @@ mod tests {
                 ..RunOptions::default()
             };
             let f = memory_file("x", bytes.clone());
-            let (rep, events) = decode_file(0, &f, &opts);
-            assert_eq!(rep.format, Some(format));
-            assert_eq!(rep.lines, count_lines(text), "block {block}");
-            assert_eq!(rep.counts, whole.counts, "block {block}");
-            assert_eq!(rep.counts.total(), rep.lines);
-            assert_eq!(events.len(), whole.events.len());
-            for (a, b) in events.iter().zip(&whole.events) {
-                assert_eq!(a.source, b.source);
-                assert_eq!(a.message, b.message);
-                assert_eq!(a.bytes, b.bytes);
+            // Decoded from outside any pool (pipelined when the global pool
+            // has more than one thread), from a thread of a two-thread pool
+            // (work stealing block by block), and on one thread (inline).
+            for pool in [None, Some(2), Some(1)] {
+                let run = || decode_file(0, &f, &opts);
+                let (rep, events) = match pool {
+                    None => run(),
+                    Some(n) => rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .build()
+                        .unwrap()
+                        .install(run),
+                };
+                same_decode(&rep, &events, &whole, text, format, block);
             }
-            assert!(!rep.file_error, "{:?}", rep.notes);
         }
+    }
+
+    fn same_decode(
+        rep: &FileReport,
+        events: &[Event],
+        whole: &Sink,
+        text: &str,
+        format: Format,
+        block: usize,
+    ) {
+        assert_eq!(rep.format, Some(format));
+        assert_eq!(rep.lines, count_lines(text), "block {block}");
+        assert_eq!(rep.counts, whole.counts, "block {block}");
+        assert_eq!(rep.counts.total(), rep.lines);
+        assert_eq!(events.len(), whole.events.len());
+        for (a, b) in events.iter().zip(&whole.events) {
+            assert_eq!(a.source, b.source);
+            assert_eq!(a.message, b.message);
+            assert_eq!(a.bytes, b.bytes);
+        }
+        assert!(!rep.file_error, "{:?}", rep.notes);
     }
 
     #[test]

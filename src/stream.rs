@@ -68,27 +68,45 @@ impl Correlating<'_> {
     }
 }
 
-/// The decoding side: collects batches into windows of `limit` events and
-/// hands each full window over.
-struct Windowing<'a, 'i> {
-    /// Keep only the events correlation reads (no events.csv is written).
-    relevant_only: bool,
-    /// Sees every event as decoded, before any is dropped.
-    inspect: Option<&'i mut dyn FnMut(&Event)>,
+/// What the decoding side hands the windowing thread.
+enum Batch {
+    /// The run's files, before any of their events.
+    Files(Vec<String>),
+    Events(FileId, Vec<Event>),
+}
+
+/// Event batches (a chunk's events, ~2,500 netsh events) waiting for the
+/// windowing thread. Each one waiting is memory; two let decoding go on
+/// while the windowing thread files a batch.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The windowing side, on its own thread: collects batches into windows
+/// of `limit` events and hands each full window to correlation. Moving
+/// ~50,000 events (424 bytes each) into a window vector is work the
+/// decoding side used to do between read blocks while the decoding threads
+/// waited (18% of a 2-thread netsh run's CPU time was that thread's).
+struct Windowing {
     window: Decoded,
     pending: usize,
     limit: usize,
-    send: &'a mut dyn FnMut(Decoded),
+    send: std::sync::mpsc::SyncSender<Decoded>,
 }
 
-impl Windowing<'_, '_> {
+impl Windowing {
+    fn start(&mut self, names: &[String]) {
+        self.window.files = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| FileReport {
+                id: i as FileId,
+                name: n.clone(),
+                ..FileReport::default()
+            })
+            .collect();
+        self.window.events = vec![Vec::new(); names.len()];
+    }
+
     fn add(&mut self, file: FileId, mut evs: Vec<Event>) {
-        if let Some(f) = &mut self.inspect {
-            evs.iter().for_each(&mut **f);
-        }
-        if self.relevant_only {
-            evs.retain(crate::correlate::is_relevant);
-        }
         // A batch larger than the room left is cut: windows hold at most
         // `limit` events however the pipeline chunks the input.
         while self.pending + evs.len() > self.limit {
@@ -106,6 +124,7 @@ impl Windowing<'_, '_> {
 
     fn push(&mut self, file: FileId, mut evs: Vec<Event>) {
         self.pending += evs.len();
+        let room = self.limit.saturating_sub(self.pending - evs.len());
         if let Some(slot) = self.window.events.get_mut(file as usize) {
             if slot.is_empty() && evs.len() < 1024 {
                 // A small file, or the start of one: its own vector.
@@ -116,7 +135,7 @@ impl Windowing<'_, '_> {
                     // once. Appending batch after batch would double the
                     // vector (up to ~30% unused, 424 bytes an event) and
                     // copy it each time.
-                    slot.reserve_exact(self.limit.saturating_sub(self.pending - evs.len()));
+                    slot.reserve_exact(room);
                 }
                 slot.append(&mut evs);
             }
@@ -133,7 +152,8 @@ impl Windowing<'_, '_> {
             problems: Vec::new(),
         };
         let full = std::mem::replace(&mut self.window, next);
-        (self.send)(full);
+        // The receiver only stops when the run ends.
+        let _ = self.send.send(full);
         self.pending = 0;
     }
 }
@@ -208,14 +228,17 @@ pub fn analyze_streaming_with(
         windows: 0,
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Decoded>(0);
+    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let decoded = std::thread::scope(|scope| {
         let side = &mut side;
         // Freeing a window's events (~50,000 of them, a dozen allocations
         // each) is work the correlating thread, the pipeline's serial
         // stage, need not do: a third thread frees them (100 MiB netsh
-        // --no-events: 0.83-1.05 s -> 0.81-0.90 s). At most one window
-        // waits to be freed.
-        let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Decoded>(1);
+        // --no-events: 0.83-1.05 s -> 0.81-0.90 s). No window waits to be
+        // freed: a correlated window is handed over only when the previous
+        // one is freed (freeing is quicker than correlating), so memory
+        // holds at most three windows: filling, correlating, freeing.
+        let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Decoded>(0);
         scope.spawn(move || free_rx.into_iter().for_each(drop));
         let worker = scope.spawn(move || {
             for w in rx {
@@ -224,51 +247,58 @@ pub fn analyze_streaming_with(
                 let _ = free_tx.send(w);
             }
         });
-        let mut send = |w: Decoded| {
-            // The receiver only stops when this scope ends.
-            let _ = tx.send(w);
-        };
-        let mut windowing = Windowing {
-            relevant_only: !writes_events,
-            inspect,
-            window: Decoded::default(),
-            pending: 0,
-            limit: window_events.max(1),
-            send: &mut send,
-        };
-        let decoded = {
-            let st = std::cell::RefCell::new(&mut windowing);
-            pipeline::run_streaming(
-                inputs,
-                opts,
-                &mut |names: &[String]| {
-                    let mut s = st.borrow_mut();
-                    s.window.files = names
-                        .iter()
-                        .enumerate()
-                        .map(|(i, n)| FileReport {
-                            id: i as FileId,
-                            name: n.clone(),
-                            ..FileReport::default()
-                        })
-                        .collect();
-                    s.window.events = vec![Vec::new(); names.len()];
-                },
-                &mut |file, evs| st.borrow_mut().add(file, evs),
-            )
-        };
-        windowing.flush();
-        drop(windowing);
-        drop(tx);
+        let windower = scope.spawn(move || {
+            let mut windowing = Windowing {
+                window: Decoded::default(),
+                pending: 0,
+                limit: window_events.max(1),
+                send: tx,
+            };
+            for batch in batch_rx {
+                match batch {
+                    Batch::Files(names) => windowing.start(&names),
+                    Batch::Events(file, evs) => windowing.add(file, evs),
+                }
+            }
+            windowing.flush();
+        });
+        let mut inspect = inspect;
+        // The receivers only stop when this scope ends (or a thread panics,
+        // which is reported below).
+        let decoded = pipeline::run_streaming(
+            inputs,
+            opts,
+            &mut |names: &[String]| {
+                let _ = batch_tx.send(Batch::Files(names.to_vec()));
+            },
+            &mut |file, mut evs| {
+                if let Some(f) = &mut inspect {
+                    evs.iter().for_each(&mut **f);
+                }
+                // Without events.csv only the events correlation reads are
+                // kept. Filtered here, not on the windowing thread: fewer
+                // events wait in the channel, and a thread other than the
+                // decoding ones freeing the rest costs more.
+                if !writes_events {
+                    evs.retain(crate::correlate::is_relevant);
+                }
+                let _ = batch_tx.send(Batch::Events(file, evs));
+            },
+        );
+        drop(batch_tx);
+        let windowed = windower.join();
         let joined = worker.join();
-        (decoded, joined.is_ok())
+        (decoded, windowed.is_ok() && joined.is_ok())
     });
     let (decoded, worker_ok) = decoded;
     if !worker_ok {
-        anyhow::bail!("the correlation thread panicked");
+        anyhow::bail!("the windowing or correlation thread panicked");
     }
     if let Some(e) = side.error.take() {
         return Err(e);
+    }
+    if let Err(e) = side.corr.retire_spilled_flows() {
+        anyhow::bail!("cannot read the connection spill file: {e}");
     }
     if let Some(mut w) = side.events_out.take() {
         w.flush()?;

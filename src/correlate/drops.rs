@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::event::{Direction, Event, Kind, Proto, SourceRef, Timestamp};
+use crate::event::{Direction, Endpoint, Event, Kind, Proto, SourceRef, Timestamp};
 use crate::pipeline::Decoded;
 
-use super::Analysis;
+use super::{Analysis, HashMap};
 
 /// One group of drops.
 #[derive(Debug, Clone)]
@@ -45,12 +45,6 @@ pub struct DropGroup {
     /// Lines where the first dropped packets were seen before the drop
     /// (PktMon), for rule (a)'s evidence.
     pub path_lines: Vec<SourceRef>,
-    /// PktMon (file, component id), named when the analysis ends (the
-    /// component table is a trailer, after the packets).
-    component_ref: Option<(u32, u32)>,
-    /// The example packet, assembled in its window; its path text is made
-    /// when the analysis ends, when every component name is known.
-    example_path: Option<crate::pktmon::assemble::PacketPath>,
     first_pos: super::TimelinePos,
 }
 
@@ -85,10 +79,12 @@ pub fn hint_for(reason: &str, layer: &str, direction: Option<Direction>) -> Opti
     None
 }
 
-fn ep_text(e: Option<crate::event::Endpoint>) -> String {
+fn ep_text(e: Option<Endpoint>) -> String {
     e.map(|e| e.to_string()).unwrap_or_default()
 }
 
+/// The grouping key in text form: groups merge and are ordered by it when
+/// the analysis ends (component ids are named then).
 type Key = (
     Option<u32>,
     String,
@@ -101,21 +97,124 @@ type Key = (
     String,
 );
 
+/// Where a group's component comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ComponentKey {
+    /// A PktMon component id of one file, named when the analysis ends
+    /// (the component table is a trailer, after the packets).
+    Pktmon { file: u32, id: u32 },
+    /// A fixed name (the TCPIP layer, AFD, WFP).
+    Named(&'static str),
+}
+
+impl ComponentKey {
+    fn text(self) -> String {
+        match self {
+            ComponentKey::Pktmon { file, id } => format!("{file}/{id}"),
+            ComponentKey::Named(n) => n.to_string(),
+        }
+    }
+}
+
+/// What drops are grouped by, compact: the reason text interned, the flow
+/// as endpoints (each maps to one text, made when the analysis ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKey {
+    code: Option<u32>,
+    reason: u32,
+    layer: &'static str,
+    component: ComponentKey,
+    location: Option<u64>,
+    direction: Option<Direction>,
+    proto: Option<Proto>,
+    src: Option<Endpoint>,
+    dst: Option<Endpoint>,
+}
+
+/// Texts stored once, however many groups name them (reasons, location
+/// and component names repeat across thousands of groups).
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    texts: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.texts.len() as u32;
+        self.texts.push(s.into());
+        self.ids.insert(s.into(), i);
+        i
+    }
+
+    fn text(&self, i: u32) -> &str {
+        self.texts.get(i as usize).map_or("", |s| s)
+    }
+}
+
+/// One step of a group's example path: all its path text needs.
+#[derive(Debug, Clone)]
+struct Step {
+    component: Option<u32>,
+    /// Interned component name, when the window had the component table.
+    name: Option<u32>,
+    dropped: bool,
+}
+
+/// A drop group while drops come in, compact; its text fields are made
+/// when the analysis ends ([`DropAccumulator::finish`]).
+#[derive(Debug)]
+struct Accumulated {
+    reason_name: Option<u32>,
+    location_name: Option<u32>,
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    first_key: Option<i64>,
+    last_key: Option<i64>,
+    example: SourceRef,
+    example_text: Box<str>,
+    /// Connection indexes, ascending, distinct.
+    conns: Vec<u32>,
+    sources: Vec<SourceRef>,
+    /// The example packet's path, assembled in its window.
+    path: Option<Box<[Step]>>,
+    path_lines: Vec<SourceRef>,
+}
+
 /// Drop groups built window by window (see `Correlator::window`).
 #[derive(Debug, Default)]
 pub(super) struct DropAccumulator {
-    groups: BTreeMap<Key, DropGroup>,
-    /// PktMon packets already counted per group.
-    seen_packets: BTreeSet<(Key, u32, u64, u32)>,
+    index: HashMap<GroupKey, u32>,
+    groups: Vec<Accumulated>,
+    texts: Interner,
+    /// PktMon packets already counted per group (group index, file,
+    /// PktGroupId, PktNumber), for this window and the previous one: a
+    /// packet's appearances are logged together.
+    seen_packets: super::PktmonSeen<(u32, u32, u64, u32)>,
 }
 
 /// How many of a group's first drops contribute path lines to rule (a).
 const PATH_LINE_SOURCES: usize = 20;
 
+/// Most source lines kept per group.
+const GROUP_SOURCES: usize = 1000;
+
+/// A PktMon packet of a window whose appearances a group wants: (group
+/// index, file, PktGroupId, PktNumber).
+type PacketWanted = (u32, u32, u64, u32);
+
 impl DropAccumulator {
-    /// Adds one window's drop events (`a.order` is the window's timeline).
-    pub(super) fn add_window(&mut self, d: &Decoded, a: &Analysis) {
-        let mut touched: BTreeMap<Key, usize> = BTreeMap::new();
+    /// Adds one window's drop events (`a.order` is the window's timeline,
+    /// `window` its number).
+    pub(super) fn add_window(&mut self, d: &Decoded, a: &Analysis, window: u64) {
+        // Example paths of the groups this window made, and rule (a)'s path
+        // lines, found once the window's drops are all grouped.
+        let mut want_path: Vec<PacketWanted> = Vec::new();
+        let mut want_lines: Vec<PacketWanted> = Vec::new();
         for &r in &a.order {
             let Some(ev) = a.event(d, r) else { continue };
             let layer = match ev.kind {
@@ -125,72 +224,91 @@ impl DropAccumulator {
                 Kind::WfpDrop => "wfp",
                 _ => continue,
             };
-            let drop = ev.drop.clone().unwrap_or_default();
-            let reason_text = drop
-                .text
-                .clone()
-                .or_else(|| drop.name.clone())
-                .or_else(|| drop.code.map(|c| format!("reason {c}")))
-                .unwrap_or_else(|| "unspecified".into());
-            let component_ref = ev
-                .packet
-                .as_ref()
-                .and_then(|p| p.component)
-                .map(|c| (ev.source.file, c));
-            let component = match component_ref {
-                Some((f, c)) => format!("{f}/{c}"),
-                None => layer_component(ev),
+            let drop = ev.drop.as_deref();
+            let code = drop.and_then(|d| d.code);
+            let reason_text: std::borrow::Cow<'_, str> =
+                match drop.and_then(|d| d.text.as_deref().or(d.name.as_deref())) {
+                    Some(t) => t.into(),
+                    None => match code {
+                        Some(c) => format!("reason {c}").into(),
+                        None => "unspecified".into(),
+                    },
+                };
+            let component = match ev.packet.as_ref().and_then(|p| p.component) {
+                Some(id) => ComponentKey::Pktmon {
+                    file: ev.source.file,
+                    id,
+                },
+                None => ComponentKey::Named(layer_component(ev)),
             };
-            let key: Key = (
-                drop.code,
-                reason_text.clone(),
-                layer,
-                component.clone(),
-                drop.location,
-                ev.direction.map(Direction::as_str),
-                ev.proto,
-                ep_text(ev.local),
-                ep_text(ev.remote),
-            );
-            if let Some(p) = &ev.packet
-                && let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
-                && !self
-                    .seen_packets
-                    .insert((key.clone(), ev.source.file, g, n))
-            {
-                continue;
-            }
-            let k = a.key_of(r);
-            let pos = (k.unwrap_or(i64::MIN), ev.source.file, ev.source.line);
-            let g = self.groups.entry(key.clone()).or_insert_with(|| DropGroup {
-                reason_code: drop.code,
-                reason_name: drop.name.clone(),
-                reason_text: reason_text.clone(),
+            let key = GroupKey {
+                code,
+                reason: self.texts.id(&reason_text),
                 layer,
                 component,
-                location: drop.location,
-                location_name: drop.location_name.clone(),
+                location: drop.and_then(|d| d.location),
                 direction: ev.direction,
                 proto: ev.proto,
-                src: ep_text(ev.local),
-                dst: ep_text(ev.remote),
-                count: 0,
-                first: ev.ts,
-                last: ev.ts,
-                first_key: k,
-                last_key: k,
-                example: ev.source,
-                example_text: example_text(ev),
-                conn_ids: BTreeSet::new(),
-                hint: hint_for(&reason_text, layer, ev.direction),
-                sources: Vec::new(),
-                path: None,
-                path_lines: Vec::new(),
-                example_path: None,
-                component_ref,
-                first_pos: pos,
-            });
-            touched.entry(key).or_insert(g.sources.len());
+                src: ev.local,
+                dst: ev.remote,
+            };
+            let packet_id = ev
+                .packet
+                .as_ref()
+                .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)));
+            let k = a.key_of(r);
+            let gi = match self.index.get(&key) {
+                Some(&gi) => {
+                    if let Some((g, n)) = packet_id
+                        && !self.seen_packets.insert((gi, ev.source.file, g, n), window)
+                    {
+                        continue;
+                    }
+                    gi
+                }
+                None => {
+                    let gi = self.groups.len() as u32;
+                    self.index.insert(key, gi);
+                    if let Some((g, n)) = packet_id {
+                        self.seen_packets.insert((gi, ev.source.file, g, n), window);
+                        if layer == "pktmon" {
+                            want_path.push((gi, ev.source.file, g, n));
+                        }
+                    }
+                    let reason_name = drop.and_then(|d| d.name.as_deref());
+                    let location_name = drop.and_then(|d| d.location_name.as_deref());
+                    self.groups.push(Accumulated {
+                        reason_name: reason_name.map(|t| self.texts.id(t)),
+                        location_name: location_name.map(|t| self.texts.id(t)),
+                        count: 0,
+                        first: ev.ts,
+                        last: ev.ts,
+                        first_key: k,
+                        last_key: k,
+                        example: ev.source,
+                        example_text: example_text(ev),
+                        conns: Vec::new(),
+                        sources: Vec::new(),
+                        path: None,
+                        path_lines: Vec::new(),
+                    });
+                    gi
+                }
+            };
+            let Some(g) = self.groups.get_mut(gi as usize) else {
+                continue;
+            };
+            // Rule (a) follows the first packets of inbound checksum drops
+            // through the stack.
+            if layer == "pktmon"
+                && g.sources.len() < PATH_LINE_SOURCES
+                && ev.source.file == g.example.file
+                && ev.direction == Some(Direction::In)
+                && reason_text.to_ascii_lowercase().contains("checksum")
+                && let Some((pg, pn)) = packet_id
+            {
+                want_lines.push((gi, ev.source.file, pg, pn));
+            }
             // TCPIP drop events state how many packets they cover.
             let n = ev
                 .field("PacketCount")
@@ -201,71 +319,98 @@ impl DropAccumulator {
             g.count = g.count.saturating_add(n);
             g.last = ev.ts.or(g.last);
             g.last_key = k.or(g.last_key);
-            if g.sources.len() < 1000 {
+            if g.sources.len() < GROUP_SOURCES {
                 g.sources.push(ev.source);
             }
-            if let Some(c) = a.conn_id_of(r) {
-                g.conn_ids.insert(c.to_string());
+            if let Some(c) = a.conn_index_of(r)
+                && let Err(at) = g.conns.binary_search(&c)
+            {
+                g.conns.insert(at, c);
             }
         }
-        self.add_paths(d, &touched);
+        self.add_paths(d, &want_path, &want_lines);
     }
 
     /// PktMon groups' example paths and rule (a)'s path lines, from this
     /// window's appearances (a packet's appearances are logged together, in
-    /// the window of its drop). `touched` maps each group that got drops in
-    /// this window to its first source index of the window.
-    fn add_paths(&mut self, d: &Decoded, touched: &BTreeMap<Key, usize>) {
-        use super::findings::AppearanceIndex;
-        use std::collections::HashMap;
-        /// A file's appearance index and its dropped packets.
-        type FilePaths = (
-            AppearanceIndex,
-            HashMap<(u64, u32), crate::pktmon::assemble::PacketPath>,
-        );
-        let mut per_file: HashMap<u32, FilePaths> = HashMap::new();
-        for (key, from) in touched {
-            let Some(g) = self.groups.get_mut(key) else {
-                continue;
-            };
-            if g.layer != "pktmon" {
-                continue;
-            }
-            let wants_path = g.example_path.is_none() && *from == 0;
-            let wants_lines = *from < PATH_LINE_SOURCES
-                && g.direction == Some(Direction::In)
-                && g.reason_text.to_ascii_lowercase().contains("checksum");
-            if !wants_path && !wants_lines {
-                continue;
-            }
-            let file = g.example.file;
+    /// the window of its drop). Only the packets wanted are assembled.
+    fn add_paths(&mut self, d: &Decoded, want_path: &[PacketWanted], want_lines: &[PacketWanted]) {
+        use std::collections::HashSet;
+        let files: BTreeSet<u32> = want_path.iter().chain(want_lines).map(|w| w.1).collect();
+        for file in files {
             let Some(evs) = d.events.get(file as usize) else {
                 continue;
             };
-            let (index, paths) = per_file.entry(file).or_insert_with(|| {
-                let paths = crate::pktmon::assemble::assemble(evs)
-                    .into_iter()
-                    .filter(|p| p.is_dropped())
-                    .filter_map(|p| Some(((p.pkt_group_id?, p.pkt_number?), p)))
-                    .collect();
-                (AppearanceIndex::new(d, file), paths)
-            });
-            if wants_path && let Some(k) = index.key_of.get(&g.example.line) {
-                g.example_path = paths.get(k).cloned();
-            }
-            if wants_lines {
-                let end = g.sources.len().min(PATH_LINE_SOURCES);
-                for src in g.sources.get(*from..end).unwrap_or(&[]) {
-                    if src.file != file {
-                        continue;
+            let path_keys: HashSet<(u64, u32)> = want_path
+                .iter()
+                .filter(|w| w.1 == file)
+                .map(|w| (w.2, w.3))
+                .collect();
+            let line_keys: HashSet<(u64, u32)> = want_lines
+                .iter()
+                .filter(|w| w.1 == file)
+                .map(|w| (w.2, w.3))
+                .collect();
+            // The non-drop appearances of the packets rule (a) wants.
+            let mut lines: HashMap<(u64, u32), Vec<SourceRef>> = HashMap::default();
+            if !line_keys.is_empty() {
+                for e in evs.iter().filter(|e| e.kind == Kind::Packet) {
+                    if let Some(k) = e
+                        .packet
+                        .as_ref()
+                        .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
+                        .filter(|k| line_keys.contains(k))
+                    {
+                        lines.entry(k).or_default().push(e.source);
                     }
-                    let Some(k) = index.key_of.get(&src.line) else {
+                }
+            }
+            // Assembly keys appearances without a PktNumber as number 0.
+            let wanted = |e: &&Event| {
+                e.packet.as_ref().is_some_and(|p| {
+                    p.pkt_group_id
+                        .is_some_and(|g| path_keys.contains(&(g, p.pkt_number.unwrap_or(0))))
+                })
+            };
+            let mut paths: HashMap<(u64, u32), Box<[Step]>> = HashMap::default();
+            if !path_keys.is_empty() {
+                let (trailers, list) = crate::pktmon::assemble::component_tables(evs);
+                let assembled = crate::pktmon::assemble::assemble_some(
+                    evs.iter().filter(wanted),
+                    &trailers,
+                    &list,
+                );
+                for p in assembled.into_iter().filter(|p| p.is_dropped()) {
+                    let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number) else {
                         continue;
                     };
-                    for l in index.lines_of(k) {
-                        if g.path_lines.len() < PATH_LINE_SOURCES {
-                            g.path_lines.push(*l);
-                        }
+                    let steps = p
+                        .steps
+                        .iter()
+                        .map(|s| Step {
+                            component: s.component,
+                            name: s.component_name.as_deref().map(|t| self.texts.id(t)),
+                            dropped: s.dropped,
+                        })
+                        .collect();
+                    paths.insert((g, n), steps);
+                }
+            }
+            for &(gi, f, pg, pn) in want_path.iter().filter(|w| w.1 == file) {
+                if let Some(g) = self.groups.get_mut(gi as usize)
+                    && g.path.is_none()
+                    && g.example.file == f
+                {
+                    g.path = paths.get(&(pg, pn)).cloned();
+                }
+            }
+            for &(gi, _, pg, pn) in want_lines.iter().filter(|w| w.1 == file) {
+                let Some(g) = self.groups.get_mut(gi as usize) else {
+                    continue;
+                };
+                for l in lines.get(&(pg, pn)).map_or(&[][..], Vec::as_slice) {
+                    if g.path_lines.len() < PATH_LINE_SOURCES {
+                        g.path_lines.push(*l);
                     }
                 }
             }
@@ -276,19 +421,37 @@ impl DropAccumulator {
     /// biggest groups. Groups that differ only by the file their component
     /// id came from merge when the component names agree.
     pub(super) fn finish(self, a: &Analysis) -> Vec<DropGroup> {
+        let DropAccumulator {
+            index,
+            groups,
+            texts,
+            ..
+        } = self;
+        let mut groups: Vec<Option<Accumulated>> = groups.into_iter().map(Some).collect();
+        let mut keyed: Vec<(Key, GroupKey, Accumulated)> = index
+            .into_iter()
+            .filter_map(|(k, gi)| {
+                let g = groups.get_mut(gi as usize)?.take()?;
+                let text_key: Key = (
+                    k.code,
+                    texts.text(k.reason).to_string(),
+                    k.layer,
+                    k.component.text(),
+                    k.location,
+                    k.direction.map(Direction::as_str),
+                    k.proto,
+                    ep_text(k.src),
+                    ep_text(k.dst),
+                );
+                Some((text_key, k, g))
+            })
+            .collect();
+        drop(groups);
+        keyed.sort_unstable_by(|x, y| x.0.cmp(&y.0));
         let mut named: BTreeMap<Key, DropGroup> = BTreeMap::new();
-        for (mut key, mut g) in self.groups {
-            if let Some(mut p) = g.example_path.take() {
-                name_components(&mut p, g.example.file, a);
-                g.path = Some(p.path_text());
-            }
-            if let Some((f, c)) = g.component_ref {
-                g.component = match a.components.get(&(f, c)) {
-                    Some((name, _)) => format!("{c} {name}"),
-                    None => c.to_string(),
-                };
-                key.3 = g.component.clone();
-            }
+        for (mut key, k, acc) in keyed {
+            let g = drop_group(&key, k, acc, &texts, a);
+            key.3 = g.component.clone();
             match named.get_mut(&key) {
                 None => {
                     named.insert(key, g);
@@ -313,23 +476,83 @@ impl DropAccumulator {
     }
 }
 
-/// Names the steps of a packet path assembled before its file's component
-/// table was seen: the capture's own trailer first, else a `pktmon list`.
-fn name_components(p: &mut crate::pktmon::assemble::PacketPath, file: u32, a: &Analysis) {
-    for s in p.steps.iter_mut().filter(|s| s.component_name.is_none()) {
-        let Some(id) = s.component else { continue };
-        s.component_name = a
-            .components
-            .get(&(file, id))
-            .or_else(|| {
-                a.components
-                    .iter()
-                    .filter(|((_, i), (_, origin))| *i == id && *origin == "pktmon list")
-                    .min_by_key(|((f, _), _)| *f)
-                    .map(|(_, v)| v)
-            })
-            .map(|(name, _)| name.clone());
+/// A group's output form: texts made, its component and path named.
+fn drop_group(
+    key: &Key,
+    k: GroupKey,
+    acc: Accumulated,
+    texts: &Interner,
+    a: &Analysis,
+) -> DropGroup {
+    let component = match k.component {
+        ComponentKey::Pktmon { file, id } => match a.components.get(&(file, id)) {
+            Some((name, _)) => format!("{id} {name}"),
+            None => id.to_string(),
+        },
+        ComponentKey::Named(n) => n.to_string(),
+    };
+    let path = acc.path.map(|steps| {
+        crate::pktmon::assemble::join_path(
+            steps
+                .iter()
+                .map(|s| {
+                    let name = match s.name {
+                        Some(t) => Some(texts.text(t)),
+                        None => component_name(s.component, acc.example.file, a),
+                    };
+                    crate::pktmon::assemble::step_label(name, s.component, s.dropped)
+                })
+                .collect(),
+        )
+    });
+    DropGroup {
+        reason_code: k.code,
+        reason_name: acc.reason_name.map(|t| texts.text(t).to_string()),
+        hint: hint_for(&key.1, k.layer, k.direction),
+        reason_text: key.1.clone(),
+        layer: k.layer,
+        component,
+        location: k.location,
+        location_name: acc.location_name.map(|t| texts.text(t).to_string()),
+        direction: k.direction,
+        proto: k.proto,
+        src: key.7.clone(),
+        dst: key.8.clone(),
+        count: acc.count,
+        first: acc.first,
+        last: acc.last,
+        first_key: acc.first_key,
+        last_key: acc.last_key,
+        example: acc.example,
+        example_text: acc.example_text.into(),
+        conn_ids: acc.conns.into_iter().map(super::conn_id).collect(),
+        sources: acc.sources,
+        path,
+        path_lines: acc.path_lines,
+        // The group's first drop: its example.
+        first_pos: (
+            acc.first_key.unwrap_or(i64::MIN),
+            acc.example.file,
+            acc.example.line,
+        ),
     }
+}
+
+/// The name of a path step's component, for a path assembled before its
+/// file's component table was seen: the capture's own trailer first, else a
+/// `pktmon list`.
+fn component_name(id: Option<u32>, file: u32, a: &Analysis) -> Option<&str> {
+    let id = id?;
+    a.components
+        .get(&(file, id))
+        .or_else(|| {
+            a.components
+                .iter()
+                .filter(|((_, i), (_, origin))| *i == id && *origin == "pktmon list")
+                .min_by_key(|((f, _), _)| *f)
+                .map(|(_, v)| v)
+        })
+        .map(|(name, _)| name.as_str())
 }
 
 /// Folds group `b` into `a` (same reason, component name and flow).
@@ -354,7 +577,7 @@ fn merge(a: &mut DropGroup, b: DropGroup) {
     let mut sources = std::mem::take(&mut a.sources);
     sources.extend(b.sources);
     sources.sort();
-    sources.truncate(1000);
+    sources.truncate(GROUP_SOURCES);
     a.sources = sources;
     for l in b.path_lines {
         if a.path_lines.len() < PATH_LINE_SOURCES {
@@ -363,21 +586,251 @@ fn merge(a: &mut DropGroup, b: DropGroup) {
     }
 }
 
-fn layer_component(ev: &Event) -> String {
+fn layer_component(ev: &Event) -> &'static str {
     match ev.kind {
-        Kind::NetworkDrop => "TCPIP network layer".into(),
-        Kind::TransportDrop => "TCPIP transport layer".into(),
-        Kind::AfdDatagramDrop => "AFD".into(),
-        Kind::WfpDrop => "WFP".into(),
-        _ => String::new(),
+        Kind::NetworkDrop => "TCPIP network layer",
+        Kind::TransportDrop => "TCPIP transport layer",
+        Kind::AfdDatagramDrop => "AFD",
+        Kind::WfpDrop => "WFP",
+        _ => "",
     }
 }
 
-fn example_text(ev: &Event) -> String {
+fn example_text(ev: &Event) -> Box<str> {
     let s = ev
         .packet
         .as_ref()
-        .and_then(|p| p.summary.clone())
-        .unwrap_or_else(|| ev.message.clone());
+        .and_then(|p| p.summary.as_deref())
+        .unwrap_or(&ev.message);
     s.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Correlator, analyze};
+    use super::*;
+    use crate::event::{DropInfo, Layer, PacketInfo};
+    use crate::pipeline::{Decoded, FileReport};
+
+    fn ep(s: &str) -> Endpoint {
+        crate::decode::common::parse_socket_addr(s).unwrap()
+    }
+
+    /// One PktMon appearance of packet (`group`, `number`) at `component`;
+    /// a drop when `reason` is given.
+    fn appearance(
+        file: u32,
+        group: u64,
+        number: u32,
+        component: u32,
+        flow: (&str, &str, Direction),
+        reason: Option<(u32, &str)>,
+    ) -> Event {
+        let kind = if reason.is_some() {
+            Kind::PacketDrop
+        } else {
+            Kind::Packet
+        };
+        let mut e = Event::new(SourceRef { file, line: 0 }, Layer::Pktmon, kind);
+        e.ts = Some(Timestamp::utc(1_000 * group as i64 + i64::from(number)));
+        e.proto = Some(Proto::Udp);
+        (e.local, e.remote, e.direction) = (Some(ep(flow.0)), Some(ep(flow.1)), Some(flow.2));
+        e.packet = Some(Box::new(PacketInfo {
+            pkt_group_id: Some(group),
+            pkt_number: Some(number),
+            component: Some(component),
+            summary: Some(format!("ip: {} > {}: UDP, length 9", flow.0, flow.1)),
+            ..PacketInfo::default()
+        }));
+        e.drop = reason.map(|(code, text)| {
+            Box::new(DropInfo {
+                code: Some(code),
+                text: Some(text.into()),
+                location: Some(0xE000_460A),
+                location_name: Some("UDP_RECEIVE1".into()),
+                ..DropInfo::default()
+            })
+        });
+        e
+    }
+
+    const RX: (&str, &str, Direction) = ("10.0.0.2:53", "10.0.0.1:5000", Direction::In);
+    const TX: (&str, &str, Direction) = ("10.0.0.1:5001", "10.0.0.9:53", Direction::Out);
+
+    /// Packets as units (a packet's appearances are logged together): seen
+    /// at components 5 and 11, dropped at 11; some drops logged twice.
+    fn packets(file: u32) -> Vec<Vec<Event>> {
+        let checksum = Some((912, "Bad checksum"));
+        let mtu = Some((23, "MTU mismatch"));
+        let mut units = Vec::new();
+        for n in 0..12u32 {
+            let (flow, reason) = if n % 3 == 0 {
+                (TX, mtu)
+            } else {
+                (RX, checksum)
+            };
+            let mut unit = vec![
+                appearance(file, 7, n, 5, flow, None),
+                appearance(file, 7, n, 11, flow, reason),
+            ];
+            if n % 4 == 1 {
+                // The same drop reported again: one packet, counted once.
+                unit.push(appearance(file, 7, n, 11, flow, reason));
+            }
+            units.push(unit);
+        }
+        units
+    }
+
+    fn decoded(windows: &[Vec<Event>], files: usize) -> Vec<Decoded> {
+        windows
+            .iter()
+            .map(|w| {
+                let mut events = vec![Vec::new(); files];
+                for e in w {
+                    events[e.source.file as usize].push(e.clone());
+                }
+                Decoded {
+                    files: vec![FileReport::default(); files],
+                    events,
+                    problems: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    /// Numbers lines per file in order and cuts the units into windows
+    /// after the given unit counts.
+    fn windows_of(units: Vec<Vec<Event>>, cuts: &[usize]) -> Vec<Vec<Event>> {
+        let mut line = [0u64; 2];
+        let mut windows = vec![Vec::new()];
+        for (i, unit) in units.into_iter().enumerate() {
+            if cuts.contains(&i) {
+                windows.push(Vec::new());
+            }
+            for mut e in unit {
+                let f = e.source.file as usize;
+                line[f] += 1;
+                e.source.line = line[f];
+                windows.last_mut().unwrap().push(e);
+            }
+        }
+        windows
+    }
+
+    fn groups_text(groups: &[DropGroup]) -> Vec<String> {
+        groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} {} {} {}->{} n={} {:?}..{:?} e.g.={:?} {:?} conns={:?} path={:?} lines={:?} sources={:?} {:?}",
+                    g.reason_text,
+                    g.layer,
+                    g.component,
+                    g.location_name.as_deref().unwrap_or(""),
+                    g.src,
+                    g.dst,
+                    g.count,
+                    g.first,
+                    g.last,
+                    g.example,
+                    g.example_text,
+                    g.conn_ids,
+                    g.path,
+                    g.path_lines,
+                    g.sources,
+                    g.hint,
+                )
+            })
+            .collect()
+    }
+
+    fn correlate(windows: &[Vec<Event>], files: usize) -> Vec<DropGroup> {
+        let mut corr = Correlator::new(None);
+        for d in decoded(windows, files) {
+            corr.window(&d).unwrap();
+        }
+        corr.finish().drops
+    }
+
+    #[test]
+    fn drop_groups_are_the_same_whatever_the_windows() {
+        let whole = correlate(&windows_of(packets(0), &[]), 1);
+        // Two flows, one reason each; drops reported twice count once.
+        assert_eq!(whole.len(), 2);
+        assert_eq!(
+            (whole[0].reason_text.as_str(), whole[0].count),
+            ("Bad checksum", 8)
+        );
+        assert_eq!(
+            (whole[1].reason_text.as_str(), whole[1].count),
+            ("MTU mismatch", 4)
+        );
+        assert_eq!(
+            whole[0].path.as_deref(),
+            Some("component 5 → component 11 DROP")
+        );
+        // Rule (a)'s lines: the appearances before each inbound checksum drop.
+        assert_eq!(whole[0].path_lines.len(), 8);
+        assert!(whole[0].hint.is_some_and(|h| h.contains("offload")));
+        let expected = groups_text(&whole);
+        for cuts in [vec![1], vec![2, 3], vec![1, 4, 5, 9], (1..12).collect()] {
+            let windowed = correlate(&windows_of(packets(0), &cuts), 1);
+            assert_eq!(groups_text(&windowed), expected, "cuts {cuts:?}");
+        }
+    }
+
+    #[test]
+    fn a_packet_is_counted_once_per_group_while_remembered() {
+        let drop = |n| appearance(0, 3, n, 11, RX, Some((912, "Bad checksum")));
+        let units = vec![vec![drop(1)], vec![drop(1)], vec![drop(2)], vec![drop(3)]];
+        // The repeat one window later is the same packet.
+        let groups = correlate(&windows_of(units.clone(), &[1, 2, 3]), 1);
+        assert_eq!(groups[0].count, 3);
+        // Two windows later it is forgotten, as the connections forget it.
+        let units = vec![vec![drop(1)], vec![drop(2)], vec![drop(3)], vec![drop(1)]];
+        let groups = correlate(&windows_of(units, &[1, 2, 3]), 1);
+        assert_eq!(groups[0].count, 4);
+    }
+
+    #[test]
+    fn groups_of_two_files_merge_when_their_components_have_one_name() {
+        let mut units = packets(0);
+        units.extend(packets(1));
+        let windows = windows_of(units, &[12]);
+        let mut corr = Correlator::new(None);
+        for d in decoded(&windows, 2) {
+            corr.window(&d).unwrap();
+        }
+        // Both captures name component 11 (and only file 1 names 5).
+        for f in 0..2 {
+            corr.a
+                .components
+                .insert((f, 11), ("tcpip.sys".into(), "capture trailer"));
+        }
+        corr.a
+            .components
+            .insert((1, 5), ("e1r68x64.sys".into(), "capture trailer"));
+        let groups = corr.finish().drops;
+        assert_eq!(groups.len(), 2, "{:#?}", groups_text(&groups));
+        assert_eq!(groups[0].count, 16);
+        assert_eq!(groups[0].component, "11 tcpip.sys");
+        // The example is the earliest drop (file 0); its path is named from
+        // its own file's trailer, which does not name component 5.
+        assert_eq!(groups[0].example.file, 0);
+        assert_eq!(
+            groups[0].path.as_deref(),
+            Some("component 5 → tcpip.sys [11] DROP")
+        );
+        // Each file's eight checksum drops had their appearances followed.
+        assert_eq!(groups[0].path_lines.len(), 16);
+    }
+
+    #[test]
+    fn one_window_analysis_groups_as_streaming_does() {
+        let windows = windows_of(packets(0), &[]);
+        let d = decoded(&windows, 1).remove(0);
+        let a = analyze(&d, None);
+        assert_eq!(groups_text(&a.drops), groups_text(&correlate(&windows, 1)));
+    }
 }

@@ -11,8 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{Direction, Kind, SourceRef};
-use crate::pipeline::Decoded;
+use crate::event::{Direction, SourceRef};
 
 use super::{Analysis, ConnDirection};
 
@@ -239,43 +238,6 @@ impl PeriodicStart {
             first_key: c.first_key?,
             first_event: c.first_events.first().map(|(_, s)| *s),
         })
-    }
-}
-
-/// PktMon appearances of one file by packet identity, built once per file
-/// (appearances of different packets interleave, so never by adjacency).
-pub(super) struct AppearanceIndex {
-    /// Source line → (PktGroupId, PktNumber).
-    pub(super) key_of: std::collections::HashMap<u64, (u64, u32)>,
-    /// (PktGroupId, PktNumber) → the lines of its non-drop appearances.
-    lines: std::collections::HashMap<(u64, u32), Vec<SourceRef>>,
-}
-
-impl AppearanceIndex {
-    pub(super) fn new(d: &Decoded, file: u32) -> Self {
-        let mut idx = AppearanceIndex {
-            key_of: std::collections::HashMap::new(),
-            lines: std::collections::HashMap::new(),
-        };
-        for e in d.events.get(file as usize).into_iter().flatten() {
-            let Some(key) = e
-                .packet
-                .as_ref()
-                .and_then(|p| Some((p.pkt_group_id?, p.pkt_number?)))
-            else {
-                continue;
-            };
-            idx.key_of.insert(e.source.line, key);
-            if e.kind == Kind::Packet {
-                idx.lines.entry(key).or_default().push(e.source);
-            }
-        }
-        idx
-    }
-
-    /// The non-drop appearances of a packet.
-    pub(super) fn lines_of(&self, key: &(u64, u32)) -> &[SourceRef] {
-        self.lines.get(key).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub mod drops;
 pub mod findings;
+mod flow_spill;
 pub mod process;
 pub mod who;
 
@@ -175,16 +176,17 @@ fn state_name(s: &str) -> std::borrow::Cow<'static, str> {
 /// memory by the window size rather than by the packets of a long flow
 /// (a count per flow kept thousands of identities of every flow: 1 GiB of
 /// PktMon text held 117 MB more than 100 MiB did).
+/// Drop groups keep one too, keyed by group as well.
 #[derive(Debug, Clone, Default)]
-struct PktmonSeen {
+pub(super) struct PktmonSeen<K = (u32, u64, u32)> {
     window: u64,
-    current: std::collections::HashSet<(u32, u64, u32)>,
-    previous: std::collections::HashSet<(u32, u64, u32)>,
+    current: std::collections::HashSet<K>,
+    previous: std::collections::HashSet<K>,
 }
 
-impl PktmonSeen {
+impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
     /// Whether `k` is new in window `window`; remembers it.
-    fn insert(&mut self, k: (u32, u64, u32), window: u64) -> bool {
+    pub(super) fn insert(&mut self, k: K, window: u64) -> bool {
         if window != self.window {
             if window == self.window + 1 {
                 self.previous = std::mem::take(&mut self.current);
@@ -367,6 +369,15 @@ impl Connections {
     fn take(&mut self, i: usize) -> Option<Connection> {
         self.slots.get_mut(i)?.take().map(|b| *b)
     }
+    /// Puts a connection read back from the flow spill into its empty slot.
+    fn put_back(&mut self, i: u32, c: Connection) {
+        if let Some(slot @ None) = self.slots.get_mut(i as usize) {
+            *slot = Some(Box::new(c));
+            if let Err(at) = self.live.binary_search(&i) {
+                self.live.insert(at, i);
+            }
+        }
+    }
     /// Forgets retired slots in `live`.
     fn compact(&mut self) {
         let slots = &self.slots;
@@ -532,6 +543,9 @@ impl Spill {
             self.file = Some(spill_file()?);
         }
         if let Some(f) = &mut self.file {
+            // Reads move the file position: write at the end.
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(self.flushed))?;
             f.write_all(&self.pending)?;
         }
         self.flushed += self.pending.len() as u64;
@@ -616,6 +630,11 @@ impl Analysis {
         let c = (*self.conn_of.get(r.0 as usize)?.get(r.1 as usize)?)?;
         self.connections.get(c as usize).map(|c| c.id.as_str())
     }
+    /// The index of the in-memory connection an event was joined to.
+    pub(crate) fn conn_index_of(&self, r: EvRef) -> Option<u32> {
+        let c = (*self.conn_of.get(r.0 as usize)?.get(r.1 as usize)?)?;
+        self.connections.get(c as usize).map(|_| c)
+    }
     pub fn key_of(&self, r: EvRef) -> Option<i64> {
         *self.keys.get(r.0 as usize)?.get(r.1 as usize)?
     }
@@ -665,12 +684,20 @@ pub type TimelinePos = (i64, u32, u64);
 
 /// Keeps the `n` earliest entries.
 fn keep_earliest<T: Ord>(v: &mut Vec<T>, item: T, n: usize) {
-    if v.len() >= n && v.last().is_some_and(|l| &item >= l) {
-        return;
+    if v.len() >= n {
+        if v.last().is_none_or(|l| &item >= l) {
+            return;
+        }
+        // The last one makes room for the item (no growth when full).
+        v.truncate(n.saturating_sub(1));
+    } else if v.len() == v.capacity() {
+        // Grown to `n` at most: a doubling would make room for 8 of 5 first
+        // events, 120 bytes a flow of tens of thousands.
+        let room = (v.len() * 2).clamp(4, n);
+        v.reserve_exact(room - v.len());
     }
     let at = v.partition_point(|x| x < &item);
     v.insert(at, item);
-    v.truncate(n);
 }
 
 /// An AFD accept/connect/bind/listen seen in an earlier window, kept so a
@@ -731,6 +758,13 @@ pub struct Correlator {
     retire: Option<RowFormatter>,
     /// Windows correlated so far (the current window's number).
     windows: u64,
+    /// Idle packet-only flows out of memory (streaming runs): their state
+    /// records, and where each flow's record is (offset, length). Their
+    /// tuple and port indexes stay, so a later event finds them.
+    flow_spill: Spill,
+    spilled_flows: HashMap<u32, (u64, u32)>,
+    /// A flow that could not be read back, reported by the window.
+    flow_spill_error: Option<std::io::Error>,
 }
 
 /// netstat rows, then the trace prefix PID, for a connection still without
@@ -885,6 +919,9 @@ impl Correlator {
             drops: drops::DropAccumulator::default(),
             retire: None,
             windows: 0,
+            flow_spill: Spill::default(),
+            spilled_flows: HashMap::default(),
+            flow_spill_error: None,
         }
     }
 
@@ -952,10 +989,70 @@ impl Correlator {
                 conn.pktmon_seen = None;
             }
         }
-        s.drops.add_window(d, &s.a);
+        s.drops.add_window(d, &s.a, now);
         s.retire_idle()?;
         s.windows += 1;
+        match s.flow_spill_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads back a flow that left memory, if `c` is one.
+    fn restore(&mut self, c: u32) {
+        let Some((offset, len)) = self.spilled_flows.remove(&c) else {
+            return;
+        };
+        let conn = self.flow_spill.read(offset, len as usize).and_then(|rec| {
+            flow_spill::decode(c, &rec)
+                .ok_or_else(|| std::io::Error::other("a flow spill record does not read back"))
+        });
+        match conn {
+            Ok(conn) => self.a.connections.put_back(c, conn),
+            Err(e) => {
+                self.flow_spill_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Moves a flow idle for two windows to the flow spill.
+    fn spill_flow(&mut self, i: u32, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        let Some(conn) = self.a.connections.take(i as usize) else {
+            return Ok(());
+        };
+        buf.clear();
+        flow_spill::encode(&conn, buf);
+        let len = u32::try_from(buf.len()).map_err(std::io::Error::other)?;
+        let offset = self.flow_spill.append(buf)?;
+        self.spilled_flows.insert(i, (offset, len));
         Ok(())
+    }
+
+    /// Retires the flows still in the flow spill, as closed TCP connections
+    /// are retired (connections.csv record, findings); streaming runs call
+    /// it once every window is correlated, before [`Correlator::finish`].
+    pub fn retire_spilled_flows(&mut self) -> std::io::Result<()> {
+        let Some(mut format) = self.retire.take() else {
+            return Ok(());
+        };
+        let mut spilled: Vec<u32> = self.spilled_flows.keys().copied().collect();
+        spilled.sort_unstable();
+        let mut result = Ok(());
+        for i in spilled {
+            self.restore(i);
+            if let Some(e) = self.flow_spill_error.take() {
+                result = Err(e);
+                break;
+            }
+            if let Err(e) = self.retire_one(i, &mut format) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.a.connections.compact();
+        self.flow_spill = Spill::default();
+        self.retire = Some(format);
+        result
     }
 
     /// Moves closed TCP connections idle for two windows out of memory.
@@ -983,6 +1080,22 @@ impl Correlator {
                 result = Err(e);
                 break;
             }
+        }
+        // Packet-only flows have no close: idle ones leave for the flow
+        // spill, and come back if their tuple is seen again.
+        let idle_flows: Vec<u32> = self
+            .a
+            .connections
+            .iter_indexed()
+            .filter(|(_, c)| c.last_window + 2 <= now && flow_spill::spillable(c))
+            .map(|(i, _)| i)
+            .collect();
+        let mut buf = Vec::new();
+        for i in idle_flows {
+            if result.is_err() {
+                break;
+            }
+            result = self.spill_flow(i, &mut buf);
         }
         self.a.connections.compact();
         // A closed AFD endpoint is done with once the joins that may still
@@ -1434,8 +1547,9 @@ impl Builder<'_> {
 
     fn flow(&mut self, proto: Proto, local: Option<Endpoint>, remote: Option<Endpoint>) -> u32 {
         let key = (proto, local, remote);
-        if let Some(c) = self.s.by_tuple.get(&key) {
-            return *c;
+        if let Some(&c) = self.s.by_tuple.get(&key) {
+            self.s.restore(c);
+            return c;
         }
         let c = self.new_conn(proto);
         self.s.by_tuple.insert(key, c);
@@ -1567,14 +1681,23 @@ impl Builder<'_> {
         let slack = 5_000_000_000i64;
         let mut best: Option<(u32, bool, i64)> = None;
         // Port-less packets (ICMP) only ever form their own flows.
-        let bucket = match (src.port, dst.port) {
-            (Some(p1), Some(p2)) => self
-                .s
-                .by_ports
-                .get(&(proto, p1.min(p2), p1.max(p2)))
-                .map_or(&[][..], Vec::as_slice),
-            _ => &[][..],
+        let ports = match (src.port, dst.port) {
+            (Some(p1), Some(p2)) => Some((proto, p1.min(p2), p1.max(p2))),
+            _ => None,
         };
+        // Flows of the bucket that left memory come back first: the choice
+        // below is made among the same connections as if they had stayed.
+        if !self.s.spilled_flows.is_empty()
+            && let Some(v) = ports.and_then(|k| self.s.by_ports.get(&k))
+            && v.iter().any(|i| self.s.spilled_flows.contains_key(i))
+        {
+            for i in v.clone() {
+                self.s.restore(i);
+            }
+        }
+        let bucket = ports
+            .and_then(|k| self.s.by_ports.get(&k))
+            .map_or(&[][..], Vec::as_slice);
         for &i in bucket {
             let Some(c) = self.s.a.connections.get(i as usize) else {
                 continue;

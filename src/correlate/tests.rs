@@ -413,3 +413,132 @@ fn pktmon_identities_are_remembered_for_two_windows() {
     assert!(seen.insert(k, 3));
     assert!(seen.previous.is_empty() && seen.current.len() == 1);
 }
+
+#[test]
+fn keep_earliest_keeps_the_n_smallest_without_growing_past_n() {
+    let mut v = Vec::new();
+    for x in [9, 3, 7, 1, 8, 5, 2, 6] {
+        keep_earliest(&mut v, x, 5);
+        assert!(v.capacity() <= 5, "capacity {}", v.capacity());
+    }
+    assert_eq!(v, [1, 2, 3, 5, 6]);
+    keep_earliest(&mut v, 4, 5);
+    keep_earliest(&mut v, 10, 5);
+    assert_eq!(v, [1, 2, 3, 4, 5]);
+    let mut w = Vec::new();
+    for x in (0..30).rev() {
+        keep_earliest(&mut w, x, 10);
+    }
+    assert_eq!(w, (0..10).collect::<Vec<_>>());
+    assert_eq!(w.capacity(), 10);
+}
+
+/// A UDP packet of the flow 10.0.0.1:5000 <-> 10.0.0.2:53 seen by PktMon.
+fn dns_packet(b: &mut B, sent: bool, group: u64, len: u32) {
+    b.ev(Layer::Pktmon, Kind::Packet, |e| {
+        e.proto = Some(Proto::Udp);
+        e.ts = Some(crate::event::Timestamp::utc(group as i64 * 1_000));
+        let (c, s) = (ep("10.0.0.1:5000"), ep("10.0.0.2:53"));
+        (e.local, e.remote) = if sent {
+            (Some(c), Some(s))
+        } else {
+            (Some(s), Some(c))
+        };
+        e.direction = Some(if sent { Direction::Out } else { Direction::In });
+        e.packet = Some(Box::new(PacketInfo {
+            pkt_group_id: Some(group),
+            pkt_number: Some(1),
+            payload_len: Some(len),
+            ..PacketInfo::default()
+        }));
+    });
+}
+
+fn flow_facts(c: &Connection) -> String {
+    format!(
+        "{} {:?} {:?} {:?}..{:?} {} sent {}/{} recv {}/{} {:?} events {} {:?}",
+        c.id,
+        c.local,
+        c.remote,
+        c.first,
+        c.last,
+        c.history,
+        c.packets_sent,
+        c.bytes_sent,
+        c.packets_received,
+        c.bytes_received,
+        c.first_events,
+        c.event_count,
+        c.sources
+    )
+}
+
+#[test]
+fn an_idle_flow_leaves_memory_and_comes_back_as_it_was() {
+    let mut first = B { evs: Vec::new() };
+    dns_packet(&mut first, true, 1, 30);
+    dns_packet(&mut first, false, 2, 90);
+    let mut later = B { evs: Vec::new() };
+    dns_packet(&mut later, true, 9, 31);
+    let windows = vec![first.evs, filler(), filler(), filler(), later.evs];
+    // Idle for two windows: out of memory, its tuple still known.
+    let corr = correlate_windows(windows[..4].to_vec());
+    assert!(corr.a.connections.get(0).is_none());
+    assert_eq!(corr.spilled_flows.len(), 1);
+    // Seen again: back, with its earlier packets, as if it had stayed.
+    let corr = correlate_windows(windows.clone());
+    assert!(corr.spilled_flows.is_empty());
+    let back = corr.a.connections.get(0).expect("the flow is back");
+    let mut line = 0;
+    let all: Vec<Event> = windows
+        .concat()
+        .into_iter()
+        .map(|mut e| {
+            line += 1;
+            e.source.line = line;
+            e
+        })
+        .collect();
+    let whole = analyze(
+        &Decoded {
+            files: vec![FileReport::default()],
+            events: vec![all],
+            problems: Vec::new(),
+        },
+        None,
+    );
+    assert_eq!(whole.connections.len(), 1);
+    let stayed = whole.connections.get(0).unwrap();
+    assert_eq!(flow_facts(back), flow_facts(stayed));
+    assert_eq!((back.packets_sent, back.packets_received), (2, 1));
+}
+
+#[test]
+fn flows_still_out_at_the_end_are_retired_with_their_row() {
+    let mut first = B { evs: Vec::new() };
+    dns_packet(&mut first, true, 1, 30);
+    let mut corr = correlate_windows(vec![first.evs, filler(), filler()]);
+    assert_eq!(corr.spilled_flows.len(), 1);
+    corr.retire_closed(Box::new(|c, _| {
+        format!("{},{},{}\n", c.id, c.packets_sent, c.bytes_sent).into_bytes()
+    }));
+    corr.retire_spilled_flows().unwrap();
+    let a = corr.finish();
+    assert_eq!(a.retired.len(), 1);
+    let r = a.retired.records()[0];
+    assert_eq!(a.retired.read(r.offset, r.len).unwrap(), b"C0001,1,30\n");
+    assert_eq!(a.connections.iter().count(), 0);
+}
+
+#[test]
+fn spill_appends_at_the_end_after_a_read() {
+    // The flow spill is read between writes: a read must not move where
+    // the next flush writes.
+    let mut s = Spill::default();
+    let big = vec![7u8; Spill::FLUSH_AT];
+    let first = s.append(&big).unwrap();
+    assert_eq!(s.read(first, 4).unwrap(), [7; 4]);
+    let second = s.append(&vec![9u8; Spill::FLUSH_AT]).unwrap();
+    assert_eq!(s.read(first, Spill::FLUSH_AT).unwrap(), big);
+    assert_eq!(s.read(second + 5, 3).unwrap(), [9; 3]);
+}

@@ -125,10 +125,15 @@ fn is_list_event(ev: &Event) -> bool {
 
 /// Component tables found among `events`: per file for log trailers, and one
 /// merged table of `pktmon list` outputs.
-pub fn component_tables(events: &[Event]) -> (HashMap<FileId, ComponentTable>, ComponentTable) {
+pub fn component_tables<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+) -> (HashMap<FileId, ComponentTable>, ComponentTable) {
     let mut trailers: HashMap<FileId, ComponentTable> = HashMap::new();
     let mut list = ComponentTable::default();
-    for ev in events.iter().filter(|e| e.kind == Kind::PktmonComponent) {
+    for ev in events
+        .into_iter()
+        .filter(|e| e.kind == Kind::PktmonComponent)
+    {
         if is_list_event(ev) {
             list.add(ev);
         } else {
@@ -190,22 +195,12 @@ impl PacketPath {
     /// `tcpip.sys (Protocol) ← wfplwfs.sys (Filter) ← e1r68x64.sys (Miniport)`-style
     /// path in order of appearance: `NAME [id] → NAME [id]`.
     pub fn path_text(&self) -> String {
-        let mut out = Vec::new();
-        for s in &self.steps {
-            let name = match (&s.component_name, s.component) {
-                (Some(n), Some(id)) => format!("{n} [{id}]"),
-                (None, Some(id)) => format!("component {id}"),
-                (Some(n), None) => n.clone(),
-                (None, None) => "?".to_string(),
-            };
-            out.push(if s.dropped {
-                format!("{name} DROP")
-            } else {
-                name
-            });
-        }
-        out.dedup();
-        out.join(" → ")
+        join_path(
+            self.steps
+                .iter()
+                .map(|s| step_label(s.component_name.as_deref(), s.component, s.dropped))
+                .collect(),
+        )
     }
 
     /// `udp 192.168.1.20:49152 → 192.168.1.50:623`.
@@ -220,6 +215,29 @@ impl PacketPath {
     pub fn is_dropped(&self) -> bool {
         matches!(self.fate, Fate::Dropped { .. })
     }
+}
+
+/// One step of a path text: `NAME [id]` (`component id` when unnamed),
+/// with ` DROP` where the packet was dropped.
+pub fn step_label(name: Option<&str>, component: Option<u32>, dropped: bool) -> String {
+    let name = match (name, component) {
+        (Some(n), Some(id)) => format!("{n} [{id}]"),
+        (None, Some(id)) => format!("component {id}"),
+        (Some(n), None) => n.to_string(),
+        (None, None) => "?".to_string(),
+    };
+    if dropped {
+        format!("{name} DROP")
+    } else {
+        name
+    }
+}
+
+/// A path text from its step labels: a step repeated at once (several
+/// appearances at one component) is shown once.
+pub fn join_path(mut labels: Vec<String>) -> String {
+    labels.dedup();
+    labels.join(" → ")
 }
 
 fn is_appearance(ev: &Event) -> bool {
@@ -243,11 +261,22 @@ pub fn assemble_with(
     trailers: &HashMap<FileId, ComponentTable>,
     list: &ComponentTable,
 ) -> Vec<PacketPath> {
+    assemble_some(events, trailers, list)
+}
+
+/// [`assemble_with`] over some of a capture's events: a packet is assembled
+/// from the appearances among them, so passing every appearance of the
+/// packets wanted (and no others) assembles just those.
+pub fn assemble_some<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    trailers: &HashMap<FileId, ComponentTable>,
+    list: &ComponentTable,
+) -> Vec<PacketPath> {
     // Key: (file, group, number) for grouped events; group-less events
     // (200–230) are each their own packet.
     let mut groups: BTreeMap<(FileId, u64, u32, u64), Vec<&Event>> = BTreeMap::new();
     let mut order: Vec<(FileId, u64, u32, u64)> = Vec::new();
-    for ev in events.iter().filter(|e| is_appearance(e)) {
+    for ev in events.into_iter().filter(|e| is_appearance(e)) {
         let Some(p) = &ev.packet else { continue };
         let key = match (p.pkt_group_id, p.pkt_number) {
             (Some(g), n) => (ev.source.file, g, n.unwrap_or(0), 0),
@@ -420,5 +449,46 @@ mod tests {
             f => panic!("unexpected fate {f:?}"),
         }
         assert!(!paths[1].is_dropped());
+    }
+
+    #[test]
+    fn assembling_some_packets_gives_their_paths_as_assembling_all() {
+        let evs = vec![
+            appearance(1, 7, 1, 10, false),
+            appearance(2, 8, 1, 10, false),
+            appearance(3, 7, 2, 20, false),
+            appearance(4, 8, 2, 20, true),
+            appearance(5, 7, 0, 30, true),
+            appearance(6, 7, 0, 30, true),
+        ];
+        let all = assemble(&evs);
+        let (trailers, list) = component_tables(&evs);
+        let some = assemble_some(
+            evs.iter()
+                .filter(|e| e.packet.as_ref().and_then(|p| p.pkt_group_id) == Some(7)),
+            &trailers,
+            &list,
+        );
+        assert_eq!(some.len(), 1);
+        assert_eq!(some[0], all[0]);
+        assert_eq!(
+            some[0].path_text(),
+            "component 10 → component 20 → component 30 DROP"
+        );
+    }
+
+    #[test]
+    fn path_text_shows_a_repeated_step_once() {
+        let labels = vec![
+            step_label(Some("e1r68x64.sys"), Some(7), false),
+            step_label(None, Some(8), false),
+            step_label(None, Some(8), false),
+            step_label(Some("tcpip.sys"), Some(11), true),
+            step_label(None, None, false),
+        ];
+        assert_eq!(
+            join_path(labels),
+            "e1r68x64.sys [7] → component 8 → tcpip.sys [11] DROP → ?"
+        );
     }
 }
