@@ -81,17 +81,75 @@ pub struct Template {
     finders: Vec<Option<LitFinder>>,
 }
 
-/// A `memmem` searcher for one literal, built once with the template.
-#[derive(Debug, Clone)]
-struct LitFinder(memchr::memmem::Finder<'static>);
+/// A searcher for one literal, built once with the template. Literals
+/// are short (`, Endpoint `, ` bytes at `) and the value before one is
+/// usually a few bytes long, so rather than a general substring searcher
+/// (whose per-call setup costs more than such a search) it looks for the
+/// literal's least common byte ([`byte_rank`]) and compares the rest there.
+/// It finds what `memmem` finds: the leftmost occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LitFinder {
+    needle: Box<[u8]>,
+    /// Offset in `needle` of the byte looked for.
+    anchor: usize,
+}
 
-impl PartialEq for LitFinder {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.needle() == other.0.needle()
+/// How common a byte is in rendered messages, lower is rarer: the
+/// searcher anchors on the rarest byte of its literal.
+fn byte_rank(b: u8) -> u8 {
+    match b {
+        b' ' => 9,
+        // In every `0x…` value.
+        b'x' => 7,
+        b'a'..=b'z' => 6,
+        b'0'..=b'9' => 5,
+        b'A'..=b'Z' => 4,
+        b'.' => 3,
+        b'\t' | b'\r' | b'\n' => 2,
+        0x80.. => 2,
+        _ => 1,
     }
 }
 
-impl Eq for LitFinder {}
+impl LitFinder {
+    fn new(needle: &[u8]) -> LitFinder {
+        let anchor = needle
+            .iter()
+            .enumerate()
+            .min_by_key(|&(i, &b)| (byte_rank(b), i))
+            .map_or(0, |(i, _)| i);
+        LitFinder {
+            needle: needle.into(),
+            anchor,
+        }
+    }
+
+    /// The leftmost occurrence of the literal in `hay`.
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        let n = &*self.needle;
+        let anchor_byte = *n.get(self.anchor)?;
+        let mut from = self.anchor;
+        loop {
+            let at = from + find_byte(anchor_byte, hay.get(from..)?)?;
+            let start = at - self.anchor;
+            if hay.get(start..start + n.len()) == Some(n) {
+                return Some(start);
+            }
+            from = at + 1;
+        }
+    }
+}
+
+/// The first `b` in `hay`: a plain loop over the first bytes (where the
+/// end of a value usually is), `memchr` beyond.
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    const NEAR: usize = 24;
+    let (near, far) = hay.split_at(hay.len().min(NEAR));
+    match near.iter().position(|&c| c == b) {
+        Some(i) => Some(i),
+        None => memchr::memchr(b, far).map(|i| i + near.len()),
+    }
+}
 
 impl Template {
     pub fn parse(text: &str) -> Template {
@@ -144,9 +202,7 @@ impl Template {
         let finders = segs
             .iter()
             .map(|s| match s {
-                Seg::Lit(l) if !l.is_empty() => Some(LitFinder(
-                    memchr::memmem::Finder::new(l.as_bytes()).into_owned(),
-                )),
+                Seg::Lit(l) if !l.is_empty() => Some(LitFinder::new(l.as_bytes())),
                 _ => None,
             })
             .collect();
@@ -371,9 +427,9 @@ impl<'m> MatchCtx<'_, 'm> {
             let cands = [l, l.strip_suffix('.').unwrap_or(l)];
             for l in cands {
                 if let Some(v) = r.strip_suffix(l)
-                    && self.valid(fi, v)
+                    && let Some(t) = self.valid(fi, v)
                 {
-                    out.push((fi, values::trim(v)));
+                    out.push((fi, t));
                     return true;
                 }
             }
@@ -390,8 +446,8 @@ impl<'m> MatchCtx<'_, 'm> {
                 }
                 *budget -= 1;
                 let v = &rest[..off];
-                if self.valid(fi, v) {
-                    out.push((fi, values::trim(v)));
+                if let Some(t) = self.valid(fi, v) {
+                    out.push((fi, t));
                     if self.go(i + 2, pos + off, out, budget) {
                         return true;
                     }
@@ -404,15 +460,17 @@ impl<'m> MatchCtx<'_, 'm> {
             return false;
         };
         let mut from = 0;
-        while let Some(off) = rest.as_bytes().get(from..).and_then(|r| finder.0.find(r)) {
+        while let Some(off) = rest.as_bytes().get(from..).and_then(|r| finder.find(r)) {
             if *budget == 0 {
                 return false;
             }
             *budget -= 1;
             let at = from + off;
             let v = &rest[..at];
-            if self.valid(fi, v) && !self.cuts_netmon_echo(fi, v, &rest[at..]) {
-                out.push((fi, values::trim(v)));
+            if let Some(t) = self.valid(fi, v)
+                && !self.cuts_netmon_echo(fi, v, &rest[at..])
+            {
+                out.push((fi, t));
                 if self.go(i + 2, pos + at + lit.len(), out, budget) {
                     return true;
                 }
@@ -438,32 +496,63 @@ impl<'m> MatchCtx<'_, 'm> {
             })
     }
 
-    fn valid(&self, fi: usize, v: &str) -> bool {
+    /// The trimmed value when `v` fits field `fi`'s type.
+    fn valid(&self, fi: usize, v: &'m str) -> Option<&'m str> {
         let t = values::trim(v);
         let Some(f) = self.fields.get(fi) else {
-            return true;
+            return Some(t);
         };
-        match f.ty {
-            FieldType::Pointer => values::parse_ptr(t).is_some() || t == "0" || t == "NULL",
-            FieldType::Int => {
-                values::is_numeric(t)
-                    || (f.map.is_some()
-                        && (t.starts_with("Unknown value: ") || (self.valid_name)(f, t)))
-            }
-            FieldType::Float => t.parse::<f64>().is_ok(),
-            FieldType::Bool => values::parse_bool(t).is_some(),
-            FieldType::NtStatus => values::is_status(t),
-            FieldType::SocketAddress | FieldType::IpAddress => {
-                t.is_empty()
-                    || values::parse_address(t).is_some()
-                    || values::is_numeric(t)
-                    || t.starts_with("0x")
-            }
-            FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
-            // NetMon's `(0x…)` echo always ends the previous value, never
-            // starts a value of its own.
-            FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
+        fits(f, t, self.valid_name).then_some(t)
+    }
+}
+
+/// Whether the trimmed value `t` fits the type of `f`: what makes the
+/// matcher try the next occurrence of the following literal.
+fn fits(f: &Field, t: &str, valid_name: &dyn Fn(&Field, &str) -> bool) -> bool {
+    match f.ty {
+        FieldType::Pointer => values::is_pointer_value(t),
+        FieldType::Int => {
+            values::is_numeric_trimmed(t)
+                || (f.map.is_some() && (t.starts_with("Unknown value: ") || valid_name(f, t)))
         }
+        FieldType::Float => t.parse::<f64>().is_ok(),
+        FieldType::Bool => values::parse_bool(t).is_some(),
+        FieldType::NtStatus => values::is_status(t),
+        FieldType::SocketAddress | FieldType::IpAddress => {
+            t.is_empty()
+                || values::is_address_trimmed(t)
+                || values::is_numeric_trimmed(t)
+                || t.starts_with("0x")
+        }
+        FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
+        // NetMon's `(0x…)` echo always ends the previous value, never
+        // starts a value of its own.
+        FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
+    }
+}
+
+/// The type check as first written, kept as the reference the fast
+/// checks of [`fits`] are tested against.
+#[cfg(test)]
+fn fits_general(f: &Field, t: &str, valid_name: &dyn Fn(&Field, &str) -> bool) -> bool {
+    let t = crate::decode::common::trim(t);
+    match f.ty {
+        FieldType::Pointer => values::parse_ptr(t).is_some() || t == "0" || t == "NULL",
+        FieldType::Int => {
+            values::is_numeric(t)
+                || (f.map.is_some() && (t.starts_with("Unknown value: ") || valid_name(f, t)))
+        }
+        FieldType::Float => t.parse::<f64>().is_ok(),
+        FieldType::Bool => values::parse_bool(t).is_some(),
+        FieldType::NtStatus => values::is_status(t),
+        FieldType::SocketAddress | FieldType::IpAddress => {
+            t.is_empty()
+                || values::parse_address(t).is_some()
+                || values::is_numeric(t)
+                || t.starts_with("0x")
+        }
+        FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
+        FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
     }
 }
 
@@ -555,5 +644,73 @@ mod tests {
             t.match_message("x = five.", &fields, &|_, _| false)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn literal_finder_finds_what_memmem_finds() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0101);
+        // A small alphabet, so needles occur, nearly occur and overlap.
+        const BYTES: &[u8] = b"ab ,.x0(";
+        let pick = |rng: &mut XorShift, n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| BYTES[rng.below(BYTES.len() as u64) as usize])
+                .collect()
+        };
+        for _ in 0..50_000 {
+            let needle_len = 1 + rng.below(5) as usize;
+            let needle = pick(&mut rng, needle_len);
+            let hay_len = rng.below(80) as usize;
+            let hay = pick(&mut rng, hay_len);
+            let finder = LitFinder::new(&needle);
+            assert_eq!(
+                finder.find(&hay),
+                memchr::memmem::find(&hay, &needle),
+                "{:?} in {:?}",
+                String::from_utf8_lossy(&needle),
+                String::from_utf8_lossy(&hay)
+            );
+        }
+    }
+
+    #[test]
+    fn type_checks_agree_with_general_checks() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0102);
+        let mut fields: Vec<Field> = [
+            "Pointer",
+            "UInt32",
+            "Double",
+            "Boolean",
+            "NTStatus",
+            "SocketAddress",
+            "IPAddress",
+            "UnicodeString",
+            "GUID",
+            "Binary",
+        ]
+        .iter()
+        .map(|ty| f("F", ty))
+        .collect();
+        let mut mapped = f("M", "UInt32");
+        mapped.map = Some("Map".into());
+        fields.push(mapped);
+        let names = |_: &Field, s: &str| s == "IPV4" || s == "Success";
+        let mut accepted = 0usize;
+        for _ in 0..100_000 {
+            let raw = values::fast_path_tests::random_value(&mut rng);
+            let t = values::trim(&raw);
+            for fld in &fields {
+                let fast = fits(fld, t, &names);
+                assert_eq!(
+                    fast,
+                    fits_general(fld, &raw, &names),
+                    "{:?} {raw:?}",
+                    fld.ty
+                );
+                accepted += usize::from(fast);
+            }
+        }
+        assert!(accepted > 100_000, "{accepted}");
     }
 }
