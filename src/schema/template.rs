@@ -79,6 +79,10 @@ pub struct Template {
     /// One prebuilt substring searcher per segment (`None` for fields and
     /// empty literals), so matching a line builds no searcher.
     finders: Vec<Option<LitFinder>>,
+    /// The final literal without trailing blanks, and its length without
+    /// a final period too: the two endings a message may have.
+    tail: Box<str>,
+    tail_short: usize,
 }
 
 /// A searcher for one literal, built once with the template. Literals
@@ -88,7 +92,7 @@ pub struct Template {
 /// literal's least common byte ([`byte_rank`]) and compares the rest there.
 /// It finds what `memmem` finds: the leftmost occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct LitFinder {
+pub(crate) struct LitFinder {
     needle: Box<[u8]>,
     /// Offset in `needle` of the byte looked for.
     anchor: usize,
@@ -112,20 +116,43 @@ fn byte_rank(b: u8) -> u8 {
 }
 
 impl LitFinder {
-    fn new(needle: &[u8]) -> LitFinder {
-        let anchor = needle
-            .iter()
-            .enumerate()
-            .min_by_key(|&(i, &b)| (byte_rank(b), i))
-            .map_or(0, |(i, _)| i);
+    pub(crate) fn new(needle: &[u8]) -> LitFinder {
+        // The first of the rarest bytes.
+        let mut anchor = 0usize;
+        let mut best = u8::MAX;
+        for (i, &b) in needle.iter().enumerate() {
+            let rank = byte_rank(b);
+            if rank < best {
+                best = rank;
+                anchor = i;
+            }
+        }
         LitFinder {
             needle: needle.into(),
             anchor,
         }
     }
 
+    /// Whether the literal, a word, is one of the words of `hay` (maximal
+    /// runs of ASCII alphanumerics, as [`words`] splits them).
+    pub(crate) fn is_word_of(&self, hay: &[u8]) -> bool {
+        let len = self.needle.len();
+        let mut from = 0usize;
+        while let Some(at) = hay.get(from..).and_then(|h| self.find(h)) {
+            let start = from + at;
+            let before = start.checked_sub(1).and_then(|i| hay.get(i));
+            if !before.is_some_and(|&c| is_word_byte(c))
+                && !hay.get(start + len).is_some_and(|&c| is_word_byte(c))
+            {
+                return true;
+            }
+            from = start + 1;
+        }
+        false
+    }
+
     /// The leftmost occurrence of the literal in `hay`.
-    fn find(&self, hay: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
         let n = &*self.needle;
         let anchor_byte = *n.get(self.anchor)?;
         let mut from = self.anchor;
@@ -155,37 +182,37 @@ impl Template {
     pub fn parse(text: &str) -> Template {
         let mut segs = Vec::new();
         let mut lit = String::new();
-        let mut chars = text.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
-            if c != '%' {
-                lit.push(c);
-                continue;
-            }
-            match chars.peek().map(|&(_, c)| c) {
+        // Runs between `%` signs are copied whole (`%` is ASCII, so every
+        // cut is a char boundary).
+        let b = text.as_bytes();
+        let mut i = 0usize;
+        while let Some(run) = text.get(i..) {
+            let Some(pct) = memchr::memchr(b'%', run.as_bytes()) else {
+                lit.push_str(run);
+                break;
+            };
+            lit.push_str(run.get(..pct).unwrap_or(""));
+            i += pct + 1;
+            match b.get(i) {
                 Some(d) if d.is_ascii_digit() => {
                     let mut n = 0usize;
-                    while let Some(&(_, d)) = chars.peek() {
-                        match d.to_digit(10) {
-                            Some(v) => {
-                                n = n.saturating_mul(10).saturating_add(v as usize);
-                                chars.next();
-                            }
-                            None => break,
-                        }
+                    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+                        i += 1;
                     }
                     segs.push(Seg::Lit(std::mem::take(&mut lit)));
                     segs.push(Seg::Field(n.saturating_sub(1)));
                 }
-                Some('%') => {
-                    chars.next();
+                Some(b'%') => {
+                    i += 1;
                     lit.push('%');
                 }
-                Some('n') => {
-                    chars.next();
+                Some(b'n') => {
+                    i += 1;
                     lit.push('\n');
                 }
-                Some('t') => {
-                    chars.next();
+                Some(b't') => {
+                    i += 1;
                     lit.push('\t');
                 }
                 _ => lit.push('%'),
@@ -206,12 +233,25 @@ impl Template {
                 _ => None,
             })
             .collect();
+        let tail: Box<str> = match segs.last() {
+            Some(Seg::Lit(l)) => trim_tail(l).into(),
+            _ => "".into(),
+        };
+        let tail_short = tail.strip_suffix('.').unwrap_or(&tail).len();
         Template {
             text: text.to_string(),
             segs,
             literal_len,
             finders,
+            tail,
+            tail_short,
         }
+    }
+
+    /// The endings a message may have: the final literal without trailing
+    /// blanks, and that without a final period.
+    fn tails(&self) -> [&str; 2] {
+        [&self.tail, self.tail.get(..self.tail_short).unwrap_or("")]
     }
 
     /// The literal text before the first field.
@@ -315,12 +355,10 @@ impl Template {
         // Cheap necessary condition before the backtracking search: the
         // message ends with the final literal (a converter may drop its
         // period or add blanks, as `go` allows).
-        if self.segs.len() > 1
-            && let Some(Seg::Lit(last)) = self.segs.last()
-        {
+        let tails = self.tails();
+        if self.segs.len() > 1 {
             let m = trim_tail(msg);
-            let l = trim_tail(last);
-            if !m.ends_with(l) && !m.ends_with(l.strip_suffix('.').unwrap_or(l)) {
+            if !m.ends_with(tails[0]) && !m.ends_with(tails[1]) {
                 return None;
             }
         }
@@ -329,6 +367,7 @@ impl Template {
         let ctx = MatchCtx {
             segs: &self.segs,
             finders: &self.finders,
+            tails,
             msg,
             fields,
             valid_name,
@@ -387,6 +426,8 @@ pub(crate) fn is_word_byte(c: u8) -> bool {
 struct MatchCtx<'a, 'm> {
     segs: &'a [Seg],
     finders: &'a [Option<LitFinder>],
+    /// [`Template::tails`].
+    tails: [&'a str; 2],
     msg: &'m str,
     fields: &'a [Field],
     valid_name: &'a dyn Fn(&Field, &str) -> bool,
@@ -423,9 +464,7 @@ impl<'m> MatchCtx<'_, 'm> {
             // The value runs to the end minus the final literal; converters
             // sometimes drop the final period or add blanks.
             let r = trim_tail(rest);
-            let l = trim_tail(lit);
-            let cands = [l, l.strip_suffix('.').unwrap_or(l)];
-            for l in cands {
+            for l in self.tails {
                 if let Some(v) = r.strip_suffix(l)
                     && let Some(t) = self.valid(fi, v)
                 {
@@ -712,5 +751,64 @@ mod tests {
             }
         }
         assert!(accepted > 100_000, "{accepted}");
+    }
+
+    /// The template parser as first written, char by char.
+    fn parse_segs_by_char(text: &str) -> Vec<Seg> {
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                lit.push(c);
+                continue;
+            }
+            match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut n = 0usize;
+                    while let Some(v) = chars.peek().and_then(|d| d.to_digit(10)) {
+                        n = n.saturating_mul(10).saturating_add(v as usize);
+                        chars.next();
+                    }
+                    segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                    segs.push(Seg::Field(n.saturating_sub(1)));
+                }
+                Some('%') => {
+                    chars.next();
+                    lit.push('%');
+                }
+                Some('n') => {
+                    chars.next();
+                    lit.push('\n');
+                }
+                Some('t') => {
+                    chars.next();
+                    lit.push('\t');
+                }
+                _ => lit.push('%'),
+            }
+        }
+        segs.push(Seg::Lit(lit));
+        segs
+    }
+
+    #[test]
+    fn parse_by_runs_equals_parse_by_char() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0103);
+        const PIECES: &[&str] = &[
+            "%", "%%", "%1", "%12", "%n", "%t", "%x", "a", " ", "é", "日", "9", "=", ".",
+        ];
+        for _ in 0..20_000 {
+            let n = rng.below(10) as usize;
+            let text: String = (0..n)
+                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                Template::parse(&text).segs,
+                parse_segs_by_char(&text),
+                "{text:?}"
+            );
+        }
     }
 }
