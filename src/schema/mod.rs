@@ -115,6 +115,11 @@ struct MatchIndex {
 struct TrieNode {
     children: Vec<(u8, u32)>,
     group: Option<u32>,
+    /// The bytes of the chain of single-child nodes without a group below
+    /// this one, and the node they lead to ([`MatchIndex::compress`]): the
+    /// walk compares them at once rather than stepping node by node.
+    run: Box<[u8]>,
+    run_end: u32,
 }
 
 /// Templates that share one leading literal.
@@ -329,9 +334,10 @@ impl MatchIndex {
         self.groups[g].inserted.push(event);
     }
 
-    /// Groups whose leading literal is a prefix of `msg`, longest first,
-    /// with the length of that literal.
-    fn groups_for(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
+    /// [`MatchIndex::groups_for`] walking node by node, as first written:
+    /// the reference of the run-compressed walk.
+    #[cfg(test)]
+    fn groups_for_bytewise(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
         found.clear();
         let mut node = 0usize;
         if self.nodes.is_empty() {
@@ -352,6 +358,84 @@ impl MatchIndex {
             node = n;
             if let Some(g) = self.nodes.get(node).and_then(|nd| nd.group) {
                 found.push((g as usize, i + 1));
+            }
+        }
+        found.reverse();
+    }
+
+    /// Fills in every node's [`TrieNode::run`], once every lead is in.
+    fn compress(&mut self) {
+        // A node inside a chain (the groupless only child of its parent) is
+        // never where a walk stands: it gets no run of its own, which keeps
+        // this linear in the number of nodes.
+        let mut inside = vec![false; self.nodes.len()];
+        for n in &self.nodes {
+            if let [(_, child)] = n.children.as_slice()
+                && self
+                    .nodes
+                    .get(*child as usize)
+                    .is_some_and(|c| c.group.is_none())
+                && let Some(slot) = inside.get_mut(*child as usize)
+            {
+                *slot = true;
+            }
+        }
+        for start in 0..self.nodes.len() {
+            if inside.get(start).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut run = Vec::new();
+            let mut node = start;
+            while let Some(&[(b, child)]) = self.nodes.get(node).map(|n| n.children.as_slice()) {
+                run.push(b);
+                node = child as usize;
+                if self.nodes.get(node).is_some_and(|n| n.group.is_some()) {
+                    break;
+                }
+            }
+            if let (Some(n), Ok(end)) = (self.nodes.get_mut(start), u32::try_from(node)) {
+                n.run = run.into();
+                n.run_end = end;
+            }
+        }
+    }
+
+    /// Groups whose leading literal is a prefix of `msg`, longest first,
+    /// with the length of that literal.
+    fn groups_for(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
+        found.clear();
+        let Some(root) = self.nodes.first() else {
+            return;
+        };
+        if let Some(g) = root.group {
+            found.push((g as usize, 0));
+        }
+        let b = msg.as_bytes();
+        let mut node = 0usize;
+        let mut i = 0usize;
+        while let Some(nd) = self.nodes.get(node) {
+            if nd.run.is_empty() {
+                let Some(&c) = b.get(i) else { break };
+                let Some(next) = nd
+                    .children
+                    .iter()
+                    .find(|(x, _)| *x == c)
+                    .map(|&(_, n)| n as usize)
+                else {
+                    break;
+                };
+                node = next;
+                i += 1;
+            } else {
+                // The nodes inside a run end no group: only its end can.
+                if b.get(i..i + nd.run.len()) != Some(&nd.run[..]) {
+                    break;
+                }
+                node = nd.run_end as usize;
+                i += nd.run.len();
+            }
+            if let Some(g) = self.nodes.get(node).and_then(|nd| nd.group) {
+                found.push((g as usize, i));
             }
         }
         found.reverse();
@@ -580,6 +664,7 @@ impl Registry {
                     index.insert(t.lead(), ei);
                 }
             }
+            index.compress();
             for group in &mut index.groups {
                 group.finish(self);
             }
@@ -853,7 +938,9 @@ impl Registry {
         for &n in &group.unkeyed {
             set_bit(round1, n as usize);
         }
-        for w in first_words(rest.as_bytes()) {
+        let mut first8: [&[u8]; 8] = [&[]; 8];
+        for (slot, w) in first8.iter_mut().zip(first_words(rest.as_bytes())) {
+            *slot = w;
             let Some(bucket) = group.keyed.get(bucket_index(&group.keyed, w)) else {
                 continue;
             };
@@ -884,10 +971,11 @@ impl Registry {
                 let Some(m) = group.members.get(n) else {
                     continue;
                 };
+                // A word among the first eight needs no search.
                 let has_word = !lazy
-                    || m.required
-                        .as_ref()
-                        .is_none_or(|r| r.is_word_of(rest.as_bytes()));
+                    || m.required.as_ref().is_none_or(|r| {
+                        first8.contains(&r.needle()) || r.is_word_of(rest.as_bytes())
+                    });
                 if has_word && let Some(found) = self.try_template(pi, m.event, msg) {
                     return Some((m.event, found));
                 }
@@ -1288,5 +1376,33 @@ mod dispatch_tests {
         }
         // Both outcomes are exercised.
         assert!(matched > total / 4 && matched < total, "{matched}/{total}");
+    }
+
+    #[test]
+    fn run_compressed_trie_walk_equals_bytewise_walk() {
+        use crate::etl::testutil::XorShift;
+        let r = registry();
+        let mut rng = XorShift(0x7E57_0202);
+        let leads: Vec<(usize, &str)> = r
+            .providers
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, p)| p.events.iter().map(move |&ei| (pi, ei)))
+            .filter_map(|(pi, ei)| Some((pi, r.events.get(ei)?.template.as_ref()?.lead())))
+            .collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..50_000 {
+            let (pi, lead) = leads[rng.below(leads.len() as u64) as usize];
+            // A lead cut short, as is, or followed by text or another lead.
+            let cut = rng.below(lead.len() as u64 + 2) as usize;
+            let mut msg: String = lead.get(..cut).unwrap_or(lead).to_string();
+            if rng.below(2) == 0 {
+                msg.push_str(leads[rng.below(leads.len() as u64) as usize].1);
+            }
+            let index = &r.providers[pi].index;
+            index.groups_for(&msg, &mut a);
+            index.groups_for_bytewise(&msg, &mut b);
+            assert_eq!(a, b, "{msg:?}");
+        }
     }
 }

@@ -99,8 +99,22 @@ pub(crate) struct LitFinder {
 }
 
 /// How common a byte is in rendered messages, lower is rarer: the
-/// searcher anchors on the rarest byte of its literal.
+/// searcher anchors on the rarest byte of its literal. By table: every
+/// byte of every literal is ranked while the schemas load.
 fn byte_rank(b: u8) -> u8 {
+    const TABLE: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = byte_rank_of(i as u8);
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(b)]
+}
+
+const fn byte_rank_of(b: u8) -> u8 {
     match b {
         b' ' => 9,
         // In every `0x…` value.
@@ -131,6 +145,11 @@ impl LitFinder {
             needle: needle.into(),
             anchor,
         }
+    }
+
+    /// The literal searched for.
+    pub(crate) fn needle(&self) -> &[u8] {
+        &self.needle
     }
 
     /// Whether the literal, a word, is one of the words of `hay` (maximal
