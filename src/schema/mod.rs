@@ -932,6 +932,12 @@ impl Registry {
         round1: &mut Vec<u64>,
         required: &mut Vec<u64>,
     ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        // One template: rounds and filters only order and skip tries.
+        if let [only] = group.members.as_slice() {
+            return self
+                .try_template(pi, only.event, msg)
+                .map(|f| (only.event, f));
+        }
         let words = group.members.len().div_ceil(64);
         round1.clear();
         round1.resize(words, 0);
@@ -939,8 +945,9 @@ impl Registry {
             set_bit(round1, n as usize);
         }
         let mut first8: [&[u8]; 8] = [&[]; 8];
-        for (slot, w) in first8.iter_mut().zip(first_words(rest.as_bytes())) {
-            *slot = w;
+        let n8 = first_words(rest.as_bytes(), &mut first8);
+        let first8 = first8.get(..n8).unwrap_or_default();
+        for &w in first8 {
             let Some(bucket) = group.keyed.get(bucket_index(&group.keyed, w)) else {
                 continue;
             };
@@ -1041,11 +1048,26 @@ impl Group {
     }
 }
 
-/// The first eight words (maximal runs of ASCII alphanumerics) of `b`.
-fn first_words(b: &[u8]) -> impl Iterator<Item = &[u8]> {
-    b.split(|&c| !template::is_word_byte(c))
-        .filter(|w| !w.is_empty())
-        .take(8)
+/// The first eight words (maximal runs of ASCII alphanumerics, as
+/// [`template::words`] splits them) of `b`, into `out`; returns how many.
+fn first_words<'b>(b: &'b [u8], out: &mut [&'b [u8]; 8]) -> usize {
+    let mut n = 0usize;
+    let mut i = 0usize;
+    for slot in out.iter_mut() {
+        let Some(tail) = b.get(i..) else { break };
+        let Some(start) = tail.iter().position(|&c| template::is_word_byte(c)) else {
+            break;
+        };
+        let word = tail.get(start..).unwrap_or_default();
+        let len = word
+            .iter()
+            .position(|&c| !template::is_word_byte(c))
+            .unwrap_or(word.len());
+        *slot = word.get(..len).unwrap_or_default();
+        i += start + len;
+        n += 1;
+    }
+    n
 }
 
 /// The manifest name of field `fi` of `ev` (`%N` when the schema has no
@@ -1403,6 +1425,25 @@ mod dispatch_tests {
             index.groups_for(&msg, &mut a);
             index.groups_for_bytewise(&msg, &mut b);
             assert_eq!(a, b, "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn first_words_split_like_words() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0203);
+        const PIECES: &[&str] = &[
+            "a", "Z9", "0x1F", " ", ": ", "=", "é", "(", "日本", ".", "_",
+        ];
+        for _ in 0..20_000 {
+            let n = rng.below(24) as usize;
+            let text: String = (0..n)
+                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .collect();
+            let mut out: [&[u8]; 8] = [&[]; 8];
+            let n8 = first_words(text.as_bytes(), &mut out);
+            let want: Vec<&[u8]> = template::words(&text, 8).map(str::as_bytes).collect();
+            assert_eq!(out.get(..n8), Some(want.as_slice()), "{text:?}");
         }
     }
 }
