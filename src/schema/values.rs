@@ -57,6 +57,20 @@ pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
 /// The number a rendered integer value stands for, in any numeric style.
 pub fn parse_num(v: &str) -> Option<u64> {
     let v = trim(v);
+    // The usual plain forms first: digits only, or `0x` and hex digits,
+    // hold no `(` and no prefix, so the general path below would reach its
+    // decimal or hex parse with them and give the same answer.
+    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    if let Some(n) = plain_pointer(v) {
+        return Some(n);
+    }
+    parse_num_styled(v)
+}
+
+/// [`parse_num`] of a trimmed value in any style.
+fn parse_num_styled(v: &str) -> Option<u64> {
     if let Some((n, _)) = split_netmon_pair(v) {
         return parse_num(n);
     }
@@ -648,6 +662,24 @@ pub(crate) mod fast_path_tests {
                 parse_dotted_address(&text).map(|a| a.is_some()),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn parse_num_fast_forms_agree_with_styled_parse() {
+        let mut rng = XorShift(0x7E57_0004);
+        for _ in 0..200_000 {
+            let raw = random_value(&mut rng);
+            assert_eq!(parse_num(&raw), parse_num_styled(trim(&raw)), "{raw:?}");
+        }
+        for v in [
+            "0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "0x",
+            "0xFFFFFFFFFFFFFFFF",
+        ] {
+            assert_eq!(parse_num(v), parse_num_styled(v), "{v:?}");
         }
     }
 }
