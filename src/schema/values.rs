@@ -508,7 +508,17 @@ mod tests {
             "0x12g",
             "12",
             "0x8921DD28 (0x1)",
+            "0xFFFFA000003FC000 (0x000003FC)",
+            "0x1 (0x)",
+            "0x1  (0x2)",
+            "0x1 (0x2))",
+            "0x1 (0x2) ",
+            "0x (0x2)",
+            "12 (0xC)",
+            "0x1FFFFFFFFFFFFFFFF (0x1)",
         ] {
+            let pointer = parse_ptr(v).is_some() || v == "0" || v == "NULL";
+            assert_eq!(is_pointer_value(trim(v)), pointer, "{v:?}");
             if let Some(fast) = plain_pointer(v) {
                 assert_eq!(Some(fast), parse_pointer(v), "{v:?}");
             }
