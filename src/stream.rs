@@ -281,6 +281,8 @@ pub fn analyze_streaming_with(
                 // decoding ones freeing the rest costs more.
                 if !writes_events {
                     evs.retain(crate::correlate::is_relevant);
+                    evs.iter_mut()
+                        .for_each(crate::correlate::shed_for_correlation);
                 }
                 let _ = batch_tx.send(Batch::Events(file, evs));
             },

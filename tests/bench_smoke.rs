@@ -99,7 +99,8 @@ fn windowed_equals_whole(dir: &Path) {
             outs.push(out);
         }
         // The fast path (no events.csv; events correlation never reads are
-        // dropped when decoded) gives the same tables.
+        // dropped when decoded, messages and plain packets' fields freed)
+        // gives the same tables.
         let fast = dir.join(format!("win_{input}_fast"));
         let _ = std::fs::remove_dir_all(&fast);
         run(Command::new(bin("etwnet"))

@@ -355,6 +355,51 @@ fn windowed_timeline_over_real_samples_equals_whole() {
     }
 }
 
+/// The fast path (`--no-events`: events correlation never reads are
+/// dropped as decoded, and of the rest the message text except on drops and
+/// the named fields of plain packets are freed) writes the same tables as
+/// the run that keeps whole events for events.csv: over our samples, and
+/// over the real ones when `../shared` is there.
+#[test]
+fn no_events_tables_equal_the_full_runs() {
+    let mut inputs = vec![
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    if let Some(shared) = common::shared() {
+        inputs.push(shared.join("samples-real").to_string_lossy().into_owned());
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let full = timeline(&[input], &format!("full_{i}"), "2");
+        let fast = out_dir(&format!("fast_{i}"));
+        let (code, _out, err) = etwnet(&[
+            "timeline",
+            "-q",
+            "--no-events",
+            input,
+            "-o",
+            fast.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!fast.join("events.csv").exists());
+        for file in [
+            "connections.csv",
+            "drops.csv",
+            "findings.csv",
+            "processes.csv",
+        ] {
+            let (a, b) = (
+                std::fs::read_to_string(full.join(file)).unwrap(),
+                std::fs::read_to_string(fast.join(file)).unwrap(),
+            );
+            assert!(a.lines().count() > 1 || file != "connections.csv");
+            assert!(a == b, "{input}: {file} differs with --no-events");
+        }
+    }
+}
+
 fn walk(p: &Path) -> usize {
     std::fs::read_dir(p)
         .unwrap()

@@ -874,20 +874,40 @@ pub fn is_relevant(ev: &Event) -> bool {
         | Layer::SocketTable => true,
         Layer::Trace | Layer::Other => {
             ev.process_name.is_some()
+                || is_drop(ev.kind)
                 || matches!(
                     ev.kind,
-                    Kind::PacketDrop
-                        | Kind::NetworkDrop
-                        | Kind::TransportDrop
-                        | Kind::AfdDatagramDrop
-                        | Kind::WfpDrop
-                        | Kind::PktmonComponent
-                        | Kind::Packet
-                        | Kind::ProcessInfo
-                        | Kind::SocketRow
+                    Kind::PktmonComponent | Kind::Packet | Kind::ProcessInfo | Kind::SocketRow
                 )
         }
     }
+}
+
+/// Frees what correlation never reads of a relevant event when no
+/// events.csv is written: the message text, except on drop events (a drop
+/// group quotes its first drop), and the named fields of plain packets
+/// (their typed slots and `packet` carry what correlation uses). A window
+/// holds ~50,000 events and a PktMon packet's message and fields are most
+/// of its size. Correlation, and the outputs built from it, must read
+/// `message` only on drop events and `fields` never on plain packets.
+pub fn shed_for_correlation(ev: &mut Event) {
+    if ev.kind == Kind::Packet {
+        ev.fields = Default::default();
+    }
+    if !is_drop(ev.kind) {
+        ev.message = String::new();
+    }
+}
+
+fn is_drop(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::PacketDrop
+            | Kind::NetworkDrop
+            | Kind::TransportDrop
+            | Kind::AfdDatagramDrop
+            | Kind::WfpDrop
+    )
 }
 
 /// Correlates all decoded events (one window: the whole input).

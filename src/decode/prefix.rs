@@ -163,41 +163,48 @@ fn parse_prefix_fast(line: &str) -> Option<Prefix<'_>> {
 
 /// A run of 1..=`max` decimal digits at the start of `b`: (value, length).
 fn dec_run(b: &[u8], max: usize) -> Option<(u32, usize)> {
-    let n = b
-        .iter()
-        .take(max + 1)
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    if n == 0 || n > max {
-        return None;
+    let mut v = 0u32;
+    let mut n = 0usize;
+    for &c in b.iter().take(max + 1) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        // At most 9 digits: no overflow.
+        v = v.wrapping_mul(10).wrapping_add(u32::from(c - b'0'));
+        n += 1;
     }
-    let v = b
-        .get(..n)?
-        .iter()
-        .fold(0u32, |v, &c| v * 10 + u32::from(c - b'0'));
-    Some((v, n))
+    (n != 0 && n <= max).then_some((v, n))
 }
 
-/// A run of 1..=8 hex digits at the start of `b`: (value, length).
+/// A run of 1..=8 hex digits at the start of `b`: (value, length), in
+/// one pass by digit table.
 fn hex_run(b: &[u8]) -> Option<(u32, usize)> {
-    let n = b
-        .iter()
-        .take(9)
-        .take_while(|c| c.is_ascii_hexdigit())
-        .count();
-    if n == 0 || n > 8 {
-        return None;
-    }
+    const HEX: [u8; 256] = {
+        let mut t = [0xFF; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
     let mut v = 0u32;
-    for &c in b.get(..n)? {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => c - b'A' + 10,
-        };
+    let mut n = 0usize;
+    for &c in b.iter().take(9) {
+        let d = HEX[usize::from(c)];
+        if d > 15 {
+            break;
+        }
         v = (v << 4) | u32::from(d);
+        n += 1;
     }
-    Some((v, n))
+    (n != 0 && n <= 8).then_some((v, n))
 }
 
 /// The general parser: Markdown quoting, other time forms, blanks.
@@ -430,5 +437,32 @@ mod tests {
         let t = time_of_day_timestamp("23:02:26.539704700").unwrap();
         assert_eq!(t.to_string(), "T23:02:26.5397047");
         assert!(time_of_day_timestamp("25:00:00").is_none());
+    }
+
+    #[test]
+    fn digit_runs_agree_with_std_parsers() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0301);
+        const BYTES: &[u8] = b"0123456789abcdefABCDEFgG.:] ";
+        for _ in 0..50_000 {
+            let len = rng.below(12) as usize;
+            let b: Vec<u8> = (0..len)
+                .map(|_| BYTES[rng.below(BYTES.len() as u64) as usize])
+                .collect();
+            let run = |pred: fn(&u8) -> bool| b.iter().take_while(|c| pred(c)).count();
+            let text = |n: usize| std::str::from_utf8(&b[..n]).unwrap_or_default();
+            let n = run(u8::is_ascii_hexdigit);
+            let want = (1..=8)
+                .contains(&n)
+                .then(|| (u32::from_str_radix(text(n), 16).unwrap_or(u32::MAX), n));
+            assert_eq!(hex_run(&b), want, "{b:?}");
+            let n = run(u8::is_ascii_digit);
+            for max in [1, 4, 9] {
+                let want = (1..=max)
+                    .contains(&n)
+                    .then(|| (text(n).parse().unwrap_or(0), n));
+                assert_eq!(dec_run(&b, max), want, "{b:?} {max}");
+            }
+        }
     }
 }

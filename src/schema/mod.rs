@@ -115,6 +115,11 @@ struct MatchIndex {
 struct TrieNode {
     children: Vec<(u8, u32)>,
     group: Option<u32>,
+    /// The bytes of the chain of single-child nodes without a group below
+    /// this one, and the node they lead to ([`MatchIndex::compress`]): the
+    /// walk compares them at once rather than stepping node by node.
+    run: Box<[u8]>,
+    run_end: u32,
 }
 
 /// Templates that share one leading literal.
@@ -128,12 +133,17 @@ struct Group {
     /// A filter in front of the match: per template, its rarest reliable
     /// word ([`Template::reliable_words`]) — a message without that word
     /// cannot match the template, so it is not tried. Bucketed by
-    /// [`word_bit`] (256 buckets once finished): a word of the message
+    /// [`word_bit`] ([`bucket_count`] buckets once finished): a word of the message
     /// costs one index and, rarely, a comparison or two — no hashing.
     /// Entries are (word, member numbers).
     required: Vec<Vec<RequiredWord>>,
     /// Members without a reliable word: never filtered out.
     unfiltered: Vec<u32>,
+    /// Members by [`Member::key`], bucketed by [`word_bit`] of the key
+    /// ([`bucket_count`] buckets once finished).
+    keyed: Vec<Vec<KeyedMembers>>,
+    /// Members without a key: always in the first round.
+    unkeyed: Vec<u32>,
 }
 
 /// A required word and the members (by number) that require it.
@@ -151,6 +161,17 @@ struct Member {
     /// by a word among the first eight of the message (and those without
     /// a key) compete before the others.
     key: Option<Box<str>>,
+    /// The member's entry in [`Group::required`], as a searcher: whether
+    /// the message has that word is asked of the few members tried first
+    /// rather than answered for every member by a scan of all its words.
+    required: Option<template::LitFinder>,
+}
+
+/// Members of a group (by number) keyed by one word.
+#[derive(Debug)]
+struct KeyedMembers {
+    key: Box<[u8]>,
+    members: Vec<u32>,
 }
 
 /// A cheap 8-bit digest of a word (length, first and last byte).
@@ -162,6 +183,19 @@ fn word_bit(w: &[u8]) -> usize {
         .wrapping_add(usize::from(first).wrapping_mul(7))
         .wrapping_add(usize::from(last)))
         & 0xFF
+}
+
+/// How many buckets a word table with `n` entries gets: a power of two,
+/// about twice the entries, at most the 256 values of [`word_bit`] (most
+/// groups hold one template; 256 empty buckets each would dominate the
+/// load).
+fn bucket_count(n: usize) -> usize {
+    n.saturating_mul(2).next_power_of_two().clamp(1, 256)
+}
+
+/// The bucket of word `w` in a table of [`bucket_count`] buckets.
+fn bucket_index<T>(buckets: &[T], w: &[u8]) -> usize {
+    word_bit(w) & buckets.len().wrapping_sub(1)
 }
 
 fn set_bit(bits: &mut [u64], i: usize) {
@@ -182,29 +216,58 @@ impl Group {
             .map(|&ei| Member {
                 event: ei,
                 key: template(ei).and_then(Template::key_word).map(Box::from),
+                required: None,
             })
             .collect();
-        let words_of = |ei: usize| {
-            template(ei)
-                .map(Template::reliable_words)
-                .unwrap_or_default()
-        };
-        let mut freq: HashMap<&str, usize> = HashMap::new();
-        for &ei in &order {
-            let mut ws = words_of(ei);
+        let keys = self.members.iter().filter(|m| m.key.is_some()).count();
+        self.keyed.resize_with(bucket_count(keys), Vec::new);
+        for (number, m) in self.members.iter().enumerate() {
+            let Ok(number) = u32::try_from(number) else {
+                continue;
+            };
+            let Some(key) = m.key.as_deref() else {
+                self.unkeyed.push(number);
+                continue;
+            };
+            let at = bucket_index(&self.keyed, key.as_bytes());
+            let Some(bucket) = self.keyed.get_mut(at) else {
+                continue;
+            };
+            match bucket.iter_mut().find(|k| *k.key == *key.as_bytes()) {
+                Some(k) => k.members.push(number),
+                None => bucket.push(KeyedMembers {
+                    key: key.as_bytes().into(),
+                    members: vec![number],
+                }),
+            }
+        }
+        let words: Vec<Vec<&str>> = order
+            .iter()
+            .map(|&ei| {
+                template(ei)
+                    .map(Template::reliable_words)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut freq: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::default();
+        for ws in &words {
+            let mut ws = ws.clone();
             ws.sort_unstable();
             ws.dedup();
             for w in ws {
                 *freq.entry(w).or_default() += 1;
             }
         }
-        for (number, &ei) in order.iter().enumerate() {
+        self.required
+            .resize_with(bucket_count(order.len()), Vec::new);
+        for (number, ws) in words.iter().enumerate() {
             let Ok(number) = u32::try_from(number) else {
                 continue;
             };
             // Rarest in the group first, then longest, then first written.
-            let rarest = words_of(ei)
-                .into_iter()
+            let rarest = ws
+                .iter()
+                .copied()
                 .enumerate()
                 .min_by_key(|&(i, w)| {
                     (
@@ -214,12 +277,13 @@ impl Group {
                     )
                 })
                 .map(|(_, w)| w);
-            if self.required.is_empty() {
-                self.required.resize_with(256, Vec::new);
+            if let (Some(w), Some(m)) = (rarest, self.members.get_mut(number as usize)) {
+                m.required = Some(template::LitFinder::new(w.as_bytes()));
             }
             match rarest {
                 Some(w) => {
-                    let Some(bucket) = self.required.get_mut(word_bit(w.as_bytes())) else {
+                    let at = bucket_index(&self.required, w.as_bytes());
+                    let Some(bucket) = self.required.get_mut(at) else {
                         continue;
                     };
                     match bucket.iter_mut().find(|r| *r.word == *w.as_bytes()) {
@@ -270,9 +334,10 @@ impl MatchIndex {
         self.groups[g].inserted.push(event);
     }
 
-    /// Groups whose leading literal is a prefix of `msg`, longest first,
-    /// with the length of that literal.
-    fn groups_for(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
+    /// [`MatchIndex::groups_for`] walking node by node, as first written:
+    /// the reference of the run-compressed walk.
+    #[cfg(test)]
+    fn groups_for_bytewise(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
         found.clear();
         let mut node = 0usize;
         if self.nodes.is_empty() {
@@ -297,6 +362,84 @@ impl MatchIndex {
         }
         found.reverse();
     }
+
+    /// Fills in every node's [`TrieNode::run`], once every lead is in.
+    fn compress(&mut self) {
+        // A node inside a chain (the groupless only child of its parent) is
+        // never where a walk stands: it gets no run of its own, which keeps
+        // this linear in the number of nodes.
+        let mut inside = vec![false; self.nodes.len()];
+        for n in &self.nodes {
+            if let [(_, child)] = n.children.as_slice()
+                && self
+                    .nodes
+                    .get(*child as usize)
+                    .is_some_and(|c| c.group.is_none())
+                && let Some(slot) = inside.get_mut(*child as usize)
+            {
+                *slot = true;
+            }
+        }
+        for start in 0..self.nodes.len() {
+            if inside.get(start).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut run = Vec::new();
+            let mut node = start;
+            while let Some(&[(b, child)]) = self.nodes.get(node).map(|n| n.children.as_slice()) {
+                run.push(b);
+                node = child as usize;
+                if self.nodes.get(node).is_some_and(|n| n.group.is_some()) {
+                    break;
+                }
+            }
+            if let (Some(n), Ok(end)) = (self.nodes.get_mut(start), u32::try_from(node)) {
+                n.run = run.into();
+                n.run_end = end;
+            }
+        }
+    }
+
+    /// Groups whose leading literal is a prefix of `msg`, longest first,
+    /// with the length of that literal.
+    fn groups_for(&self, msg: &str, found: &mut Vec<(usize, usize)>) {
+        found.clear();
+        let Some(root) = self.nodes.first() else {
+            return;
+        };
+        if let Some(g) = root.group {
+            found.push((g as usize, 0));
+        }
+        let b = msg.as_bytes();
+        let mut node = 0usize;
+        let mut i = 0usize;
+        while let Some(nd) = self.nodes.get(node) {
+            if nd.run.is_empty() {
+                let Some(&c) = b.get(i) else { break };
+                let Some(next) = nd
+                    .children
+                    .iter()
+                    .find(|(x, _)| *x == c)
+                    .map(|&(_, n)| n as usize)
+                else {
+                    break;
+                };
+                node = next;
+                i += 1;
+            } else {
+                // The nodes inside a run end no group: only its end can.
+                if b.get(i..i + nd.run.len()) != Some(&nd.run[..]) {
+                    break;
+                }
+                node = nd.run_end as usize;
+                i += nd.run.len();
+            }
+            if let Some(g) = self.nodes.get(node).and_then(|nd| nd.group) {
+                found.push((g as usize, i));
+            }
+        }
+        found.reverse();
+    }
 }
 
 /// All schemas.
@@ -304,12 +447,14 @@ impl MatchIndex {
 pub struct Registry {
     pub providers: Vec<ProviderSchema>,
     pub events: Vec<EventSchema>,
-    by_key: HashMap<(usize, u32, u8), usize>,
-    by_name: HashMap<String, usize>,
+    by_key: HashMap<(usize, u32, u8), usize, foldhash::fast::RandomState>,
+    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
     /// (provider, map) -> value -> string.
     /// Per provider index: map name -> entries (looked up by `&str`, so a
     /// lookup does not allocate).
-    maps: Vec<HashMap<String, Vec<(u64, String)>>>,
+    /// foldhash: the matcher looks a map up for every symbolic value it
+    /// checks, and SipHash costs more than the rest of that check.
+    maps: Vec<MapsByName>,
     ntstatus: Vec<(u32, String)>,
     /// Problems met while loading (a test asserts there are none).
     pub load_errors: Vec<String>,
@@ -319,6 +464,9 @@ pub struct Registry {
     /// of an event parsed with that event's template (`None` without one).
     plans: Vec<Option<enrich::SlotPlan>>,
 }
+
+/// A provider's value maps by name.
+type MapsByName = HashMap<String, Vec<(u64, String)>, foldhash::fast::RandomState>;
 
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
 
@@ -410,7 +558,7 @@ impl Registry {
                     continue;
                 };
                 if reg.maps.len() <= pi {
-                    reg.maps.resize_with(pi + 1, HashMap::new);
+                    reg.maps.resize_with(pi + 1, MapsByName::default);
                 }
                 reg.maps[pi]
                     .entry(map.to_string())
@@ -516,6 +664,7 @@ impl Registry {
                     index.insert(t.lead(), ei);
                 }
             }
+            index.compress();
             for group in &mut index.groups {
                 group.finish(self);
             }
@@ -732,7 +881,8 @@ impl Registry {
         #[derive(Default)]
         struct Scratch {
             groups: Vec<(usize, usize)>,
-            cands: Vec<u64>,
+            round1: Vec<u64>,
+            required: Vec<u64>,
         }
         thread_local! {
             static SCRATCH: std::cell::RefCell<Scratch> =
@@ -746,7 +896,14 @@ impl Registry {
                 continue;
             };
             let rest = msg.get(lead_len..).unwrap_or("");
-            best = self.match_in_group(pi, group, msg, rest, &mut scratch.cands);
+            best = self.match_in_group(
+                pi,
+                group,
+                msg,
+                rest,
+                &mut scratch.round1,
+                &mut scratch.required,
+            );
             if best.is_some() {
                 break;
             }
@@ -756,22 +913,112 @@ impl Registry {
     }
 
     /// [`Registry::match_raw`] within one group; `rest` is `msg` after the
-    /// group's leading literal. `cands` is scratch space.
+    /// group's leading literal. `round1` and `required` are scratch space.
+    ///
+    /// The first round's members (keyed by one of the first eight words,
+    /// or unkeyed) come from the key index. When they are few, each is
+    /// asked for its required word only when its turn comes; otherwise one
+    /// scan of the message's words finds the members whose required word
+    /// is there. The second round, needed only when no first-round member
+    /// matches, takes that scan too. Either way a member whose required
+    /// word is missing (it cannot match) is not tried, and the others are
+    /// tried best rank first within each round.
     fn match_in_group<'m>(
         &self,
         pi: usize,
         group: &Group,
         msg: &'m str,
         rest: &str,
-        cands: &mut Vec<u64>,
+        round1: &mut Vec<u64>,
+        required: &mut Vec<u64>,
     ) -> Option<(usize, Vec<(usize, &'m str)>)> {
-        // The members that may match, as a bit set over member numbers.
-        cands.clear();
-        cands.resize(group.members.len().div_ceil(64), 0);
-        let mut first8: [&str; 8] = [""; 8];
-        let mut n8 = 0usize;
-        // One pass over the bytes: words are maximal runs of ASCII
-        // alphanumerics, as [`template::words`] splits them.
+        // One template: rounds and filters only order and skip tries.
+        if let [only] = group.members.as_slice() {
+            return self
+                .try_template(pi, only.event, msg)
+                .map(|f| (only.event, f));
+        }
+        let words = group.members.len().div_ceil(64);
+        round1.clear();
+        round1.resize(words, 0);
+        for &n in &group.unkeyed {
+            set_bit(round1, n as usize);
+        }
+        let mut first8: [&[u8]; 8] = [&[]; 8];
+        let n8 = first_words(rest.as_bytes(), &mut first8);
+        let first8 = first8.get(..n8).unwrap_or_default();
+        for &w in first8 {
+            let Some(bucket) = group.keyed.get(bucket_index(&group.keyed, w)) else {
+                continue;
+            };
+            for k in bucket {
+                if *k.key == *w {
+                    for &n in &k.members {
+                        set_bit(round1, n as usize);
+                    }
+                }
+            }
+        }
+        // Asking each member for its word costs a search of the message;
+        // for many members one scan of the message's words is cheaper.
+        const LAZY_MAX: u32 = 8;
+        let lazy = round1.iter().map(|w| w.count_ones()).sum::<u32>() <= LAZY_MAX;
+        if !lazy {
+            group.members_with_required_words(rest, required);
+        }
+        for (wi, &word) in round1.iter().enumerate() {
+            let mut bits = if lazy {
+                word
+            } else {
+                word & required.get(wi).copied().unwrap_or(0)
+            };
+            while bits != 0 {
+                let n = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(m) = group.members.get(n) else {
+                    continue;
+                };
+                // A word among the first eight needs no search.
+                let has_word = !lazy
+                    || m.required.as_ref().is_none_or(|r| {
+                        first8.contains(&r.needle()) || r.is_word_of(rest.as_bytes())
+                    });
+                if has_word && let Some(found) = self.try_template(pi, m.event, msg) {
+                    return Some((m.event, found));
+                }
+            }
+        }
+        if lazy {
+            group.members_with_required_words(rest, required);
+        }
+        for (wi, &word) in required.iter().enumerate() {
+            let mut bits = word & !round1.get(wi).copied().unwrap_or(0);
+            while bits != 0 {
+                let n = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(m) = group.members.get(n) else {
+                    continue;
+                };
+                if let Some(found) = self.try_template(pi, m.event, msg) {
+                    return Some((m.event, found));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Group {
+    /// The members (as a bit set over member numbers) whose required word
+    /// is a word of `rest`, and those without one: one pass over the bytes,
+    /// words being maximal runs of ASCII alphanumerics as
+    /// [`template::words`] splits them.
+    fn members_with_required_words(&self, rest: &str, out: &mut Vec<u64>) {
+        out.clear();
+        out.resize(self.members.len().div_ceil(64), 0);
+        for &n in &self.unfiltered {
+            set_bit(out, n as usize);
+        }
         let b = rest.as_bytes();
         let mut i = 0usize;
         loop {
@@ -785,52 +1032,42 @@ impl Registry {
             while b.get(i).is_some_and(|&c| template::is_word_byte(c)) {
                 i += 1;
             }
-            if let Some(slot) = first8.get_mut(n8) {
-                // Both ends sit next to ASCII bytes: char boundaries.
-                *slot = rest.get(start..i).unwrap_or("");
-                n8 += 1;
-            }
             let Some(w) = b.get(start..i) else { break };
             if w.first().is_some_and(u8::is_ascii_alphabetic)
-                && let Some(bucket) = group.required.get(word_bit(w))
+                && let Some(bucket) = self.required.get(bucket_index(&self.required, w))
             {
                 for r in bucket {
                     if *r.word == *w {
                         for &n in &r.members {
-                            set_bit(cands, n as usize);
+                            set_bit(out, n as usize);
                         }
                     }
                 }
             }
         }
-        for &n in &group.unfiltered {
-            set_bit(cands, n as usize);
-        }
-        let first8 = first8.get(..n8).unwrap_or(&[]);
-        // Members keyed by one of the first eight words (or without a key)
-        // compete first; the others only when none of those matches. Within
-        // a round, member numbers ascend as rank descends: the first match
-        // is the winner.
-        for first_round in [true, false] {
-            for (wi, &word) in cands.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    let n = wi * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let Some(m) = group.members.get(n) else {
-                        continue;
-                    };
-                    let keyed = m.key.as_deref().is_none_or(|k| first8.contains(&k));
-                    if keyed == first_round
-                        && let Some(found) = self.try_template(pi, m.event, msg)
-                    {
-                        return Some((m.event, found));
-                    }
-                }
-            }
-        }
-        None
     }
+}
+
+/// The first eight words (maximal runs of ASCII alphanumerics, as
+/// [`template::words`] splits them) of `b`, into `out`; returns how many.
+fn first_words<'b>(b: &'b [u8], out: &mut [&'b [u8]; 8]) -> usize {
+    let mut n = 0usize;
+    let mut i = 0usize;
+    for slot in out.iter_mut() {
+        let Some(tail) = b.get(i..) else { break };
+        let Some(start) = tail.iter().position(|&c| template::is_word_byte(c)) else {
+            break;
+        };
+        let word = tail.get(start..).unwrap_or_default();
+        let len = word
+            .iter()
+            .position(|&c| !template::is_word_byte(c))
+            .unwrap_or(word.len());
+        *slot = word.get(..len).unwrap_or_default();
+        i += start + len;
+        n += 1;
+    }
+    n
 }
 
 /// The manifest name of field `fi` of `ev` (`%N` when the schema has no
@@ -1014,5 +1251,201 @@ mod dispatch_tests {
         let t = Template::parse("a %1 done");
         // At the end of the final literal only blanks or the end follow.
         assert_eq!(t.reliable_words(), vec!["done"]);
+    }
+
+    /// [`Registry::match_raw`] within one group by a scan of every word of
+    /// the message for the required words, trying the given `rounds`
+    /// (`true`: the first-round members, `false`: the others). `cands` is
+    /// scratch space.
+    fn match_in_group_scan<'m>(
+        r: &Registry,
+        pi: usize,
+        group: &Group,
+        msg: &'m str,
+        rest: &str,
+        cands: &mut Vec<u64>,
+        rounds: &[bool],
+    ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        // The members that may match, as a bit set over member numbers.
+        cands.clear();
+        cands.resize(group.members.len().div_ceil(64), 0);
+        let mut first8: [&str; 8] = [""; 8];
+        let mut n8 = 0usize;
+        // One pass over the bytes: words are maximal runs of ASCII
+        // alphanumerics, as [`template::words`] splits them.
+        let b = rest.as_bytes();
+        let mut i = 0usize;
+        loop {
+            while b.get(i).is_some_and(|&c| !template::is_word_byte(c)) {
+                i += 1;
+            }
+            if i >= b.len() {
+                break;
+            }
+            let start = i;
+            while b.get(i).is_some_and(|&c| template::is_word_byte(c)) {
+                i += 1;
+            }
+            if let Some(slot) = first8.get_mut(n8) {
+                // Both ends sit next to ASCII bytes: char boundaries.
+                *slot = rest.get(start..i).unwrap_or("");
+                n8 += 1;
+            }
+            let Some(w) = b.get(start..i) else { break };
+            if w.first().is_some_and(u8::is_ascii_alphabetic)
+                && let Some(bucket) = group.required.get(bucket_index(&group.required, w))
+            {
+                for r in bucket {
+                    if *r.word == *w {
+                        for &n in &r.members {
+                            set_bit(cands, n as usize);
+                        }
+                    }
+                }
+            }
+        }
+        for &n in &group.unfiltered {
+            set_bit(cands, n as usize);
+        }
+        let first8 = first8.get(..n8).unwrap_or(&[]);
+        // Members keyed by one of the first eight words (or without a key)
+        // compete first; the others only when none of those matches. Within
+        // a round, member numbers ascend as rank descends: the first match
+        // is the winner.
+        for &first_round in rounds {
+            for (wi, &word) in cands.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let n = wi * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let Some(m) = group.members.get(n) else {
+                        continue;
+                    };
+                    let keyed = m.key.as_deref().is_none_or(|k| first8.contains(&k));
+                    if keyed == first_round
+                        && let Some(found) = r.try_template(pi, m.event, msg)
+                    {
+                        return Some((m.event, found));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// [`Registry::match_raw`] with every group matched by the full word
+    /// scan for both rounds: the dispatch before the key index and the
+    /// lazy required-word check.
+    fn scan_match_raw<'m>(
+        r: &Registry,
+        pi: usize,
+        message: &'m str,
+    ) -> Option<(usize, Vec<(usize, &'m str)>)> {
+        let prov = r.providers.get(pi)?;
+        let msg = message.trim_end_matches(['\r', '\n']);
+        let mut groups = Vec::new();
+        let mut cands = Vec::new();
+        prov.index.groups_for(msg, &mut groups);
+        groups.iter().find_map(|&(g, lead_len)| {
+            let group = prov.index.groups.get(g)?;
+            let rest = msg.get(lead_len..).unwrap_or("");
+            match_in_group_scan(r, pi, group, msg, rest, &mut cands, &[true, false])
+        })
+    }
+
+    #[test]
+    fn keyed_lazy_dispatch_equals_full_scan_on_generated_messages() {
+        use crate::etl::testutil::XorShift;
+        let r = registry();
+        let mut rng = XorShift(0x7E57_0201);
+        let events: Vec<(usize, usize)> = r
+            .providers
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, p)| p.events.iter().map(move |&ei| (pi, ei)))
+            .filter(|&(_, ei)| r.events.get(ei).is_some_and(|e| e.template.is_some()))
+            .collect();
+        // Words of other templates, to glue into values and messages.
+        let vocabulary: Vec<&str> = events
+            .iter()
+            .filter_map(|&(_, ei)| r.events.get(ei)?.template.as_ref())
+            .flat_map(|t| template::words(&t.text, 64))
+            .collect();
+        let (mut matched, mut total) = (0usize, 0usize);
+        for _ in 0..20_000 {
+            let (pi, ei) = events[rng.below(events.len() as u64) as usize];
+            let Some(ev) = r.events.get(ei) else { continue };
+            let Some(t) = &ev.template else { continue };
+            let mut msg = t.render(|i| match rng.below(10) {
+                0 => values::fast_path_tests::random_value(&mut rng),
+                1 => vocabulary[rng.below(vocabulary.len() as u64) as usize].to_string(),
+                _ => sample_value(ev.fields.get(i), i),
+            });
+            match rng.below(4) {
+                0 => msg = msg.trim_end_matches('.').to_string(),
+                1 => {
+                    // Another template's word somewhere in the message.
+                    let at = rng.below(msg.len() as u64 + 1) as usize;
+                    if msg.is_char_boundary(at) {
+                        let w = vocabulary[rng.below(vocabulary.len() as u64) as usize];
+                        msg.insert_str(at, &format!(" {w} "));
+                    }
+                }
+                _ => {}
+            }
+            let fast = r.match_raw(pi, &msg);
+            assert_eq!(fast, scan_match_raw(r, pi, &msg), "{msg:?}");
+            matched += usize::from(fast.is_some());
+            total += 1;
+        }
+        // Both outcomes are exercised.
+        assert!(matched > total / 4 && matched < total, "{matched}/{total}");
+    }
+
+    #[test]
+    fn run_compressed_trie_walk_equals_bytewise_walk() {
+        use crate::etl::testutil::XorShift;
+        let r = registry();
+        let mut rng = XorShift(0x7E57_0202);
+        let leads: Vec<(usize, &str)> = r
+            .providers
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, p)| p.events.iter().map(move |&ei| (pi, ei)))
+            .filter_map(|(pi, ei)| Some((pi, r.events.get(ei)?.template.as_ref()?.lead())))
+            .collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..50_000 {
+            let (pi, lead) = leads[rng.below(leads.len() as u64) as usize];
+            // A lead cut short, as is, or followed by text or another lead.
+            let cut = rng.below(lead.len() as u64 + 2) as usize;
+            let mut msg: String = lead.get(..cut).unwrap_or(lead).to_string();
+            if rng.below(2) == 0 {
+                msg.push_str(leads[rng.below(leads.len() as u64) as usize].1);
+            }
+            let index = &r.providers[pi].index;
+            index.groups_for(&msg, &mut a);
+            index.groups_for_bytewise(&msg, &mut b);
+            assert_eq!(a, b, "{msg:?}");
+        }
+    }
+
+    #[test]
+    fn first_words_split_like_words() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0203);
+        const PIECES: &[&str] = &[
+            "a", "Z9", "0x1F", " ", ": ", "=", "é", "(", "日本", ".", "_",
+        ];
+        for _ in 0..20_000 {
+            let n = rng.below(24) as usize;
+            let text: String = (0..n)
+                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .collect();
+            let mut out: [&[u8]; 8] = [&[]; 8];
+            let n8 = first_words(text.as_bytes(), &mut out);
+            let want: Vec<&[u8]> = template::words(&text, 8).map(str::as_bytes).collect();
+            assert_eq!(out.get(..n8), Some(want.as_slice()), "{text:?}");
+        }
     }
 }

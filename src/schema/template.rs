@@ -79,55 +79,159 @@ pub struct Template {
     /// One prebuilt substring searcher per segment (`None` for fields and
     /// empty literals), so matching a line builds no searcher.
     finders: Vec<Option<LitFinder>>,
+    /// The final literal without trailing blanks, and its length without
+    /// a final period too: the two endings a message may have.
+    tail: Box<str>,
+    tail_short: usize,
 }
 
-/// A `memmem` searcher for one literal, built once with the template.
-#[derive(Debug, Clone)]
-struct LitFinder(memchr::memmem::Finder<'static>);
+/// A searcher for one literal, built once with the template. Literals
+/// are short (`, Endpoint `, ` bytes at `) and the value before one is
+/// usually a few bytes long, so rather than a general substring searcher
+/// (whose per-call setup costs more than such a search) it looks for the
+/// literal's least common byte ([`byte_rank`]) and compares the rest there.
+/// It finds what `memmem` finds: the leftmost occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LitFinder {
+    needle: Box<[u8]>,
+    /// Offset in `needle` of the byte looked for.
+    anchor: usize,
+}
 
-impl PartialEq for LitFinder {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.needle() == other.0.needle()
+/// How common a byte is in rendered messages, lower is rarer: the
+/// searcher anchors on the rarest byte of its literal. By table: every
+/// byte of every literal is ranked while the schemas load.
+fn byte_rank(b: u8) -> u8 {
+    const TABLE: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = byte_rank_of(i as u8);
+            i += 1;
+        }
+        t
+    };
+    TABLE[usize::from(b)]
+}
+
+const fn byte_rank_of(b: u8) -> u8 {
+    match b {
+        b' ' => 9,
+        // In every `0x…` value.
+        b'x' => 7,
+        b'a'..=b'z' => 6,
+        b'0'..=b'9' => 5,
+        b'A'..=b'Z' => 4,
+        b'.' => 3,
+        b'\t' | b'\r' | b'\n' => 2,
+        0x80.. => 2,
+        _ => 1,
     }
 }
 
-impl Eq for LitFinder {}
+impl LitFinder {
+    pub(crate) fn new(needle: &[u8]) -> LitFinder {
+        // The first of the rarest bytes.
+        let mut anchor = 0usize;
+        let mut best = u8::MAX;
+        for (i, &b) in needle.iter().enumerate() {
+            let rank = byte_rank(b);
+            if rank < best {
+                best = rank;
+                anchor = i;
+            }
+        }
+        LitFinder {
+            needle: needle.into(),
+            anchor,
+        }
+    }
+
+    /// The literal searched for.
+    pub(crate) fn needle(&self) -> &[u8] {
+        &self.needle
+    }
+
+    /// Whether the literal, a word, is one of the words of `hay` (maximal
+    /// runs of ASCII alphanumerics, as [`words`] splits them).
+    pub(crate) fn is_word_of(&self, hay: &[u8]) -> bool {
+        let len = self.needle.len();
+        let mut from = 0usize;
+        while let Some(at) = hay.get(from..).and_then(|h| self.find(h)) {
+            let start = from + at;
+            let before = start.checked_sub(1).and_then(|i| hay.get(i));
+            if !before.is_some_and(|&c| is_word_byte(c))
+                && !hay.get(start + len).is_some_and(|&c| is_word_byte(c))
+            {
+                return true;
+            }
+            from = start + 1;
+        }
+        false
+    }
+
+    /// The leftmost occurrence of the literal in `hay`.
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
+        let n = &*self.needle;
+        let anchor_byte = *n.get(self.anchor)?;
+        let mut from = self.anchor;
+        loop {
+            let at = from + find_byte(anchor_byte, hay.get(from..)?)?;
+            let start = at - self.anchor;
+            if hay.get(start..start + n.len()) == Some(n) {
+                return Some(start);
+            }
+            from = at + 1;
+        }
+    }
+}
+
+/// The first `b` in `hay`: a plain loop over the first bytes (where the
+/// end of a value usually is), `memchr` beyond.
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    const NEAR: usize = 24;
+    let (near, far) = hay.split_at(hay.len().min(NEAR));
+    match near.iter().position(|&c| c == b) {
+        Some(i) => Some(i),
+        None => memchr::memchr(b, far).map(|i| i + near.len()),
+    }
+}
 
 impl Template {
     pub fn parse(text: &str) -> Template {
         let mut segs = Vec::new();
         let mut lit = String::new();
-        let mut chars = text.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
-            if c != '%' {
-                lit.push(c);
-                continue;
-            }
-            match chars.peek().map(|&(_, c)| c) {
+        // Runs between `%` signs are copied whole (`%` is ASCII, so every
+        // cut is a char boundary).
+        let b = text.as_bytes();
+        let mut i = 0usize;
+        while let Some(run) = text.get(i..) {
+            let Some(pct) = memchr::memchr(b'%', run.as_bytes()) else {
+                lit.push_str(run);
+                break;
+            };
+            lit.push_str(run.get(..pct).unwrap_or(""));
+            i += pct + 1;
+            match b.get(i) {
                 Some(d) if d.is_ascii_digit() => {
                     let mut n = 0usize;
-                    while let Some(&(_, d)) = chars.peek() {
-                        match d.to_digit(10) {
-                            Some(v) => {
-                                n = n.saturating_mul(10).saturating_add(v as usize);
-                                chars.next();
-                            }
-                            None => break,
-                        }
+                    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+                        i += 1;
                     }
                     segs.push(Seg::Lit(std::mem::take(&mut lit)));
                     segs.push(Seg::Field(n.saturating_sub(1)));
                 }
-                Some('%') => {
-                    chars.next();
+                Some(b'%') => {
+                    i += 1;
                     lit.push('%');
                 }
-                Some('n') => {
-                    chars.next();
+                Some(b'n') => {
+                    i += 1;
                     lit.push('\n');
                 }
-                Some('t') => {
-                    chars.next();
+                Some(b't') => {
+                    i += 1;
                     lit.push('\t');
                 }
                 _ => lit.push('%'),
@@ -144,18 +248,29 @@ impl Template {
         let finders = segs
             .iter()
             .map(|s| match s {
-                Seg::Lit(l) if !l.is_empty() => Some(LitFinder(
-                    memchr::memmem::Finder::new(l.as_bytes()).into_owned(),
-                )),
+                Seg::Lit(l) if !l.is_empty() => Some(LitFinder::new(l.as_bytes())),
                 _ => None,
             })
             .collect();
+        let tail: Box<str> = match segs.last() {
+            Some(Seg::Lit(l)) => trim_tail(l).into(),
+            _ => "".into(),
+        };
+        let tail_short = tail.strip_suffix('.').unwrap_or(&tail).len();
         Template {
             text: text.to_string(),
             segs,
             literal_len,
             finders,
+            tail,
+            tail_short,
         }
+    }
+
+    /// The endings a message may have: the final literal without trailing
+    /// blanks, and that without a final period.
+    fn tails(&self) -> [&str; 2] {
+        [&self.tail, self.tail.get(..self.tail_short).unwrap_or("")]
     }
 
     /// The literal text before the first field.
@@ -259,12 +374,10 @@ impl Template {
         // Cheap necessary condition before the backtracking search: the
         // message ends with the final literal (a converter may drop its
         // period or add blanks, as `go` allows).
-        if self.segs.len() > 1
-            && let Some(Seg::Lit(last)) = self.segs.last()
-        {
+        let tails = self.tails();
+        if self.segs.len() > 1 {
             let m = trim_tail(msg);
-            let l = trim_tail(last);
-            if !m.ends_with(l) && !m.ends_with(l.strip_suffix('.').unwrap_or(l)) {
+            if !m.ends_with(tails[0]) && !m.ends_with(tails[1]) {
                 return None;
             }
         }
@@ -273,6 +386,7 @@ impl Template {
         let ctx = MatchCtx {
             segs: &self.segs,
             finders: &self.finders,
+            tails,
             msg,
             fields,
             valid_name,
@@ -331,6 +445,8 @@ pub(crate) fn is_word_byte(c: u8) -> bool {
 struct MatchCtx<'a, 'm> {
     segs: &'a [Seg],
     finders: &'a [Option<LitFinder>],
+    /// [`Template::tails`].
+    tails: [&'a str; 2],
     msg: &'m str,
     fields: &'a [Field],
     valid_name: &'a dyn Fn(&Field, &str) -> bool,
@@ -367,13 +483,11 @@ impl<'m> MatchCtx<'_, 'm> {
             // The value runs to the end minus the final literal; converters
             // sometimes drop the final period or add blanks.
             let r = trim_tail(rest);
-            let l = trim_tail(lit);
-            let cands = [l, l.strip_suffix('.').unwrap_or(l)];
-            for l in cands {
+            for l in self.tails {
                 if let Some(v) = r.strip_suffix(l)
-                    && self.valid(fi, v)
+                    && let Some(t) = self.valid(fi, v)
                 {
-                    out.push((fi, values::trim(v)));
+                    out.push((fi, t));
                     return true;
                 }
             }
@@ -390,8 +504,8 @@ impl<'m> MatchCtx<'_, 'm> {
                 }
                 *budget -= 1;
                 let v = &rest[..off];
-                if self.valid(fi, v) {
-                    out.push((fi, values::trim(v)));
+                if let Some(t) = self.valid(fi, v) {
+                    out.push((fi, t));
                     if self.go(i + 2, pos + off, out, budget) {
                         return true;
                     }
@@ -404,15 +518,17 @@ impl<'m> MatchCtx<'_, 'm> {
             return false;
         };
         let mut from = 0;
-        while let Some(off) = rest.as_bytes().get(from..).and_then(|r| finder.0.find(r)) {
+        while let Some(off) = rest.as_bytes().get(from..).and_then(|r| finder.find(r)) {
             if *budget == 0 {
                 return false;
             }
             *budget -= 1;
             let at = from + off;
             let v = &rest[..at];
-            if self.valid(fi, v) && !self.cuts_netmon_echo(fi, v, &rest[at..]) {
-                out.push((fi, values::trim(v)));
+            if let Some(t) = self.valid(fi, v)
+                && !self.cuts_netmon_echo(fi, v, &rest[at..])
+            {
+                out.push((fi, t));
                 if self.go(i + 2, pos + at + lit.len(), out, budget) {
                     return true;
                 }
@@ -438,32 +554,63 @@ impl<'m> MatchCtx<'_, 'm> {
             })
     }
 
-    fn valid(&self, fi: usize, v: &str) -> bool {
+    /// The trimmed value when `v` fits field `fi`'s type.
+    fn valid(&self, fi: usize, v: &'m str) -> Option<&'m str> {
         let t = values::trim(v);
         let Some(f) = self.fields.get(fi) else {
-            return true;
+            return Some(t);
         };
-        match f.ty {
-            FieldType::Pointer => values::parse_ptr(t).is_some() || t == "0" || t == "NULL",
-            FieldType::Int => {
-                values::is_numeric(t)
-                    || (f.map.is_some()
-                        && (t.starts_with("Unknown value: ") || (self.valid_name)(f, t)))
-            }
-            FieldType::Float => t.parse::<f64>().is_ok(),
-            FieldType::Bool => values::parse_bool(t).is_some(),
-            FieldType::NtStatus => values::is_status(t),
-            FieldType::SocketAddress | FieldType::IpAddress => {
-                t.is_empty()
-                    || values::parse_address(t).is_some()
-                    || values::is_numeric(t)
-                    || t.starts_with("0x")
-            }
-            FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
-            // NetMon's `(0x…)` echo always ends the previous value, never
-            // starts a value of its own.
-            FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
+        fits(f, t, self.valid_name).then_some(t)
+    }
+}
+
+/// Whether the trimmed value `t` fits the type of `f`: what makes the
+/// matcher try the next occurrence of the following literal.
+fn fits(f: &Field, t: &str, valid_name: &dyn Fn(&Field, &str) -> bool) -> bool {
+    match f.ty {
+        FieldType::Pointer => values::is_pointer_value(t),
+        FieldType::Int => {
+            values::is_numeric_trimmed(t)
+                || (f.map.is_some() && (t.starts_with("Unknown value: ") || valid_name(f, t)))
         }
+        FieldType::Float => t.parse::<f64>().is_ok(),
+        FieldType::Bool => values::parse_bool(t).is_some(),
+        FieldType::NtStatus => values::is_status(t),
+        FieldType::SocketAddress | FieldType::IpAddress => {
+            t.is_empty()
+                || values::is_address_trimmed(t)
+                || values::is_numeric_trimmed(t)
+                || t.starts_with("0x")
+        }
+        FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
+        // NetMon's `(0x…)` echo always ends the previous value, never
+        // starts a value of its own.
+        FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
+    }
+}
+
+/// The type check as first written, kept as the reference the fast
+/// checks of [`fits`] are tested against.
+#[cfg(test)]
+fn fits_general(f: &Field, t: &str, valid_name: &dyn Fn(&Field, &str) -> bool) -> bool {
+    let t = crate::decode::common::trim(t);
+    match f.ty {
+        FieldType::Pointer => values::parse_ptr(t).is_some() || t == "0" || t == "NULL",
+        FieldType::Int => {
+            values::is_numeric(t)
+                || (f.map.is_some() && (t.starts_with("Unknown value: ") || valid_name(f, t)))
+        }
+        FieldType::Float => t.parse::<f64>().is_ok(),
+        FieldType::Bool => values::parse_bool(t).is_some(),
+        FieldType::NtStatus => values::is_status(t),
+        FieldType::SocketAddress | FieldType::IpAddress => {
+            t.is_empty()
+                || values::parse_address(t).is_some()
+                || values::is_numeric(t)
+                || t.starts_with("0x")
+        }
+        FieldType::Guid => t.starts_with('{') && t.ends_with('}'),
+        FieldType::Str | FieldType::Other => !t.starts_with("(0x"),
     }
 }
 
@@ -555,5 +702,132 @@ mod tests {
             t.match_message("x = five.", &fields, &|_, _| false)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn literal_finder_finds_what_memmem_finds() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0101);
+        // A small alphabet, so needles occur, nearly occur and overlap.
+        const BYTES: &[u8] = b"ab ,.x0(";
+        let pick = |rng: &mut XorShift, n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| BYTES[rng.below(BYTES.len() as u64) as usize])
+                .collect()
+        };
+        for _ in 0..50_000 {
+            let needle_len = 1 + rng.below(5) as usize;
+            let needle = pick(&mut rng, needle_len);
+            let hay_len = rng.below(80) as usize;
+            let hay = pick(&mut rng, hay_len);
+            let finder = LitFinder::new(&needle);
+            assert_eq!(
+                finder.find(&hay),
+                memchr::memmem::find(&hay, &needle),
+                "{:?} in {:?}",
+                String::from_utf8_lossy(&needle),
+                String::from_utf8_lossy(&hay)
+            );
+        }
+    }
+
+    #[test]
+    fn type_checks_agree_with_general_checks() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0102);
+        let mut fields: Vec<Field> = [
+            "Pointer",
+            "UInt32",
+            "Double",
+            "Boolean",
+            "NTStatus",
+            "SocketAddress",
+            "IPAddress",
+            "UnicodeString",
+            "GUID",
+            "Binary",
+        ]
+        .iter()
+        .map(|ty| f("F", ty))
+        .collect();
+        let mut mapped = f("M", "UInt32");
+        mapped.map = Some("Map".into());
+        fields.push(mapped);
+        let names = |_: &Field, s: &str| s == "IPV4" || s == "Success";
+        let mut accepted = 0usize;
+        for _ in 0..100_000 {
+            let raw = values::fast_path_tests::random_value(&mut rng);
+            let t = values::trim(&raw);
+            for fld in &fields {
+                let fast = fits(fld, t, &names);
+                assert_eq!(
+                    fast,
+                    fits_general(fld, &raw, &names),
+                    "{:?} {raw:?}",
+                    fld.ty
+                );
+                accepted += usize::from(fast);
+            }
+        }
+        assert!(accepted > 100_000, "{accepted}");
+    }
+
+    /// The template parser as first written, char by char.
+    fn parse_segs_by_char(text: &str) -> Vec<Seg> {
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                lit.push(c);
+                continue;
+            }
+            match chars.peek().copied() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut n = 0usize;
+                    while let Some(v) = chars.peek().and_then(|d| d.to_digit(10)) {
+                        n = n.saturating_mul(10).saturating_add(v as usize);
+                        chars.next();
+                    }
+                    segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                    segs.push(Seg::Field(n.saturating_sub(1)));
+                }
+                Some('%') => {
+                    chars.next();
+                    lit.push('%');
+                }
+                Some('n') => {
+                    chars.next();
+                    lit.push('\n');
+                }
+                Some('t') => {
+                    chars.next();
+                    lit.push('\t');
+                }
+                _ => lit.push('%'),
+            }
+        }
+        segs.push(Seg::Lit(lit));
+        segs
+    }
+
+    #[test]
+    fn parse_by_runs_equals_parse_by_char() {
+        use crate::etl::testutil::XorShift;
+        let mut rng = XorShift(0x7E57_0103);
+        const PIECES: &[&str] = &[
+            "%", "%%", "%1", "%12", "%n", "%t", "%x", "a", " ", "é", "日", "9", "=", ".",
+        ];
+        for _ in 0..20_000 {
+            let n = rng.below(10) as usize;
+            let text: String = (0..n)
+                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                Template::parse(&text).segs,
+                parse_segs_by_char(&text),
+                "{text:?}"
+            );
+        }
     }
 }

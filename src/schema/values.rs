@@ -6,8 +6,17 @@
 //! `0x8921DD28` or `0xFFFFE189BD811AA0`, an address as `1.2.3.4:80` or
 //! `[fe80::1]:443`. These helpers are total: malformed text gives `None`.
 
-pub use crate::decode::common::trim;
 use crate::decode::common::{parse_ip, parse_pointer, parse_socket_addr};
+
+/// `str::trim` ([`crate::decode::common::trim`]), first checking the
+/// common case of a value that starts and ends with printable ASCII (no
+/// padding at all), which it returns as it is.
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&f), Some(&l)) if (0x21..=0x7E).contains(&f) && (0x21..=0x7E).contains(&l) => s,
+        _ => crate::decode::common::trim(s),
+    }
+}
 use crate::event::Endpoint;
 
 fn is_dec(s: &str) -> bool {
@@ -48,6 +57,20 @@ pub fn split_netmon_pair(v: &str) -> Option<(&str, &str)> {
 /// The number a rendered integer value stands for, in any numeric style.
 pub fn parse_num(v: &str) -> Option<u64> {
     let v = trim(v);
+    // The usual plain forms first: digits only, or `0x` and hex digits,
+    // hold no `(` and no prefix, so the general path below would reach its
+    // decimal or hex parse with them and give the same answer.
+    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    if let Some(n) = plain_pointer(v) {
+        return Some(n);
+    }
+    parse_num_styled(v)
+}
+
+/// [`parse_num`] of a trimmed value in any style.
+fn parse_num_styled(v: &str) -> Option<u64> {
     if let Some((n, _)) = split_netmon_pair(v) {
         return parse_num(n);
     }
@@ -69,6 +92,49 @@ pub fn parse_num(v: &str) -> Option<u64> {
         return v.parse().ok();
     }
     None
+}
+
+/// [`is_numeric`] of an already trimmed value, answering the common cases
+/// without the general splits: plain decimal digits are a number, and text
+/// that starts with neither a digit nor `-` is none (every numeric style
+/// starts with its number, decimal or `0x…`).
+pub fn is_numeric_trimmed(t: &str) -> bool {
+    match t.as_bytes().first() {
+        None => false,
+        Some(c) if !c.is_ascii_digit() && *c != b'-' => false,
+        Some(_) if t.bytes().all(|c| c.is_ascii_digit()) => true,
+        Some(_) => is_numeric(t),
+    }
+}
+
+/// Whether an already trimmed value is a pointer as the matcher accepts
+/// one: what [`parse_ptr`] reads, or `0` or `NULL`. The usual `0x…` and
+/// NetMon's `0x… (0x…)` are recognised by digit table; anything else gets
+/// the general parser's verdict.
+pub fn is_pointer_value(t: &str) -> bool {
+    if plain_pointer(t).is_some() {
+        return true;
+    }
+    // `0xA (0xB)`: both plain pointers; the general path splits it the same
+    // way (the first `(` follows the blank after the first number).
+    if let Some(open) = memchr::memchr(b'(', t.as_bytes())
+        && let (Some(a), Some(b)) = (t.get(..open), t.get(open + 1..))
+        && let (Some(a), Some(b)) = (a.strip_suffix(' '), b.strip_suffix(')'))
+        && plain_pointer(a).is_some()
+        && plain_pointer(b).is_some()
+    {
+        return true;
+    }
+    parse_ptr(t).is_some() || t == "0" || t == "NULL"
+}
+
+/// Whether an already trimmed value is an address ([`parse_address`]),
+/// without building the endpoint for the common dotted forms.
+pub fn is_address_trimmed(t: &str) -> bool {
+    match is_dotted_address(t) {
+        Some(known) => known,
+        None => parse_address(t).is_some(),
+    }
 }
 
 /// True when `v` is a number in one of the numeric styles.
@@ -260,6 +326,53 @@ fn parse_dotted_address(v: &str) -> Option<Option<Endpoint>> {
     }))
 }
 
+/// [`parse_dotted_address`]`(v).map(|a| a.is_some())` in one pass over
+/// the bytes: `Some(valid)` for text of digits and dots with at most one
+/// colon, `None` for any other text.
+fn is_dotted_address(v: &str) -> Option<bool> {
+    let mut dots = 0u32;
+    let mut colon = false;
+    // Digits in the current part and its value; parts in the host.
+    let mut digits = 0u32;
+    let mut value = 0u32;
+    let mut valid = true;
+    for &c in v.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                value = value.saturating_mul(10).saturating_add(u32::from(c - b'0'));
+            }
+            b'.' if !colon => {
+                valid &= (1..=3).contains(&digits) && value <= 255;
+                dots += 1;
+                digits = 0;
+                value = 0;
+            }
+            // A dot in the port: digits and dots still, but no address.
+            b'.' => {
+                dots += 1;
+                valid = false;
+            }
+            b':' if !colon => {
+                valid &= (1..=3).contains(&digits) && value <= 255 && dots == 3;
+                colon = true;
+                digits = 0;
+                value = 0;
+            }
+            _ => return None,
+        }
+    }
+    if dots == 0 {
+        return None;
+    }
+    if colon {
+        valid &= digits >= 1 && value <= u32::from(u16::MAX);
+    } else {
+        valid &= (1..=3).contains(&digits) && value <= 255 && dots == 3;
+    }
+    Some(valid)
+}
+
 /// `0x0200 32C8 C0A801D4 …`: a raw SOCKADDR as XML and binary decoders see
 /// `win:Binary` address fields: family (little-endian), port (big-endian),
 /// then the IPv4 address, or for family 23 flow info and the IPv6 address.
@@ -395,7 +508,17 @@ mod tests {
             "0x12g",
             "12",
             "0x8921DD28 (0x1)",
+            "0xFFFFA000003FC000 (0x000003FC)",
+            "0x1 (0x)",
+            "0x1  (0x2)",
+            "0x1 (0x2))",
+            "0x1 (0x2) ",
+            "0x (0x2)",
+            "12 (0xC)",
+            "0x1FFFFFFFFFFFFFFFF (0x1)",
         ] {
+            let pointer = parse_ptr(v).is_some() || v == "0" || v == "NULL";
+            assert_eq!(is_pointer_value(trim(v)), pointer, "{v:?}");
             if let Some(fast) = plain_pointer(v) {
                 assert_eq!(Some(fast), parse_pointer(v), "{v:?}");
             }
@@ -429,5 +552,144 @@ mod tests {
         assert!(parse_address("0x020032C8C0A801D400000000000000000").is_none());
         let e = parse_address("170001BB00000000FE80000000000000000000000000000100000000").unwrap();
         assert_eq!(e.to_string(), "[fe80::1]:443");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fast_path_tests {
+    use super::*;
+    use crate::etl::testutil::XorShift;
+
+    /// Values glued from pieces every numeric, pointer, status and
+    /// address style is made of, so the generated text hits the edges of
+    /// each fast path (and plenty of near misses).
+    pub(crate) fn random_value(rng: &mut XorShift) -> String {
+        const PIECES: &[&str] = &[
+            "0",
+            "1",
+            "7",
+            "9",
+            "25",
+            "255",
+            "256",
+            "65535",
+            "65536",
+            "0x",
+            "0X",
+            "FF",
+            "a",
+            "g",
+            "FFFFE189BD811AA0",
+            "1FFFFFFFFFFFFFFFF",
+            ".",
+            ".",
+            ":",
+            "::",
+            " ",
+            " ",
+            "\t",
+            "(",
+            ")",
+            " (0x",
+            "-",
+            "+",
+            "Unknown value: ",
+            "STATUS_",
+            "Success",
+            " - ",
+            "NULL",
+            "é",
+            "\u{3000}",
+            "[",
+            "]",
+            "*",
+            "IPV4",
+            "true",
+        ];
+        let n = rng.below(7) as usize;
+        (0..n)
+            .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn trim_agrees_with_common_trim() {
+        let mut rng = XorShift(0x7E57_0001);
+        for _ in 0..20_000 {
+            let v = random_value(&mut rng);
+            assert_eq!(trim(&v), crate::decode::common::trim(&v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn fast_checks_agree_with_general_ones() {
+        let mut rng = XorShift(0x7E57_0002);
+        let mut seen = [0usize; 3];
+        for _ in 0..200_000 {
+            let raw = random_value(&mut rng);
+            let t = trim(&raw);
+            let numeric = is_numeric(t);
+            assert_eq!(is_numeric_trimmed(t), numeric, "{t:?}");
+            let pointer = parse_ptr(t).is_some() || t == "0" || t == "NULL";
+            assert_eq!(is_pointer_value(t), pointer, "{t:?}");
+            let address = parse_address(t).is_some();
+            assert_eq!(is_address_trimmed(t), address, "{t:?}");
+            assert_eq!(
+                is_dotted_address(t),
+                parse_dotted_address(t).map(|a| a.is_some()),
+                "{t:?}"
+            );
+            seen[0] += usize::from(numeric);
+            seen[1] += usize::from(pointer);
+            seen[2] += usize::from(address);
+        }
+        // The generator reaches the accepting side of every check.
+        assert!(seen.iter().all(|&n| n > 1000), "{seen:?}");
+    }
+
+    #[test]
+    fn dotted_check_on_generated_addresses() {
+        let mut rng = XorShift(0x7E57_0003);
+        for _ in 0..50_000 {
+            let part = |rng: &mut XorShift| match rng.below(4) {
+                0 => format!("{}", rng.below(300)),
+                1 => format!("{:03}", rng.below(1000)),
+                2 => String::new(),
+                _ => format!("{}", rng.below(10)),
+            };
+            let parts = 2 + rng.below(4) as usize;
+            let v: Vec<String> = (0..parts).map(|_| part(&mut rng)).collect();
+            let mut text = v.join(".");
+            if rng.below(2) == 0 {
+                text.push(':');
+                text.push_str(&format!("{}", rng.below(70_000)));
+                if rng.below(8) == 0 {
+                    text.push('.');
+                }
+            }
+            assert_eq!(
+                is_dotted_address(&text),
+                parse_dotted_address(&text).map(|a| a.is_some()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_num_fast_forms_agree_with_styled_parse() {
+        let mut rng = XorShift(0x7E57_0004);
+        for _ in 0..200_000 {
+            let raw = random_value(&mut rng);
+            assert_eq!(parse_num(&raw), parse_num_styled(trim(&raw)), "{raw:?}");
+        }
+        for v in [
+            "0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "0x",
+            "0xFFFFFFFFFFFFFFFF",
+        ] {
+            assert_eq!(parse_num(v), parse_num_styled(v), "{v:?}");
+        }
     }
 }
