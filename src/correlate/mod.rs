@@ -571,14 +571,19 @@ impl Spill {
             f.seek(SeekFrom::Start(offset))?;
             f.read_exact(head)?;
         }
-        let start_in_pending = offset.saturating_add(from_file as u64) - self.flushed;
-        let start_in_pending = start_in_pending as usize;
-        if let (Some(src), Some(dst)) = (
-            self.pending
-                .get(start_in_pending..start_in_pending + (len - from_file)),
-            buf.get_mut(from_file..),
-        ) {
-            dst.copy_from_slice(src);
+        if from_file < len {
+            // The rest is past the flushed part: offset + from_file is at
+            // or after `flushed` (a record wholly in the file has no rest).
+            let start_in_pending = offset
+                .saturating_add(from_file as u64)
+                .saturating_sub(self.flushed) as usize;
+            if let (Some(src), Some(dst)) = (
+                self.pending
+                    .get(start_in_pending..start_in_pending + (len - from_file)),
+                buf.get_mut(from_file..),
+            ) {
+                dst.copy_from_slice(src);
+            }
         }
         Ok(buf)
     }
