@@ -34,6 +34,12 @@ pub struct RunOptions {
     pub block_bytes: usize,
     /// Input bytes read so far, for a progress display.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Decides, as soon as an event is final, whether the consumer gets it
+    /// (and may shed parts of it no consumer reads): streaming runs without
+    /// events.csv keep only what correlation reads. Applied on the thread
+    /// that decoded the event where the format allows (freeing there is
+    /// cheaper and runs in parallel). Files still count every event.
+    pub keep_event: Option<fn(&mut Event) -> bool>,
 }
 
 impl Default for RunOptions {
@@ -51,6 +57,7 @@ impl Default for RunOptions {
             discover: DiscoverOptions::default(),
             block_bytes: 2 << 20,
             progress: None,
+            keep_event: None,
         }
     }
 }
@@ -382,23 +389,32 @@ pub fn decode_file_stream(
     // Blocks whose chunks are decoding, oldest first.
     let mut in_flight: std::collections::VecDeque<BlockDecode> = Default::default();
     let depth = if pipelined { 2 } else { 1 };
+    // Events are final when their chunk is decoded, unless the format's
+    // finishing pass needs the chunks before: then after that pass.
+    let (keep_in_chunk, keep_after_finish) = match opts.keep_event {
+        Some(keep) if decode::finishes_across_chunks(format) => (None, Some(keep)),
+        keep => (keep, None),
+    };
     let mut deliver = |b: BlockDecode, rep: &mut FileReport| {
-        let sinks: Vec<Sink> = match b {
-            BlockDecode::Done(sinks) => sinks,
+        let chunks: Vec<ChunkDecoded> = match b {
+            BlockDecode::Done(chunks) => chunks,
             BlockDecode::Pending { chunks, results } => {
-                let mut sinks: Vec<(usize, Sink)> = results.iter().take(chunks).collect();
-                sinks.sort_unstable_by_key(|(i, _)| *i);
-                sinks.into_iter().map(|(_, s)| s).collect()
+                let mut done: Vec<(usize, ChunkDecoded)> = results.iter().take(chunks).collect();
+                done.sort_unstable_by_key(|(i, _)| *i);
+                done.into_iter().map(|(_, c)| c).collect()
             }
         };
-        for mut s in sinks {
-            rep.counts.merge(&s.counts);
-            rep.diagnostics.extend(s.diagnostics);
-            rep.diagnostics_dropped += s.diagnostics_dropped;
-            rep.events += s.events.len() as u64;
-            if !s.events.is_empty() {
-                decode::finish_events(format, &mut file_ctx, &mut s.events);
-                consumer(s.events);
+        for ChunkDecoded { mut sink, events } in chunks {
+            rep.counts.merge(&sink.counts);
+            rep.diagnostics.extend(sink.diagnostics);
+            rep.diagnostics_dropped += sink.diagnostics_dropped;
+            rep.events += events;
+            decode::finish_events(format, &mut file_ctx, &mut sink.events);
+            if let Some(keep) = keep_after_finish {
+                sink.events.retain_mut(keep);
+            }
+            if !sink.events.is_empty() {
+                consumer(sink.events);
             }
         }
     };
@@ -454,7 +470,18 @@ pub fn decode_file_stream(
                 let max_line_bytes = opts.max_line_bytes;
                 // Copy and Send: each pool task gets its own.
                 let decode_chunk = move |first: u64, chunk: &str| {
-                    decode::decode_lines(format, id, first_line + first - 1, chunk, max_line_bytes)
+                    let mut sink = decode::decode_lines(
+                        format,
+                        id,
+                        first_line + first - 1,
+                        chunk,
+                        max_line_bytes,
+                    );
+                    let events = sink.events.len() as u64;
+                    if let Some(keep) = keep_in_chunk {
+                        sink.events.retain_mut(keep);
+                    }
+                    ChunkDecoded { sink, events }
                 };
                 let text_of = |range: std::ops::Range<usize>| ready.get(range).unwrap_or("");
                 let block = if pipelined {
@@ -537,13 +564,20 @@ pub fn decode_file_stream(
 
 /// One block's chunks, decoded or decoding.
 enum BlockDecode {
-    Done(Vec<Sink>),
-    /// Decoding on the pool: the sinks arrive in any order, each with its
-    /// chunk's index.
+    Done(Vec<ChunkDecoded>),
+    /// Decoding on the pool: the chunks arrive in any order, each with its
+    /// index.
     Pending {
         chunks: usize,
-        results: std::sync::mpsc::Receiver<(usize, Sink)>,
+        results: std::sync::mpsc::Receiver<(usize, ChunkDecoded)>,
     },
+}
+
+/// One chunk's sink and how many events it decoded (`keep_event` may have
+/// dropped some).
+struct ChunkDecoded {
+    sink: Sink,
+    events: u64,
 }
 
 /// A partial record longer than this is cut at a line anyway.
@@ -629,9 +663,14 @@ fn decode_etl_file(
         rep.id,
         crate::etl::EtlOptions::default(),
         crate::etl::StreamLimits::default(),
-        &mut |batch| {
+        &mut |mut batch| {
             events += batch.events.len() as u64;
-            consumer(batch.events);
+            if let Some(keep) = opts.keep_event {
+                batch.events.retain_mut(keep);
+            }
+            if !batch.events.is_empty() {
+                consumer(batch.events);
+            }
         },
     );
     rep.events = events;
@@ -999,6 +1038,65 @@ mod tests {
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(t.as_bytes());
         same_as_whole(bom, &t, Format::NetshText);
+    }
+
+    /// `keep_event` sees events once they are final: netsh events in their
+    /// chunk, PktMon text events after the pass that names drops from the
+    /// file header (which needs the chunks before). The file still counts
+    /// every decoded event.
+    #[test]
+    fn keep_event_filters_final_events_and_counts_all() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let pktmon = root.join("pktmon/seed003_utf16le_crlf");
+        let pktmon_file = std::fs::read_dir(&pktmon)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "txt"))
+            .unwrap();
+        // Events of a whole decode, each kept or not by a line-number rule
+        // that also sheds the message of the odd lines it keeps.
+        fn keep(ev: &mut Event) -> bool {
+            if ev.source.line % 3 == 0 {
+                return false;
+            }
+            if ev.source.line % 2 == 1 {
+                ev.message.clear();
+            }
+            true
+        }
+        for (path, format) in [
+            (root.join("seed002_netsh.txt"), Format::NetshText),
+            (pktmon_file, Format::PktmonText),
+        ] {
+            let bytes = std::fs::read(&path).unwrap();
+            let f = memory_file("x", bytes);
+            let small = RunOptions {
+                block_bytes: 1 << 16,
+                chunk_bytes: 1 << 9,
+                ..RunOptions::default()
+            };
+            let (whole_rep, mut whole) = decode_file(0, &f, &small);
+            whole.retain_mut(keep);
+            for pool in [None, Some(2), Some(1)] {
+                let opts = RunOptions {
+                    keep_event: Some(keep),
+                    ..small.clone()
+                };
+                let run = || decode_file(0, &f, &opts);
+                let (rep, events) = match pool {
+                    None => run(),
+                    Some(n) => rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .build()
+                        .unwrap()
+                        .install(run),
+                };
+                assert_eq!(rep.format, Some(format));
+                assert_eq!(rep.events, whole_rep.events);
+                assert!(rep.events > events.len() as u64, "{path:?}");
+                assert_eq!(events, whole, "{path:?} {pool:?}");
+            }
+        }
     }
 
     #[test]

@@ -263,11 +263,20 @@ pub fn analyze_streaming_with(
             windowing.flush();
         });
         let mut inspect = inspect;
+        // Without events.csv only the events correlation reads are kept,
+        // and only what it reads of them. The pipeline filters them as they
+        // are decoded, on the decoding threads; an inspector must see every
+        // event first, so then they are filtered here.
+        let mut run_opts = opts.clone();
+        let filter_here = !writes_events && inspect.is_some();
+        if !writes_events && !filter_here {
+            run_opts.keep_event = Some(crate::correlate::keep_for_correlation);
+        }
         // The receivers only stop when this scope ends (or a thread panics,
         // which is reported below).
         let decoded = pipeline::run_streaming(
             inputs,
-            opts,
+            &run_opts,
             &mut |names: &[String]| {
                 let _ = batch_tx.send(Batch::Files(names.to_vec()));
             },
@@ -275,14 +284,8 @@ pub fn analyze_streaming_with(
                 if let Some(f) = &mut inspect {
                     evs.iter().for_each(&mut **f);
                 }
-                // Without events.csv only the events correlation reads are
-                // kept. Filtered here, not on the windowing thread: fewer
-                // events wait in the channel, and a thread other than the
-                // decoding ones freeing the rest costs more.
-                if !writes_events {
-                    evs.retain(crate::correlate::is_relevant);
-                    evs.iter_mut()
-                        .for_each(crate::correlate::shed_for_correlation);
+                if filter_here {
+                    evs.retain_mut(crate::correlate::keep_for_correlation);
                 }
                 let _ = batch_tx.send(Batch::Events(file, evs));
             },

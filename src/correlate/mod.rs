@@ -895,13 +895,23 @@ pub fn is_relevant(ev: &Event) -> bool {
 /// holds ~50,000 events and a PktMon packet's message and fields are most
 /// of its size. Correlation, and the outputs built from it, must read
 /// `message` only on drop events and `fields` never on plain packets.
-pub fn shed_for_correlation(ev: &mut Event) {
+fn shed_for_correlation(ev: &mut Event) {
     if ev.kind == Kind::Packet {
         ev.fields = Default::default();
     }
     if !is_drop(ev.kind) {
         ev.message = String::new();
     }
+}
+
+/// Whether correlation reads `ev` ([`is_relevant`]); if so, sheds what it
+/// never reads of it ([`shed_for_correlation`]).
+pub fn keep_for_correlation(ev: &mut Event) -> bool {
+    if !is_relevant(ev) {
+        return false;
+    }
+    shed_for_correlation(ev);
+    true
 }
 
 fn is_drop(kind: Kind) -> bool {

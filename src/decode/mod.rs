@@ -310,11 +310,17 @@ pub struct FileContext {
     pub pktmon_build: Option<u32>,
 }
 
+/// Whether [`finish_events`] changes events of `format` (it needs the
+/// chunks before, so events cannot be final until then).
+pub fn finishes_across_chunks(format: Format) -> bool {
+    format == Format::PktmonText
+}
+
 /// Pass over one chunk's events once the chunks before it (in file order)
 /// were passed with the same `ctx`: fills in what only a file header tells,
 /// so a file cut into chunks gives the same events as decoded whole.
 pub fn finish_events(format: Format, ctx: &mut FileContext, events: &mut [Event]) {
-    if format == Format::PktmonText {
+    if finishes_across_chunks(format) {
         pktmon::name_drops_from_header(events, &mut ctx.pktmon_build);
     }
 }
