@@ -1056,7 +1056,7 @@ mod tests {
         // Events of a whole decode, each kept or not by a line-number rule
         // that also sheds the message of the odd lines it keeps.
         fn keep(ev: &mut Event) -> bool {
-            if ev.source.line % 3 == 0 {
+            if ev.source.line.is_multiple_of(3) {
                 return false;
             }
             if ev.source.line % 2 == 1 {
