@@ -389,12 +389,11 @@ pub fn decode_file_stream(
     // Blocks whose chunks are decoding, oldest first.
     let mut in_flight: std::collections::VecDeque<BlockDecode> = Default::default();
     let depth = if pipelined { 2 } else { 1 };
-    // Events are final when their chunk is decoded, unless the format's
-    // finishing pass needs the chunks before: then after that pass.
-    let (keep_in_chunk, keep_after_finish) = match opts.keep_event {
-        Some(keep) if decode::finishes_across_chunks(format) => (None, Some(keep)),
-        keep => (keep, None),
-    };
+    // Events are final when their chunk is decoded, except those the
+    // format's finishing pass (which needs the chunks before) reads: they
+    // are final after that pass.
+    let keep = opts.keep_event;
+    let finishes = decode::finishes_across_chunks(format);
     let mut deliver = |b: BlockDecode, rep: &mut FileReport| {
         let chunks: Vec<ChunkDecoded> = match b {
             BlockDecode::Done(chunks) => chunks,
@@ -410,8 +409,9 @@ pub fn decode_file_stream(
             rep.diagnostics_dropped += sink.diagnostics_dropped;
             rep.events += events;
             decode::finish_events(format, &mut file_ctx, &mut sink.events);
-            if let Some(keep) = keep_after_finish {
-                sink.events.retain_mut(keep);
+            if let Some(keep) = keep.filter(|_| finishes) {
+                sink.events
+                    .retain_mut(|ev| !decode::finish_reads(format, ev) || keep(ev));
             }
             if !sink.events.is_empty() {
                 consumer(sink.events);
@@ -478,8 +478,9 @@ pub fn decode_file_stream(
                         max_line_bytes,
                     );
                     let events = sink.events.len() as u64;
-                    if let Some(keep) = keep_in_chunk {
-                        sink.events.retain_mut(keep);
+                    if let Some(keep) = keep {
+                        sink.events
+                            .retain_mut(|ev| decode::finish_reads(format, ev) || keep(ev));
                     }
                     ChunkDecoded { sink, events }
                 };

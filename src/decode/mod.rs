@@ -316,6 +316,12 @@ pub fn finishes_across_chunks(format: Format) -> bool {
     format == Format::PktmonText
 }
 
+/// Whether [`finish_events`] reads or changes `ev` (of a file of
+/// `format`); every other event is final once its chunk is decoded.
+pub fn finish_reads(format: Format, ev: &Event) -> bool {
+    finishes_across_chunks(format) && pktmon::header_pass_reads(ev)
+}
+
 /// Pass over one chunk's events once the chunks before it (in file order)
 /// were passed with the same `ctx`: fills in what only a file header tells,
 /// so a file cut into chunks gives the same events as decoded whole.

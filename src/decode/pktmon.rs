@@ -50,7 +50,7 @@ pub fn sniff(head: &str) -> Option<Format> {
 /// does. `build` carries the latest header's build from chunk to chunk.
 pub fn name_drops_from_header(events: &mut [Event], build: &mut Option<u32>) {
     for ev in events {
-        if ev.kind == Kind::TraceInfo && ev.provider.as_deref() == Some("MSNT_SystemTrace") {
+        if is_trace_header(ev) {
             if let Some(b) = ev
                 .field("ProviderVersion")
                 .and_then(|v| v.trim().parse().ok())
@@ -65,6 +65,16 @@ pub fn name_drops_from_header(events: &mut [Event], build: &mut Option<u32>) {
             ev.drop = Some(Box::new(named));
         }
     }
+}
+
+/// The trace header record, which gives the build drop reasons are named for.
+fn is_trace_header(ev: &Event) -> bool {
+    ev.kind == Kind::TraceInfo && ev.provider.as_deref() == Some("MSNT_SystemTrace")
+}
+
+/// Whether [`name_drops_from_header`] reads or changes `ev`.
+pub fn header_pass_reads(ev: &Event) -> bool {
+    is_trace_header(ev) || ev.drop.is_some()
 }
 
 /// Whether a chunk may start at `line`: any prefixed or time-only line except
