@@ -889,15 +889,23 @@ pub fn is_relevant(ev: &Event) -> bool {
 }
 
 /// Frees what correlation never reads of a relevant event when no
-/// events.csv is written: the message text, except on drop events (a drop
-/// group quotes its first drop), and the named fields of plain packets
-/// (their typed slots and `packet` carry what correlation uses). A window
-/// holds ~50,000 events and a PktMon packet's message and fields are most
-/// of its size. Correlation, and the outputs built from it, must read
-/// `message` only on drop events and `fields` never on plain packets.
+/// events.csv is written: the message text and the packet summary, except
+/// on drop events (a drop group quotes its first drop), MAC addresses, and
+/// the named fields of plain packets (their typed slots and `packet` carry
+/// what correlation uses). A window holds ~50,000 events and a PktMon
+/// packet's text is most of its size. Correlation, and the outputs built
+/// from it, must read `message` and `packet.summary` only on drop events,
+/// MACs never, and `fields` never on plain packets.
 fn shed_for_correlation(ev: &mut Event) {
     if ev.kind == Kind::Packet {
         ev.fields = Default::default();
+    }
+    if let Some(p) = &mut ev.packet {
+        p.src_mac = None;
+        p.dst_mac = None;
+        if !is_drop(ev.kind) {
+            p.summary = None;
+        }
     }
     if !is_drop(ev.kind) {
         ev.message = String::new();
