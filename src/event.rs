@@ -473,6 +473,28 @@ impl Proto {
             x => Proto::Other(x),
         }
     }
+    /// Two bytes for the spill files: a tag and `Other`'s number.
+    pub fn to_tag(self) -> [u8; 2] {
+        match self {
+            Proto::Tcp => [0, 0],
+            Proto::Udp => [1, 0],
+            Proto::Icmp => [2, 0],
+            Proto::Icmpv6 => [3, 0],
+            Proto::Arp => [4, 0],
+            Proto::Other(n) => [5, n],
+        }
+    }
+    /// [`Proto::to_tag`] read back (an unknown tag is `Other`).
+    pub fn from_tag([tag, n]: [u8; 2]) -> Proto {
+        match tag {
+            0 => Proto::Tcp,
+            1 => Proto::Udp,
+            2 => Proto::Icmp,
+            3 => Proto::Icmpv6,
+            4 => Proto::Arp,
+            _ => Proto::Other(n),
+        }
+    }
 }
 
 impl Serialize for Proto {
@@ -775,6 +797,21 @@ mod tests {
         assert!(Timestamp::from_civil(2025, 13, 1, 0, 0, 0, 0, Zone::Utc).is_none());
         assert!(Timestamp::from_civil(99999, 1, 1, 0, 0, 0, 0, Zone::Utc).is_none());
         assert!(Timestamp::from_filetime(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn proto_tags_round_trip() {
+        for p in [
+            Proto::Tcp,
+            Proto::Udp,
+            Proto::Icmp,
+            Proto::Icmpv6,
+            Proto::Arp,
+            Proto::Other(0),
+            Proto::Other(47),
+        ] {
+            assert_eq!(Proto::from_tag(p.to_tag()), p);
+        }
     }
 
     #[test]

@@ -992,22 +992,25 @@ mod tests {
                 ..RunOptions::default()
             };
             let f = memory_file("x", bytes.clone());
-            // Decoded from outside any pool (pipelined when the global pool
-            // has more than one thread), from a thread of a two-thread pool
-            // (work stealing block by block), and on one thread (inline).
-            for pool in [None, Some(2), Some(1)] {
-                let run = || decode_file(0, &f, &opts);
-                let (rep, events) = match pool {
-                    None => run(),
-                    Some(n) => rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .build()
-                        .unwrap()
-                        .install(run),
-                };
+            for (rep, events) in in_each_pool_mode(|| decode_file(0, &f, &opts)) {
                 same_decode(&rep, &events, &whole, text, format, block);
             }
         }
+    }
+
+    /// `run` from outside any pool (pipelined when the global pool has
+    /// more than one thread), from a thread of a two-thread pool (work
+    /// stealing block by block), and on one thread (inline).
+    fn in_each_pool_mode<T: Send>(run: impl Fn() -> T + Send + Sync) -> Vec<T> {
+        let mut out = vec![run()];
+        for n in [2, 1] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap();
+            out.push(pool.install(&run));
+        }
+        out
     }
 
     fn same_decode(
@@ -1078,24 +1081,18 @@ mod tests {
             };
             let (whole_rep, mut whole) = decode_file(0, &f, &small);
             whole.retain_mut(keep);
-            for pool in [None, Some(2), Some(1)] {
-                let opts = RunOptions {
-                    keep_event: Some(keep),
-                    ..small.clone()
-                };
-                let run = || decode_file(0, &f, &opts);
-                let (rep, events) = match pool {
-                    None => run(),
-                    Some(n) => rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .build()
-                        .unwrap()
-                        .install(run),
-                };
+            let opts = RunOptions {
+                keep_event: Some(keep),
+                ..small.clone()
+            };
+            for (mode, (rep, events)) in in_each_pool_mode(|| decode_file(0, &f, &opts))
+                .into_iter()
+                .enumerate()
+            {
                 assert_eq!(rep.format, Some(format));
                 assert_eq!(rep.events, whole_rep.events);
                 assert!(rep.events > events.len() as u64, "{path:?}");
-                assert_eq!(events, whole, "{path:?} {pool:?}");
+                assert_eq!(events, whole, "{path:?} mode {mode}");
             }
         }
     }

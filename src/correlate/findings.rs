@@ -144,16 +144,8 @@ impl PeriodicStart {
     /// (tag 0/4/6, 16 bytes), port (tag, u16), first key, first event
     /// (tag, file, line); little-endian.
     pub fn encode(&self, out: &mut [u8; Self::RECORD_LEN]) {
-        use crate::event::Proto;
         use std::io::Write;
-        let (proto_tag, n) = match self.proto {
-            Proto::Tcp => (0u8, 0u8),
-            Proto::Udp => (1, 0),
-            Proto::Icmp => (2, 0),
-            Proto::Icmpv6 => (3, 0),
-            Proto::Arp => (4, 0),
-            Proto::Other(n) => (5, n),
-        };
+        let [proto_tag, n] = self.proto.to_tag();
         let (ip_tag, ip) = match self.remote.ip {
             None => (0u8, [0u8; 16]),
             Some(std::net::IpAddr::V4(ip)) => {
@@ -190,15 +182,7 @@ impl PeriodicStart {
         }
         let mut b = b;
         let index = u32::from_le_bytes(take(&mut b)?);
-        let [tag, n] = take::<2>(&mut b)?;
-        let proto = match tag {
-            0 => Proto::Tcp,
-            1 => Proto::Udp,
-            2 => Proto::Icmp,
-            3 => Proto::Icmpv6,
-            4 => Proto::Arp,
-            _ => Proto::Other(n),
-        };
+        let proto = Proto::from_tag(take::<2>(&mut b)?);
         let [ip_tag] = take::<1>(&mut b)?;
         let octets = take::<16>(&mut b)?;
         let ip = match ip_tag {

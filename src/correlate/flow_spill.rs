@@ -180,14 +180,7 @@ impl Writer<'_> {
         self.0.extend_from_slice(b);
     }
     fn proto(&mut self, p: Proto) {
-        let (tag, n) = match p {
-            Proto::Tcp => (0, 0),
-            Proto::Udp => (1, 0),
-            Proto::Icmp => (2, 0),
-            Proto::Icmpv6 => (3, 0),
-            Proto::Arp => (4, 0),
-            Proto::Other(n) => (5, n),
-        };
+        let [tag, n] = p.to_tag();
         self.u8(tag);
         self.u8(n);
     }
@@ -275,15 +268,7 @@ impl Reader<'_> {
         Some(head)
     }
     fn proto(&mut self) -> Option<Proto> {
-        let (tag, n) = (self.u8()?, self.u8()?);
-        Some(match tag {
-            0 => Proto::Tcp,
-            1 => Proto::Udp,
-            2 => Proto::Icmp,
-            3 => Proto::Icmpv6,
-            4 => Proto::Arp,
-            _ => Proto::Other(n),
-        })
+        Some(Proto::from_tag([self.u8()?, self.u8()?]))
     }
     fn endpoint(&mut self) -> Option<Option<Endpoint>> {
         let b = self.u8()?;

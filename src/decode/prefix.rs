@@ -179,25 +179,10 @@ fn dec_run(b: &[u8], max: usize) -> Option<(u32, usize)> {
 /// A run of 1..=8 hex digits at the start of `b`: (value, length), in
 /// one pass by digit table.
 fn hex_run(b: &[u8]) -> Option<(u32, usize)> {
-    const HEX: [u8; 256] = {
-        let mut t = [0xFF; 256];
-        let mut i = 0;
-        while i < 10 {
-            t[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            t[b'a' as usize + i] = 10 + i as u8;
-            t[b'A' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        t
-    };
     let mut v = 0u32;
     let mut n = 0usize;
     for &c in b.iter().take(9) {
-        let d = HEX[usize::from(c)];
+        let d = crate::schema::values::HEX_VALUE[usize::from(c)];
         if d > 15 {
             break;
         }

@@ -165,32 +165,34 @@ pub fn parse_ptr(v: &str) -> Option<u64> {
     parse_pointer(v).or_else(|| split_netmon_pair(v).and_then(|(a, _)| parse_pointer(a)))
 }
 
+/// The value of each hex digit byte; 0xFF for any other byte.
+pub(crate) const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The usual pointer, `0x` and 1–16 hex digits, by digit table (a line
 /// parses a few; every template match and enrich check one); `None` for
 /// anything else, which the general parser then judges.
 fn plain_pointer(v: &str) -> Option<u64> {
-    const HEX: [u8; 256] = {
-        let mut t = [0xFF; 256];
-        let mut i = 0;
-        while i < 10 {
-            t[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            t[b'a' as usize + i] = 10 + i as u8;
-            t[b'A' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        t
-    };
     let h = v.as_bytes().strip_prefix(b"0x")?;
     if h.is_empty() || h.len() > 16 {
         return None;
     }
     let mut value = 0u64;
     for &c in h {
-        let d = HEX[usize::from(c)];
+        let d = HEX_VALUE[usize::from(c)];
         if d > 15 {
             return None;
         }
