@@ -190,3 +190,20 @@ fn detect_names_every_real_sample() {
     // Prose that quotes trace lines is not a trace.
     expect("PROVENANCE.md", "unknown", "utf-8");
 }
+
+/// The README's first command is `cargo run --release -- timeline …`: with
+/// two binaries in the package (etwnet and the benchmark generator) cargo
+/// only knows which to run from `default-run`.
+#[test]
+fn readme_cargo_run_reaches_etwnet() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -- timeline samples/"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest
+            .lines()
+            .any(|l| l.trim() == "default-run = \"etwnet\""),
+        "Cargo.toml must name etwnet as default-run"
+    );
+}
