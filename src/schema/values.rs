@@ -129,10 +129,10 @@ pub fn is_pointer_value(t: &str) -> bool {
 }
 
 /// Whether an already trimmed value is an address ([`parse_address`]),
-/// without building the endpoint for the common dotted forms.
+/// the common dotted forms without the general parsers.
 pub fn is_address_trimmed(t: &str) -> bool {
-    match is_dotted_address(t) {
-        Some(known) => known,
+    match parse_dotted_address(t) {
+        Some(known) => known.is_some(),
         None => parse_address(t).is_some(),
     }
 }
@@ -326,53 +326,6 @@ fn parse_dotted_address(v: &str) -> Option<Option<Endpoint>> {
         ip: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(octets))),
         port,
     }))
-}
-
-/// [`parse_dotted_address`]`(v).map(|a| a.is_some())` in one pass over
-/// the bytes: `Some(valid)` for text of digits and dots with at most one
-/// colon, `None` for any other text.
-fn is_dotted_address(v: &str) -> Option<bool> {
-    let mut dots = 0u32;
-    let mut colon = false;
-    // Digits in the current part and its value; parts in the host.
-    let mut digits = 0u32;
-    let mut value = 0u32;
-    let mut valid = true;
-    for &c in v.as_bytes() {
-        match c {
-            b'0'..=b'9' => {
-                digits += 1;
-                value = value.saturating_mul(10).saturating_add(u32::from(c - b'0'));
-            }
-            b'.' if !colon => {
-                valid &= (1..=3).contains(&digits) && value <= 255;
-                dots += 1;
-                digits = 0;
-                value = 0;
-            }
-            // A dot in the port: digits and dots still, but no address.
-            b'.' => {
-                dots += 1;
-                valid = false;
-            }
-            b':' if !colon => {
-                valid &= (1..=3).contains(&digits) && value <= 255 && dots == 3;
-                colon = true;
-                digits = 0;
-                value = 0;
-            }
-            _ => return None,
-        }
-    }
-    if dots == 0 {
-        return None;
-    }
-    if colon {
-        valid &= digits >= 1 && value <= u32::from(u16::MAX);
-    } else {
-        valid &= (1..=3).contains(&digits) && value <= 255 && dots == 3;
-    }
-    Some(valid)
 }
 
 /// `0x0200 32C8 C0A801D4 …`: a raw SOCKADDR as XML and binary decoders see
@@ -636,11 +589,6 @@ pub(crate) mod fast_path_tests {
             assert_eq!(is_pointer_value(t), pointer, "{t:?}");
             let address = parse_address(t).is_some();
             assert_eq!(is_address_trimmed(t), address, "{t:?}");
-            assert_eq!(
-                is_dotted_address(t),
-                parse_dotted_address(t).map(|a| a.is_some()),
-                "{t:?}"
-            );
             seen[0] += usize::from(numeric);
             seen[1] += usize::from(pointer);
             seen[2] += usize::from(address);
@@ -670,8 +618,8 @@ pub(crate) mod fast_path_tests {
                 }
             }
             assert_eq!(
-                is_dotted_address(&text),
-                parse_dotted_address(&text).map(|a| a.is_some()),
+                is_address_trimmed(&text),
+                parse_address(&text).is_some(),
                 "{text:?}"
             );
         }
