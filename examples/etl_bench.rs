@@ -1,7 +1,8 @@
 //! Decode throughput: `cargo run --release --example etl_bench MIB SNAP [FILE...]`.
 //! Generates a PktMon ETL of about MIB mebibytes (4 CPUs, SNAP-byte packet
 //! snapshots — pktmon's default is 128, `--pkt-size 0` logs whole frames —
-//! plain 1 MiB buffers) and times `decode_etl` on it and on each FILE.
+//! plain 1 MiB buffers) and times the streaming decode on it and on each
+//! FILE, with every text rendered and lean.
 //! `ETL_BENCH_SAVE=PATH` also writes the generated file there (with
 //! `ETL_BENCH_SAVE_ONLY=1`: write it and stop).
 use std::time::Instant;
@@ -23,26 +24,43 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// Times the streaming decode the CLI runs, each window's events dropped
+/// as they come (`detect`): with every text rendered (what `events` and
+/// `timeline` with events.csv decode) and lean (`detect`, `--no-events`,
+/// `drops`: `EtlOptions::lean_packets`).
 fn time(name: &str, bytes: &[u8], runs: u32) {
-    let mut best = f64::MAX;
-    let mut best_cpu = f64::MAX;
-    let mut events = 0;
-    for _ in 0..runs {
-        let c = cpu_seconds();
-        let t = Instant::now();
-        let out = etl::decode_etl(bytes, 0);
-        best = best.min(t.elapsed().as_secs_f64());
-        best_cpu = best_cpu.min(cpu_seconds() - c);
-        events = out.events.len();
-        assert_eq!(out.counts.error, 0);
+    for lean_packets in [false, true] {
+        let mut best = f64::MAX;
+        let mut best_cpu = f64::MAX;
+        let mut events = 0;
+        for _ in 0..runs {
+            let c = cpu_seconds();
+            let t = Instant::now();
+            events = 0;
+            let opts = etl::EtlOptions {
+                keep_frames: false,
+                lean_packets,
+            };
+            let out = etl::decode_etl_stream(
+                etl::EtlSource::Memory(bytes),
+                0,
+                opts,
+                etl::StreamLimits::default(),
+                &mut |batch| events += batch.events.len(),
+            );
+            best = best.min(t.elapsed().as_secs_f64());
+            best_cpu = best_cpu.min(cpu_seconds() - c);
+            assert_eq!(out.counts.error, 0);
+        }
+        let mib = bytes.len() as f64 / (1024.0 * 1024.0);
+        let mode = if lean_packets { "lean" } else { "full text" };
+        println!(
+            "{name} ({mode}): {mib:.1} MiB, {events} events, best of {runs}: wall {best:.4} s = {:.0} MiB/s ({:.2} M events/s); CPU {best_cpu:.2} s = {:.0} MiB per CPU-second",
+            mib / best,
+            events as f64 / best / 1e6,
+            mib / best_cpu.max(0.01)
+        );
     }
-    let mib = bytes.len() as f64 / (1024.0 * 1024.0);
-    println!(
-        "{name}: {mib:.1} MiB, {events} events, best of {runs}: wall {best:.3} s = {:.0} MiB/s ({:.2} M events/s); CPU {best_cpu:.2} s = {:.0} MiB per CPU-second",
-        mib / best,
-        events as f64 / best / 1e6,
-        mib / best_cpu.max(0.01)
-    );
 }
 
 /// The container alone: every buffer header walked and every buffer's

@@ -211,9 +211,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // the pipeline's serial stage, held `detect` to 1.4x on two
             // cores); on one, here, where they were made (cheaper to free).
             let decoded = in_pool(&cfg, |run| {
+                // Nothing reads the events' text either.
+                let run = pipeline::RunOptions {
+                    lean_packets: true,
+                    ..run.clone()
+                };
                 pipeline::run_streaming_ordered(
                     &cfg.inputs,
-                    run,
+                    &run,
                     false,
                     &mut |_| {},
                     &mut |_, evs| {

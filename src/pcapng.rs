@@ -362,7 +362,14 @@ pub fn run_pcap(
     if !etl::is_etl(input_bytes) {
         anyhow::bail!("input is not an .etl trace (no log-file header buffer)");
     }
-    let decoded = etl::decode_etl_with(input_bytes, 0, EtlOptions { keep_frames: true });
+    let decoded = etl::decode_etl_with(
+        input_bytes,
+        0,
+        EtlOptions {
+            keep_frames: true,
+            ..Default::default()
+        },
+    );
     let opts = PcapOptions {
         drops_only,
         component,

@@ -271,6 +271,7 @@ pub fn analyze_streaming_with(
         let filter_here = !writes_events && inspect.is_some();
         if !writes_events && !filter_here {
             run_opts.keep_event = Some(crate::correlate::keep_for_correlation);
+            run_opts.lean_packets = true;
         }
         // The receivers only stop when this scope ends (or a thread panics,
         // which is reported below).

@@ -437,7 +437,14 @@ fn ndis_multi_event_packets_are_reassembled() {
         ndis_fragment_payload(3, 3, a),
     ));
     let bytes = w.finish();
-    let out = etl::decode_etl_with(&bytes, 0, etl::EtlOptions { keep_frames: true });
+    let out = etl::decode_etl_with(
+        &bytes,
+        0,
+        etl::EtlOptions {
+            keep_frames: true,
+            ..Default::default()
+        },
+    );
     // 2 packets; header + 2 joined fragments skipped; the lone start is an error.
     assert_eq!(
         (out.counts.parsed, out.counts.skipped, out.counts.error),
@@ -504,7 +511,14 @@ fn ndis_wifi_metadata_attaches_to_the_next_packet() {
         ndis_fragment_payload(5, 5, &wifi),
     ));
     let bytes = w.finish();
-    let out = etl::decode_etl_with(&bytes, 0, etl::EtlOptions { keep_frames: true });
+    let out = etl::decode_etl_with(
+        &bytes,
+        0,
+        etl::EtlOptions {
+            keep_frames: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(out.counts.error, 0, "{:?}", out.diagnostics);
     let meta = &out.events[0];
     assert_eq!(meta.kind, Kind::Raw);

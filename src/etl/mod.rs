@@ -93,6 +93,12 @@ pub struct EtlOutput {
 pub struct EtlOptions {
     /// Keep packet bytes in [`EtlOutput::frames`] (pcapng export).
     pub keep_frames: bool,
+    /// Leave out of packet events the text that only an events output
+    /// reads: PktMon packets' (not drops') fields, message and summary, and
+    /// every MAC address — what `correlate::keep_for_correlation` sheds.
+    /// For runs that write no events (`detect`, `timeline --no-events`,
+    /// `drops`): rendering it was about half the cost of a packet event.
+    pub lean_packets: bool,
 }
 
 /// Header sniff: the first buffer of an ETL file is the log-file header
@@ -239,6 +245,8 @@ struct DecodeContext<'a> {
     default_pointer_size: u32,
     build: Option<u32>,
     file: FileId,
+    /// [`EtlOptions::lean_packets`].
+    lean_packets: bool,
 }
 
 impl<'a> DecodeContext<'a> {
@@ -257,6 +265,7 @@ impl<'a> DecodeContext<'a> {
                 line,
             },
             build: self.build,
+            lean_packets: self.lean_packets,
         }
     }
 }
@@ -273,6 +282,8 @@ pub struct RecordView<'a> {
     pub source: SourceRef,
     /// Windows build of the capture (drop-reason numbering depends on it).
     pub build: Option<u32>,
+    /// [`EtlOptions::lean_packets`].
+    pub lean_packets: bool,
 }
 
 impl RecordView<'_> {

@@ -183,7 +183,14 @@ fn packet_event(
         logged_size: Some(size as u32),
         ..PacketInfo::default()
     };
-    let p = packet::parse_frame(bytes, link, &mut info);
+    // Lean runs shed the MACs and summary of a packet (never a drop here)
+    // as soon as it is decoded; its fields stay, `Assembler::annotate`
+    // reads them.
+    let render = packet::Render {
+        macs: !v.lean_packets,
+        summary: !v.lean_packets,
+    };
+    let p = packet::parse_frame(bytes, link, &mut info, render);
     // ndiscap does not record truncation: the wire length is taken from
     // the IP header when it says more than was captured.
     let l3_start = match link {

@@ -144,6 +144,7 @@ pub fn decode_etl_whole(bytes: &[u8], file: FileId, opts: EtlOptions) -> EtlOutp
         default_pointer_size,
         build,
         file,
+        lean_packets: opts.lean_packets,
     };
     let mut ndis = ndiscap::Assembler::default();
     out.events.reserve(merged.len());

@@ -27,6 +27,25 @@ pub struct Parsed {
     pub dst: Option<Endpoint>,
 }
 
+/// Which text parts of [`PacketInfo`] a parse renders. Runs that write no
+/// events (`detect`, `timeline --no-events`, `drops`) never read MACs, nor
+/// the summary of a packet that was not dropped (see
+/// `correlate::keep_for_correlation`), and rendering them was about a
+/// third of the cost of a PktMon packet event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Render {
+    pub macs: bool,
+    pub summary: bool,
+}
+
+impl Render {
+    /// Everything rendered (events.csv, JSON, pcapng comments, `who`).
+    pub const ALL: Render = Render {
+        macs: true,
+        summary: true,
+    };
+}
+
 /// MAC address as pktmon prints it: `AA-BB-CC-DD-EE-FF`.
 pub fn format_mac(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -91,24 +110,26 @@ pub fn tcp_flag_letters(flags: u8) -> String {
 
 /// Parses `frame` and fills `info` (MACs, EtherType, VLAN, TCP fields,
 /// summary). Returns the protocol and the two endpoints when found.
-pub fn parse_frame(frame: &[u8], link: LinkKind, info: &mut PacketInfo) -> Parsed {
+pub fn parse_frame(frame: &[u8], link: LinkKind, info: &mut PacketInfo, render: Render) -> Parsed {
     match link {
-        LinkKind::Ethernet => parse_ethernet(frame, info),
-        LinkKind::Ieee80211 => parse_80211(frame, info),
+        LinkKind::Ethernet => parse_ethernet(frame, info, render),
+        LinkKind::Ieee80211 => parse_80211(frame, info, render),
         LinkKind::RawIp => match frame.first().map(|b| b >> 4) {
-            Some(4) => parse_l3(0x0800, frame, info),
-            Some(6) => parse_l3(0x86DD, frame, info),
+            Some(4) => parse_l3(0x0800, frame, info, render),
+            Some(6) => parse_l3(0x86DD, frame, info, render),
             _ => Parsed::default(),
         },
     }
 }
 
-fn parse_ethernet(f: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_ethernet(f: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     let (Some(dst), Some(src)) = (f.get(0..6), f.get(6..12)) else {
         return Parsed::default();
     };
-    info.dst_mac = Some(format_mac(dst));
-    info.src_mac = Some(format_mac(src));
+    if render.macs {
+        info.dst_mac = Some(format_mac(dst));
+        info.src_mac = Some(format_mac(src));
+    }
     let mut at = 12;
     let mut ethertype = match be16(f, at) {
         Some(t) => t,
@@ -132,13 +153,13 @@ fn parse_ethernet(f: &[u8], info: &mut PacketInfo) -> Parsed {
         return match snap_ethertype(f, at) {
             Some(t) => {
                 info.ethertype = Some(t);
-                parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info)
+                parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info, render)
             }
             None => Parsed::default(),
         };
     }
     info.ethertype = Some(ethertype);
-    parse_l3(ethertype, f.get(at..).unwrap_or(&[]), info)
+    parse_l3(ethertype, f.get(at..).unwrap_or(&[]), info, render)
 }
 
 /// EtherType of an LLC/SNAP header (`AA AA 03 00 00 00 tt tt`) at `at`.
@@ -151,14 +172,16 @@ fn snap_ethertype(f: &[u8], at: usize) -> Option<u16> {
     }
 }
 
-fn parse_80211(f: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_80211(f: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     let (Some(&fc0), Some(&fc1)) = (f.first(), f.get(1)) else {
         return Parsed::default();
     };
     let frame_type = (fc0 >> 2) & 3;
     let subtype = fc0 >> 4;
     if frame_type != 2 {
-        info.summary = Some(format!("802.11 type {frame_type} subtype {subtype}"));
+        if render.summary {
+            info.summary = Some(format!("802.11 type {frame_type} subtype {subtype}"));
+        }
         return Parsed::default();
     }
     let to_ds = fc1 & 1 != 0;
@@ -173,8 +196,10 @@ fn parse_80211(f: &[u8], info: &mut PacketInfo) -> Parsed {
         (false, true) => (Some(a1), Some(a3)),
         (true, true) => (Some(a3), a4),
     };
-    info.dst_mac = da.map(format_mac);
-    info.src_mac = sa.map(format_mac);
+    if render.macs {
+        info.dst_mac = da.map(format_mac);
+        info.src_mac = sa.map(format_mac);
+    }
     let mut at = 24;
     if to_ds && from_ds {
         at += 6;
@@ -186,28 +211,30 @@ fn parse_80211(f: &[u8], info: &mut PacketInfo) -> Parsed {
         at += 4; // HT control (+HTC/Order bit)
     }
     if fc1 & 0x40 != 0 {
-        info.summary = Some("802.11 protected data".to_string());
+        if render.summary {
+            info.summary = Some("802.11 protected data".to_string());
+        }
         return Parsed::default();
     }
     match snap_ethertype(f, at) {
         Some(t) => {
             info.ethertype = Some(t);
-            parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info)
+            parse_l3(t, f.get(at + 8..).unwrap_or(&[]), info, render)
         }
         None => Parsed::default(),
     }
 }
 
-fn parse_l3(ethertype: u16, b: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_l3(ethertype: u16, b: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     match ethertype {
-        0x0800 => parse_ipv4(b, info),
-        0x86DD => parse_ipv6(b, info),
-        0x0806 => parse_arp(b, info),
+        0x0800 => parse_ipv4(b, info, render),
+        0x86DD => parse_ipv6(b, info, render),
+        0x0806 => parse_arp(b, info, render),
         _ => Parsed::default(),
     }
 }
 
-fn parse_arp(b: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_arp(b: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     // Ethernet/IPv4 ARP only: htype 1, ptype 0x0800, hlen 6, plen 4.
     let (Some(op), Some(spa), Some(tpa)) = (be16(b, 6), b.get(14..18), b.get(24..28)) else {
         return Parsed {
@@ -217,14 +244,16 @@ fn parse_arp(b: &[u8], info: &mut PacketInfo) -> Parsed {
     };
     let sender = Ipv4Addr::new(spa[0], spa[1], spa[2], spa[3]);
     let target = Ipv4Addr::new(tpa[0], tpa[1], tpa[2], tpa[3]);
-    info.summary = Some(match op {
-        1 => format!("ARP Request who-has {target} tell {sender}"),
-        2 => format!(
-            "ARP Reply {sender} is-at {}",
-            b.get(8..14).map(format_mac).unwrap_or_default()
-        ),
-        other => format!("ARP op {other} {sender} > {target}"),
-    });
+    if render.summary {
+        info.summary = Some(match op {
+            1 => format!("ARP Request who-has {target} tell {sender}"),
+            2 => format!(
+                "ARP Reply {sender} is-at {}",
+                b.get(8..14).map(format_mac).unwrap_or_default()
+            ),
+            other => format!("ARP op {other} {sender} > {target}"),
+        });
+    }
     Parsed {
         proto: Some(Proto::Arp),
         src: Some(Endpoint {
@@ -238,7 +267,7 @@ fn parse_arp(b: &[u8], info: &mut PacketInfo) -> Parsed {
     }
 }
 
-fn parse_ipv4(b: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_ipv4(b: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     let Some(&vihl) = b.first() else {
         return Parsed::default();
     };
@@ -265,10 +294,10 @@ fn parse_ipv4(b: &[u8], info: &mut PacketInfo) -> Parsed {
     } else {
         &[]
     };
-    transport(proto, src, dst, l4, l4_len, info)
+    transport(proto, src, dst, l4, l4_len, info, render)
 }
 
-fn parse_ipv6(b: &[u8], info: &mut PacketInfo) -> Parsed {
+fn parse_ipv6(b: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     let (Some(plen), Some(&first_next), Some(s), Some(d)) =
         (be16(b, 4), b.get(6), b.get(8..24), b.get(24..40))
     else {
@@ -309,7 +338,15 @@ fn parse_ipv6(b: &[u8], info: &mut PacketInfo) -> Parsed {
             _ => break,
         }
     }
-    transport(next, src, dst, b.get(at..).unwrap_or(&[]), remaining, info)
+    transport(
+        next,
+        src,
+        dst,
+        b.get(at..).unwrap_or(&[]),
+        remaining,
+        info,
+        render,
+    )
 }
 
 fn base(proto: Proto, src: IpAddr, dst: IpAddr) -> Parsed {
@@ -335,6 +372,7 @@ fn transport(
     l4: &[u8],
     l4_len: usize,
     info: &mut PacketInfo,
+    render: Render,
 ) -> Parsed {
     let mut p = base(Proto::from_ip_number(proto), src, dst);
     match proto {
@@ -358,21 +396,23 @@ fn transport(
                 info.ack = (flags & 0x10 != 0).then_some(ack);
                 info.window = Some(u32::from(win));
                 info.payload_len = u32::try_from(payload).ok();
-                // `TCP {src} > {dst} [{letters}] seq {seq} ack {ack} win {win} length {payload}`
-                let mut summary = SummaryBuf::default();
-                summary.text("TCP ");
-                push_endpoints(&mut summary, &p);
-                summary.text(" [");
-                summary.text(&letters);
-                summary.text("] seq ");
-                text::push_u64(&mut summary, u64::from(seq));
-                summary.text(" ack ");
-                text::push_u64(&mut summary, u64::from(ack));
-                summary.text(" win ");
-                text::push_u64(&mut summary, u64::from(win));
-                summary.text(" length ");
-                text::push_u64(&mut summary, payload as u64);
-                info.summary = Some(finish_summary(&summary));
+                if render.summary {
+                    // `TCP {src} > {dst} [{letters}] seq {seq} ack {ack} win {win} length {payload}`
+                    let mut summary = SummaryBuf::default();
+                    summary.text("TCP ");
+                    push_endpoints(&mut summary, &p);
+                    summary.text(" [");
+                    summary.text(&letters);
+                    summary.text("] seq ");
+                    text::push_u64(&mut summary, u64::from(seq));
+                    summary.text(" ack ");
+                    text::push_u64(&mut summary, u64::from(ack));
+                    summary.text(" win ");
+                    text::push_u64(&mut summary, u64::from(win));
+                    summary.text(" length ");
+                    text::push_u64(&mut summary, payload as u64);
+                    info.summary = Some(finish_summary(&summary));
+                }
                 info.tcp_flags = Some(letters);
             }
         }
@@ -386,14 +426,17 @@ fn transport(
                 .map(|l| usize::from(l).saturating_sub(8))
                 .unwrap_or(l4_len.saturating_sub(8));
             info.payload_len = u32::try_from(len).ok();
-            // `UDP {src} > {dst} length {len}`
-            let mut summary = SummaryBuf::default();
-            summary.text("UDP ");
-            push_endpoints(&mut summary, &p);
-            summary.text(" length ");
-            text::push_u64(&mut summary, len as u64);
-            info.summary = Some(finish_summary(&summary));
+            if render.summary {
+                // `UDP {src} > {dst} length {len}`
+                let mut summary = SummaryBuf::default();
+                summary.text("UDP ");
+                push_endpoints(&mut summary, &p);
+                summary.text(" length ");
+                text::push_u64(&mut summary, len as u64);
+                info.summary = Some(finish_summary(&summary));
+            }
         }
+        1 | 58 if !render.summary => {}
         1 | 58 => {
             let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) else {
                 return p;
@@ -508,7 +551,7 @@ mod tests {
     fn ethernet_ipv4_tcp_ack() {
         let f = eth(0x0800, &ipv4(6, 40, &tcp(0x10)));
         let mut info = PacketInfo::default();
-        let p = parse_frame(&f, LinkKind::Ethernet, &mut info);
+        let p = parse_frame(&f, LinkKind::Ethernet, &mut info, Render::ALL);
         assert_eq!(p.proto, Some(Proto::Tcp));
         assert_eq!(p.src.unwrap().to_string(), "192.168.0.111:63086");
         assert_eq!(p.dst.unwrap().to_string(), "31.171.152.19:443");
@@ -538,7 +581,7 @@ mod tests {
         body.extend_from_slice(&ipv4(17, 56, &udp));
         let f = eth(0x8100, &body);
         let mut info = PacketInfo::default();
-        let p = parse_frame(&f, LinkKind::Ethernet, &mut info);
+        let p = parse_frame(&f, LinkKind::Ethernet, &mut info, Render::ALL);
         assert_eq!(info.vlan, Some(5));
         assert_eq!(info.ethertype, Some(0x0800));
         assert_eq!(p.proto, Some(Proto::Udp));
@@ -554,7 +597,7 @@ mod tests {
         h.extend_from_slice(&[58, 0, 5, 2, 0, 0, 1, 0]); // hop-by-hop, next = ICMPv6
         h.extend_from_slice(&[143, 0, 0, 0, 0, 0, 0, 1]);
         let mut info = PacketInfo::default();
-        let p = parse_frame(&eth(0x86DD, &h), LinkKind::Ethernet, &mut info);
+        let p = parse_frame(&eth(0x86DD, &h), LinkKind::Ethernet, &mut info, Render::ALL);
         assert_eq!(p.proto, Some(Proto::Icmpv6));
         assert_eq!(p.dst.unwrap().ip.unwrap().to_string(), "ff02::16");
         assert!(info.summary.unwrap().contains("multicast listener report"));
@@ -566,7 +609,7 @@ mod tests {
         a.extend_from_slice(&[1, 2, 3, 4, 5, 6, 192, 168, 0, 1]);
         a.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 168, 0, 111]);
         let mut info = PacketInfo::default();
-        let p = parse_frame(&eth(0x0806, &a), LinkKind::Ethernet, &mut info);
+        let p = parse_frame(&eth(0x0806, &a), LinkKind::Ethernet, &mut info, Render::ALL);
         assert_eq!(p.proto, Some(Proto::Arp));
         assert_eq!(
             info.summary.as_deref(),
@@ -584,7 +627,7 @@ mod tests {
         f.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
         f.extend_from_slice(&ipv4(6, 40, &tcp(0x18)));
         let mut info = PacketInfo::default();
-        let p = parse_frame(&f, LinkKind::Ieee80211, &mut info);
+        let p = parse_frame(&f, LinkKind::Ieee80211, &mut info, Render::ALL);
         assert_eq!(info.src_mac.as_deref(), Some("54-8C-A0-98-0E-25"));
         assert_eq!(info.tcp_flags.as_deref(), Some("P."));
         assert_eq!(p.dst.unwrap().port, Some(443));
@@ -596,11 +639,66 @@ mod tests {
             let f: Vec<u8> = (0..len).map(|i| (i * 37 + 5) as u8).collect();
             for link in [LinkKind::Ethernet, LinkKind::Ieee80211, LinkKind::RawIp] {
                 let mut info = PacketInfo::default();
-                let _ = parse_frame(&f, link, &mut info);
+                let _ = parse_frame(&f, link, &mut info, Render::ALL);
             }
         }
         let mut info = PacketInfo::default();
-        let _ = parse_frame(&eth(0x0800, &[0x4F]), LinkKind::Ethernet, &mut info);
+        let _ = parse_frame(
+            &eth(0x0800, &[0x4F]),
+            LinkKind::Ethernet,
+            &mut info,
+            Render::ALL,
+        );
+    }
+
+    /// Leaving out MACs and/or the summary changes nothing else: the same
+    /// endpoints, protocol and packet fields, over every frame kind the
+    /// other tests build and over random bytes.
+    #[test]
+    fn partial_render_leaves_only_the_skipped_text_out() {
+        let mut frames: Vec<(Vec<u8>, LinkKind)> = vec![
+            (eth(0x0800, &ipv4(6, 40, &tcp(0x12))), LinkKind::Ethernet),
+            (
+                eth(0x0800, &ipv4(17, 28, &[0, 53, 0xC0, 0x01, 0, 8, 0, 0])),
+                LinkKind::Ethernet,
+            ),
+            (
+                eth(0x0800, &ipv4(1, 28, &[8, 0, 0, 0, 0, 1, 0, 2])),
+                LinkKind::Ethernet,
+            ),
+            (ipv4(6, 40, &tcp(0x18)), LinkKind::RawIp),
+        ];
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 2];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        frames.push((eth(0x0806, &arp), LinkKind::Ethernet));
+        let mut rng = crate::etl::testutil::XorShift(0x5EED_F12A);
+        for len in [14usize, 20, 34, 54, 60, 80] {
+            for link in [LinkKind::Ethernet, LinkKind::Ieee80211, LinkKind::RawIp] {
+                let mut f: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+                if let (LinkKind::RawIp, Some(b)) = (link, f.first_mut()) {
+                    *b = 0x45;
+                }
+                frames.push((f, link));
+            }
+        }
+        for (f, link) in &frames {
+            let mut full = PacketInfo::default();
+            let want = parse_frame(f, *link, &mut full, Render::ALL);
+            for (macs, summary) in [(false, false), (false, true), (true, false)] {
+                let mut part = PacketInfo::default();
+                let got = parse_frame(f, *link, &mut part, Render { macs, summary });
+                assert_eq!(got, want, "{f:02X?}");
+                let mut expect = full.clone();
+                if !macs {
+                    expect.src_mac = None;
+                    expect.dst_mac = None;
+                }
+                if !summary {
+                    expect.summary = None;
+                }
+                assert_eq!(part, expect, "{f:02X?} macs {macs} summary {summary}");
+            }
+        }
     }
 
     /// The longest summary (TCP between IPv6 endpoints with no zero
@@ -614,7 +712,7 @@ mod tests {
         h.extend_from_slice(&u32::MAX.to_be_bytes());
         h.extend_from_slice(&[0x00, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
         let mut info = PacketInfo::default();
-        let p = parse_frame(&h, LinkKind::RawIp, &mut info);
+        let p = parse_frame(&h, LinkKind::RawIp, &mut info, Render::ALL);
         let src = p.src.unwrap();
         let dst = p.dst.unwrap();
         assert_eq!(

@@ -226,20 +226,44 @@ fn base(v: &RecordView<'_>, kind: Kind) -> Event {
     ev
 }
 
+/// The fixed part of a 160/170/240 payload.
+struct PacketHeader {
+    group: u64,
+    number: u16,
+    appearance: u16,
+    dir_tag: u16,
+    ptype: u16,
+    component: u16,
+    edge: u16,
+    filter: u16,
+    reason: u32,
+    location: u32,
+    original: u16,
+    logged: u16,
+}
+
+impl PacketHeader {
+    fn read(d: &[u8]) -> Option<PacketHeader> {
+        Some(PacketHeader {
+            group: u64_at(d, 0)?,
+            number: u16_at(d, 8)?,
+            appearance: u16_at(d, 10)?,
+            dir_tag: u16_at(d, 12)?,
+            ptype: u16_at(d, 14)?,
+            component: u16_at(d, 16)?,
+            edge: u16_at(d, 18)?,
+            filter: u16_at(d, 20)?,
+            reason: u32_at(d, 22)?,
+            location: u32_at(d, 26)?,
+            original: u16_at(d, 30)?,
+            logged: u16_at(d, 32)?,
+        })
+    }
+}
+
 fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     let d = v.data;
-    let group = u64_at(d, 0)?;
-    let number = u16_at(d, 8)?;
-    let appearance = u16_at(d, 10)?;
-    let dir_tag = u16_at(d, 12)?;
-    let ptype = u16_at(d, 14)?;
-    let component = u16_at(d, 16)?;
-    let edge = u16_at(d, 18)?;
-    let filter = u16_at(d, 20)?;
-    let reason = u32_at(d, 22)?;
-    let location = u32_at(d, 26)?;
-    let original = u16_at(d, 30)?;
-    let logged = u16_at(d, 32)?;
+    let h = PacketHeader::read(d)?;
     let is_drop = v.rec.id != 160;
     // Boxed from the start: the event is filled in where it will stay
     // rather than moved into a box at the end (one copy less per packet).
@@ -251,81 +275,60 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             Kind::Packet
         },
     ));
-    ev.direction = direction(dir_tag);
-    ev.bytes = Some(u64::from(original));
+    ev.direction = direction(h.dir_tag);
+    ev.bytes = Some(u64::from(h.original));
+    let type_name = packet_type_name(h.ptype);
     let mut info = PacketInfo {
-        pkt_group_id: Some(group),
-        pkt_number: Some(u32::from(number)),
-        appearance: Some(u32::from(appearance)),
-        component: Some(u32::from(component)),
-        edge: (!is_drop).then_some(u32::from(edge)),
-        filter: Some(u32::from(filter)),
-        original_size: Some(u32::from(original)),
-        logged_size: Some(u32::from(logged)),
-        frame_len: Some(u32::from(original)),
+        pkt_group_id: Some(h.group),
+        pkt_number: Some(u32::from(h.number)),
+        appearance: Some(u32::from(h.appearance)),
+        component: Some(u32::from(h.component)),
+        edge: (!is_drop).then_some(u32::from(h.edge)),
+        filter: Some(u32::from(h.filter)),
+        original_size: Some(u32::from(h.original)),
+        logged_size: Some(u32::from(h.logged)),
+        frame_len: Some(u32::from(h.original)),
+        media: Some(match type_name {
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(h.ptype.to_string()),
+        }),
         ..PacketInfo::default()
     };
-    // Each value is rendered once, into its field; the message is then
-    // put together from the fields (it shows the same values in the same
-    // order, as pktmon's text does).
-    let fields = &mut ev.fields;
-    // Ten or eleven values, most of them a few digits, a drop reason
-    // text up to some 60 bytes.
-    fields.reserve(
-        if is_drop { 11 } else { 10 },
-        if is_drop { 128 } else { 64 },
-    );
-    let dec = |fields: &mut Fields, name: &'static str, x: u64| {
-        fields.push_with(name, |b| text::push_u64(b, x));
-    };
-    dec(fields, "PktGroupId", group);
-    dec(fields, "PktNumber", u64::from(number));
-    dec(fields, "Appearance", u64::from(appearance));
-    push_named(fields, "Direction", direction_name(dir_tag), dir_tag);
-    let type_name = packet_type_name(ptype);
-    push_named(fields, "Type", type_name, ptype);
-    info.media = match type_name {
-        Some(n) => Some(Cow::Borrowed(n)),
-        None => fields.last().map(|(_, v)| Cow::Owned(v.to_string())),
-    };
-    dec(fields, "Component", u64::from(component));
-    if !is_drop {
-        dec(fields, "Edge", u64::from(edge));
-    }
-    dec(fields, "Filter", u64::from(filter));
+    // A run that writes no events reads neither the fields nor the message
+    // of a packet that was not dropped (they would be shed as soon as
+    // decoded: `correlate::keep_for_correlation`), nor any MACs.
+    let with_text = is_drop || !v.lean_packets;
     if is_drop {
         // pktmon prints the reason's display string when it knows the code.
-        let family = reasons::ReasonFamily::for_build(v.build);
-        let reason_row = reasons::by_code(reason, family);
-        match reason_row {
-            Some(r) => fields.push("DropReason", &r.text),
-            None => dec(fields, "DropReason", u64::from(reason)),
-        }
-        fields.push_with("DropLocation", |b| {
-            b.push_str("0x");
-            text::push_hex08_upper(b, location);
-        });
+        let reason_row = reasons::by_code(h.reason, reasons::ReasonFamily::for_build(v.build));
+        packet_fields(&mut ev.fields, &h, type_name, Some(reason_row));
         ev.drop = Some(Box::new(DropInfo {
-            code: Some(reason),
+            code: Some(h.reason),
             name: reason_row.map(|r| r.name.clone()),
             text: reason_row.map(|r| r.text.clone()),
-            location: Some(u64::from(location)),
-            location_name: reasons::location_name(u64::from(location)),
+            location: Some(u64::from(h.location)),
+            location_name: reasons::location_name(u64::from(h.location)),
         }));
+    } else if with_text {
+        packet_fields(&mut ev.fields, &h, type_name, None);
     }
-    let fields = &mut ev.fields;
-    dec(fields, "OriginalSize", u64::from(original));
-    dec(fields, "LoggedSize", u64::from(logged));
-    let prefix = match v.rec.id {
-        170 => "Drop: ",
-        240 => "Duplicate Drop: ",
-        _ => "",
+    if with_text {
+        let prefix = match v.rec.id {
+            170 => "Drop: ",
+            240 => "Duplicate Drop: ",
+            _ => "",
+        };
+        ev.message = packet_message(prefix, is_drop, &ev.fields);
+    }
+    let render = packet::Render {
+        macs: !v.lean_packets,
+        summary: with_text,
     };
-    ev.message = packet_message(prefix, is_drop, fields);
+    let (ptype, original) = (h.ptype, h.original);
     let bytes = payload_bytes(d);
     let frame = match (link_type(ptype), bytes) {
         (Some((lt, kind)), Some(b)) => {
-            let p = packet::parse_frame(b, kind, &mut info);
+            let p = packet::parse_frame(b, kind, &mut info, render);
             ev.proto = p.proto;
             ev.local = p.src;
             ev.remote = p.dst;
@@ -341,6 +344,48 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     };
     ev.packet = Some(Box::new(info));
     Some(Decoded::Event(ev, frame))
+}
+
+/// A packet's (`reason` `None`) or drop's (`reason` its value-map row,
+/// if any) fields, in the order pktmon's text shows them.
+fn packet_fields(
+    fields: &mut Fields,
+    h: &PacketHeader,
+    type_name: Option<&'static str>,
+    reason: Option<Option<&'static reasons::Reason>>,
+) {
+    // Ten or eleven values, most of them a few digits, a drop reason
+    // text up to some 60 bytes.
+    let is_drop = reason.is_some();
+    fields.reserve(
+        if is_drop { 11 } else { 10 },
+        if is_drop { 128 } else { 64 },
+    );
+    let dec = |fields: &mut Fields, name: &'static str, x: u64| {
+        fields.push_with(name, |b| text::push_u64(b, x));
+    };
+    dec(fields, "PktGroupId", h.group);
+    dec(fields, "PktNumber", u64::from(h.number));
+    dec(fields, "Appearance", u64::from(h.appearance));
+    push_named(fields, "Direction", direction_name(h.dir_tag), h.dir_tag);
+    push_named(fields, "Type", type_name, h.ptype);
+    dec(fields, "Component", u64::from(h.component));
+    if !is_drop {
+        dec(fields, "Edge", u64::from(h.edge));
+    }
+    dec(fields, "Filter", u64::from(h.filter));
+    if let Some(row) = reason {
+        match row {
+            Some(r) => fields.push("DropReason", &r.text),
+            None => dec(fields, "DropReason", u64::from(h.reason)),
+        }
+        fields.push_with("DropLocation", |b| {
+            b.push_str("0x");
+            text::push_hex08_upper(b, h.location);
+        });
+    }
+    dec(fields, "OriginalSize", u64::from(h.original));
+    dec(fields, "LoggedSize", u64::from(h.logged));
 }
 
 /// The message of a packet or drop event, from its field values in order:

@@ -455,6 +455,7 @@ struct WindowDecoder {
     build: Option<u32>,
     file: FileId,
     keep_frames: bool,
+    lean_packets: bool,
     ndis: ndiscap::Assembler,
     counts: LineCounts,
     diags: Diags,
@@ -481,6 +482,7 @@ impl WindowDecoder {
             default_pointer_size: self.default_pointer_size,
             build: self.build,
             file: self.file,
+            lean_packets: self.lean_packets,
         };
         let first_line = self.next_line;
         let decode_one = |(i, r): (usize, &Record)| {
@@ -726,6 +728,7 @@ pub fn decode_etl_stream(
         build: header.as_ref().map(|h| h.provider_version),
         file,
         keep_frames: opts.keep_frames,
+        lean_packets: opts.lean_packets,
         ndis: ndiscap::Assembler::default(),
         counts: LineCounts::default(),
         diags: Diags {
@@ -972,7 +975,10 @@ mod tests {
 
     fn check_all_limits(name: &str, bytes: &[u8]) {
         for keep_frames in [false, true] {
-            let opts = EtlOptions { keep_frames };
+            let opts = EtlOptions {
+                keep_frames,
+                ..Default::default()
+            };
             let want = decode_etl_whole(bytes, 3, opts);
             assert_eq!(want.counts.total(), want.records, "{name}");
             for (window_records, load_bytes) in LIMITS {
@@ -1118,7 +1124,14 @@ mod tests {
         let bytes = w.finish();
         let path = std::env::temp_dir().join(format!("etwnet-stream-{}.etl", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();
-        let want = decode_etl_whole(&bytes, 3, EtlOptions { keep_frames: true });
+        let want = decode_etl_whole(
+            &bytes,
+            3,
+            EtlOptions {
+                keep_frames: true,
+                ..Default::default()
+            },
+        );
         let progress = Arc::new(AtomicU64::new(0));
         for (window_records, load_bytes) in LIMITS {
             let limits = StreamLimits {
@@ -1127,7 +1140,15 @@ mod tests {
             };
             let file = std::fs::File::open(&path).unwrap();
             let src = EtlSource::file(file, Some(progress.clone())).unwrap();
-            let got = decode_etl_collect(src, 3, EtlOptions { keep_frames: true }, limits);
+            let got = decode_etl_collect(
+                src,
+                3,
+                EtlOptions {
+                    keep_frames: true,
+                    ..Default::default()
+                },
+                limits,
+            );
             assert_same(&format!("file {limits:?}"), &got, &want);
         }
         let _ = std::fs::remove_file(&path);
@@ -1148,7 +1169,10 @@ mod tests {
         let summary = decode_etl_stream(
             EtlSource::Memory(&bytes),
             0,
-            EtlOptions { keep_frames: true },
+            EtlOptions {
+                keep_frames: true,
+                ..Default::default()
+            },
             limits,
             &mut |b: EtlBatch| batches.push(b),
         );
@@ -1162,6 +1186,64 @@ mod tests {
             seen += b.events.len();
         }
         assert_eq!(seen as u64, summary.counts.parsed);
+    }
+
+    /// `lean_packets` leaves out exactly what correlation sheds: after
+    /// `keep_for_correlation` every event equals the full decode's, and
+    /// counts, diagnostics and frames are the same. Over the writer's mixed
+    /// files (PktMon, NDIS capture, manifest events) and the real captures.
+    #[test]
+    fn lean_packets_leave_out_only_what_correlation_sheds() {
+        let mut files = variants(3, 300);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/samples-real/etl_binary");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "etl") {
+                files.push((
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                ));
+            }
+        }
+        let mut lean_events = 0;
+        for (name, bytes) in &files {
+            let full = decode_etl_whole(
+                bytes,
+                3,
+                EtlOptions {
+                    keep_frames: true,
+                    ..Default::default()
+                },
+            );
+            let lean_opts = EtlOptions {
+                keep_frames: true,
+                lean_packets: true,
+            };
+            let lean = decode_etl_collect(
+                EtlSource::Memory(bytes),
+                3,
+                lean_opts,
+                StreamLimits::default(),
+            );
+            assert_eq!(lean.counts, full.counts, "{name}");
+            assert_eq!(lean.diagnostics, full.diagnostics, "{name}");
+            assert_eq!(lean.frames, full.frames, "{name}");
+            assert_eq!(lean.events.len(), full.events.len(), "{name}");
+            for (i, (l, f)) in lean.events.iter().zip(&full.events).enumerate() {
+                let (mut l, mut f) = (l.clone(), f.clone());
+                if l.packet.is_some() && l.message.is_empty() {
+                    lean_events += 1;
+                }
+                let kept = crate::correlate::keep_for_correlation(&mut f);
+                assert_eq!(
+                    crate::correlate::keep_for_correlation(&mut l),
+                    kept,
+                    "{name} {i}"
+                );
+                assert_eq!(l, f, "{name}: event {i}");
+            }
+        }
+        assert!(lean_events > 1000, "{lean_events}");
     }
 
     /// The real PktMon captures (compressed, several CPUs) stream to the
@@ -1186,7 +1268,14 @@ mod tests {
             }
             let bytes = std::fs::read(&path).unwrap();
             let name = path.display().to_string();
-            let want = decode_etl_whole(&bytes, 1, EtlOptions { keep_frames: true });
+            let want = decode_etl_whole(
+                &bytes,
+                1,
+                EtlOptions {
+                    keep_frames: true,
+                    ..Default::default()
+                },
+            );
             for (window_records, load_bytes) in [(1, 1), (997, 1), (1 << 14, 64 << 20)] {
                 let limits = StreamLimits {
                     window_records,
@@ -1195,7 +1284,10 @@ mod tests {
                 let got = decode_etl_collect(
                     EtlSource::Memory(&bytes),
                     1,
-                    EtlOptions { keep_frames: true },
+                    EtlOptions {
+                        keep_frames: true,
+                        ..Default::default()
+                    },
                     limits,
                 );
                 assert_same(&format!("{name} {limits:?}"), &got, &want);
@@ -1204,7 +1296,10 @@ mod tests {
             let got = decode_etl_collect(
                 src,
                 1,
-                EtlOptions { keep_frames: true },
+                EtlOptions {
+                    keep_frames: true,
+                    ..Default::default()
+                },
                 StreamLimits::default(),
             );
             assert_same(&format!("{name} from disk"), &got, &want);

@@ -11,7 +11,10 @@ use crate::correlate::who::WhoAnswer;
 use crate::correlate::{Analysis, DropGroup};
 use crate::pipeline::Decoded;
 
-use super::{CsvRows, Pointer, display_field, fields_text, local_zone, opt, ptr, ts_text};
+use super::{
+    CsvRows, Pointer, display_field, endpoint_field, fields_text, ip_field, opt, ptr, ts_field,
+    ts_text,
+};
 
 /// The columns of connections.csv, as [`ConnRow`] serializes them (a test
 /// checks they agree): written once, not serialized with every record.
@@ -193,15 +196,15 @@ fn write_connection_fields<W: Write>(
     w.write_field(&c.id)?;
     w.write_field(c.proto.as_str())?;
     for e in [c.local, c.remote] {
-        display_field(w, &mut scratch, e.and_then(|e| e.ip))?;
+        ip_field(w, &mut scratch, e.and_then(|e| e.ip))?;
         w.write_field(e.and_then(|e| e.port).map_or("", |p| int.format(p)))?;
     }
     w.write_field(c.direction.as_str())?;
     w.write_field(pid.map_or("", |p| int.format(p)))?;
     w.write_field(name.as_ref().map_or("", |n| n.image.as_str()))?;
     w.write_field(name.as_ref().map_or("", |n| n.services.as_str()))?;
-    display_field(w, &mut scratch, c.first.map(|t| local_zone(t, tz)))?;
-    display_field(w, &mut scratch, c.last.map(|t| local_zone(t, tz)))?;
+    ts_field(w, &mut scratch, c.first, tz)?;
+    ts_field(w, &mut scratch, c.last, tz)?;
     scratch.clear();
     if let Some(s) = c.duration_s() {
         let _ = write!(scratch, "{s:.6}");
@@ -325,7 +328,7 @@ pub fn write_event_rows<W: Write>(
     for &r in &a.order {
         let Some(ev) = a.event(d, r) else { continue };
         let w = rows.row(&EVENT_COLUMNS)?;
-        display_field(w, &mut scratch, ev.ts.map(|t| local_zone(t, tz)))?;
+        ts_field(w, &mut scratch, ev.ts, tz)?;
         w.write_field(a.conn_id_of(r).unwrap_or(""))?;
         w.write_field(ev.layer.as_str())?;
         w.write_field(ev.kind.as_str())?;
@@ -339,8 +342,8 @@ pub fn write_event_rows<W: Write>(
             },
         }
         w.write_field(ev.proto.map_or("", |p| p.as_str()))?;
-        display_field(w, &mut scratch, ev.local)?;
-        display_field(w, &mut scratch, ev.remote)?;
+        endpoint_field(w, &mut scratch, ev.local)?;
+        endpoint_field(w, &mut scratch, ev.remote)?;
         w.write_field(ev.bytes.map_or("", |b| int.format(b)))?;
         match (&ev.state_from, &ev.state_to) {
             (Some(f), Some(t)) => {

@@ -145,7 +145,14 @@ pub fn pktmon_tables(data: &[u8]) {
 /// The raw ETL reader, with and without packet bytes kept.
 pub fn etl(data: &[u8]) {
     let out = etwnet::etl::decode_etl(data, 0);
-    let kept = etwnet::etl::decode_etl_with(data, 0, etwnet::etl::EtlOptions { keep_frames: true });
+    let kept = etwnet::etl::decode_etl_with(
+        data,
+        0,
+        etwnet::etl::EtlOptions {
+            keep_frames: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(kept.events.len(), out.events.len());
     for f in &kept.frames {
         assert!(f.event_index < kept.events.len());
