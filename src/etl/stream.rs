@@ -302,40 +302,55 @@ struct Merger<'s, 'a> {
 impl<'a> Merger<'_, 'a> {
     /// Loads the next buffers of stream `s` (at least one).
     fn load(&mut self, s: usize) {
-        let Some(stream) = self.streams.get_mut(s) else {
-            return;
-        };
-        let mut batch: Vec<usize> = Vec::new();
-        let mut bytes = 0usize;
-        while let Some(&i) = stream.pending.front() {
-            let Some(b) = self.buffers.get(i) else {
-                stream.pending.pop_front();
+        self.load_streams(&[s]);
+    }
+
+    /// Loads the next buffers (at least one, up to the per-processor
+    /// share) of each of `streams`, decompressing and walking all of them
+    /// in one parallel pass. The merge starts by loading every processor's
+    /// first buffers this way: loaded one processor at a time, a capture
+    /// with one or two buffers per processor (most real ones: 16 CPUs, 17
+    /// buffers in the largest) was decompressed on one thread.
+    fn load_streams(&mut self, streams: &[usize]) {
+        let mut batch: Vec<(usize, usize)> = Vec::new();
+        for &s in streams {
+            let Some(stream) = self.streams.get_mut(s) else {
                 continue;
             };
-            let size = b.filled.max(b.size);
-            if !batch.is_empty()
-                && (bytes.saturating_add(size) > self.load_bytes || batch.len() >= MAX_LOAD_BUFFERS)
-            {
-                break;
+            let first = batch.len();
+            let mut bytes = 0usize;
+            while let Some(&i) = stream.pending.front() {
+                let Some(b) = self.buffers.get(i) else {
+                    stream.pending.pop_front();
+                    continue;
+                };
+                let size = b.filled.max(b.size);
+                if batch.len() > first
+                    && (bytes.saturating_add(size) > self.load_bytes
+                        || batch.len() - first >= MAX_LOAD_BUFFERS)
+                {
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
+                batch.push((s, i));
+                stream.pending.pop_front();
             }
-            bytes = bytes.saturating_add(size);
-            batch.push(i);
-            stream.pending.pop_front();
         }
         // Reads in order, then decompression and record walks in parallel.
-        let raws: Vec<(usize, Result<RawBuffer<'a>, String>)> = batch
+        let raws: Vec<(usize, usize, Result<RawBuffer<'a>, String>)> = batch
             .iter()
-            .filter_map(|&i| {
+            .filter_map(|&(s, i)| {
                 let b = self.buffers.get(i)?;
                 self.src.advance(b.size);
-                Some((i, read_raw(self.src, b)))
+                Some((s, i, read_raw(self.src, b)))
             })
             .collect();
         let buffers = self.buffers;
-        let load_one = |(i, raw): (usize, Result<RawBuffer<'a>, String>)| {
+        let load_one = |(s, i, raw): (usize, usize, Result<RawBuffer<'a>, String>)| {
             let b = buffers.get(i)?;
             let payload = raw.and_then(|raw| container::payload_from_raw(raw, b));
             Some((
+                s,
                 i,
                 payload.map(|p| {
                     let records = container::parse_records(&p, 0, b.cpu);
@@ -343,12 +358,13 @@ impl<'a> Merger<'_, 'a> {
                 }),
             ))
         };
-        let loaded: Vec<(usize, Result<LoadedBuffer<'a>, String>)> = if on_one_thread() {
-            raws.into_iter().filter_map(load_one).collect()
-        } else {
-            raws.into_par_iter().filter_map(load_one).collect()
-        };
-        for (i, result) in loaded {
+        let loaded: Vec<(usize, usize, Result<LoadedBuffer<'a>, String>)> =
+            if on_one_thread() || raws.len() <= 1 {
+                raws.into_iter().filter_map(load_one).collect()
+            } else {
+                raws.into_par_iter().filter_map(load_one).collect()
+            };
+        for (s, i, result) in loaded {
             let Some(b) = buffers.get(i) else {
                 continue;
             };
@@ -743,6 +759,8 @@ pub fn decode_etl_stream(
     // ties go to the lower CPU.
     let window_records = limits.window_records.max(1);
     let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+    let all: Vec<usize> = (0..merger.streams.len()).collect();
+    merger.load_streams(&all);
     for s in 0..merger.streams.len() {
         if let Some(ts) = merger.head(s) {
             heap.push(Reverse((ts, s)));
