@@ -320,6 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 written.insert(1, p);
             }
             let code = finish(&cfg, &decoded)?;
+            warn_duplicate_captures(&cfg, &decoded, &analysis);
             eprintln!(
                 "etwnet: {} connection(s)/flow(s), {} drop group(s), {} finding(s)",
                 analysis.connections.len(),
@@ -459,7 +460,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             out.flush()?;
-            finish(&cfg, &decoded)
+            let code = finish(&cfg, &decoded);
+            warn_duplicate_captures(&cfg, &decoded, &analysis);
+            code
         }
+    }
+}
+
+/// Says on stderr which files hold the same PktMon capture (finding
+/// `g:duplicate-capture`): their counts are doubled in every table, which
+/// a user must know before reading them.
+fn warn_duplicate_captures(
+    cfg: &InputConfig,
+    decoded: &pipeline::Decoded,
+    analysis: &etwnet::correlate::Analysis,
+) {
+    if cfg.quiet {
+        return;
+    }
+    for f in analysis
+        .findings
+        .iter()
+        .filter(|f| f.rule == "g:duplicate-capture")
+    {
+        let files: Vec<&str> = f
+            .evidence
+            .iter()
+            .map(|s| decoded.file_name(s.file))
+            .collect();
+        eprintln!(
+            "etwnet: warning: {} hold the same PktMon packets (a capture and its conversion?): their packets, flows and drops are counted once per file; analyse one of them",
+            files.join(" and ")
+        );
     }
 }

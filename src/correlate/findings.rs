@@ -7,11 +7,13 @@
 //! (c) SYNs received and no SYN-ACK sent ⇒ dropped above the capture point;
 //! (d) repeated SYNs and connect failure ⇒ unreachable or filtered;
 //! (e) retransmissions over a threshold;
-//! (f) connections repeating at a fixed interval.
+//! (f) connections repeating at a fixed interval;
+//! (g) the same PktMon packets in two files (a capture and its conversion
+//!     given together), which every count above would hold twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use crate::event::{Direction, SourceRef};
+use crate::event::{Direction, Event, FileId, SourceRef};
 
 use super::{Analysis, ConnDirection};
 
@@ -415,5 +417,196 @@ fn human_interval(nanos: i64) -> String {
         format!("~{} min {} s", s / 60, s % 60)
     } else {
         format!("~{s} s")
+    }
+}
+
+/// PktMon packet identities (PktGroupId, PktNumber, Appearance) compared
+/// per file: the first [`PRINT_LEN`] of each.
+const PRINT_LEN: usize = 64;
+/// Identities two files must both have before they are compared: a few
+/// packets in common can be chance, not the same capture.
+const PRINT_MIN: usize = 8;
+
+/// A PktMon packet appearance: (PktGroupId, PktNumber, Appearance).
+type PacketIdentity = (u64, u32, u32);
+
+/// The first packet identities of each file, and where its first packet is.
+#[derive(Debug, Default)]
+pub(super) struct PacketPrints {
+    files: BTreeMap<FileId, (SourceRef, Vec<PacketIdentity>)>,
+    /// The file whose print was last completed: its further packets (the
+    /// events of a window come file by file) skip the map.
+    last_full: Option<FileId>,
+}
+
+impl PacketPrints {
+    /// Notes a PktMon packet or drop event's identity (the first
+    /// [`PRINT_LEN`] of its file).
+    pub(super) fn add(&mut self, ev: &Event) {
+        let Some(p) = ev.packet.as_ref() else { return };
+        let (Some(g), Some(n), Some(a)) = (p.pkt_group_id, p.pkt_number, p.appearance) else {
+            return;
+        };
+        if self.last_full == Some(ev.source.file) {
+            return;
+        }
+        let (_, ids) = self
+            .files
+            .entry(ev.source.file)
+            .or_insert_with(|| (ev.source, Vec::new()));
+        if ids.len() < PRINT_LEN {
+            ids.push((g, n, a));
+        } else {
+            self.last_full = Some(ev.source.file);
+        }
+    }
+}
+
+/// Rule (g): files whose first PktMon packets are the same packets — a
+/// `.etl` and its `pktmon format`/`etl2txt` text, or one capture given
+/// twice. Each copy's packets are counted as packets of their own, so
+/// connections.csv, drops.csv and the other findings count them once per
+/// copy; the user is told which files to keep apart. Files are the same
+/// capture when nine in ten identities of the shorter print are in the
+/// other (PktGroupId is unique within a boot, so two captures share none).
+pub(super) fn duplicate_captures(prints: &PacketPrints) -> Vec<Finding> {
+    let files: Vec<(&SourceRef, HashSet<&PacketIdentity>)> = prints
+        .files
+        .values()
+        .filter(|(_, ids)| ids.len() >= PRINT_MIN)
+        .map(|(first, ids)| (first, ids.iter().collect()))
+        .collect();
+    // Each file joins the group of the first earlier file it repeats.
+    let mut group_of: Vec<usize> = (0..files.len()).collect();
+    for j in 0..files.len() {
+        for i in 0..j {
+            let (Some((_, a)), Some((_, b))) = (files.get(i), files.get(j)) else {
+                continue;
+            };
+            let shared = a.intersection(b).count();
+            if shared * 10 >= a.len().min(b.len()) * 9 {
+                if let Some(g) = group_of.get(i).copied()
+                    && let Some(slot) = group_of.get_mut(j)
+                {
+                    *slot = g;
+                }
+                break;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for g in 0..files.len() {
+        let members: Vec<SourceRef> = (0..files.len())
+            .filter(|&j| group_of.get(j) == Some(&g))
+            .filter_map(|j| files.get(j).map(|(first, _)| **first))
+            .collect();
+        if members.len() < 2 {
+            continue;
+        }
+        out.push(Finding {
+            rule: "g:duplicate-capture",
+            severity: "warning",
+            summary: format!(
+                "{} files hold the same PktMon packets (a capture and its conversion, or one capture given twice; the evidence is the first packet of each): every packet, flow and drop of them is counted once per file in connections.csv, drops.csv and the findings above — analyse one of them",
+                members.len()
+            ),
+            conn_ids: Vec::new(),
+            evidence: members,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Kind, Layer, PacketInfo};
+
+    fn packet(file: FileId, line: u64, group: u64, number: u32, appearance: u32) -> Event {
+        let mut e = Event::new(SourceRef { file, line }, Layer::Pktmon, Kind::Packet);
+        e.packet = Some(Box::new(PacketInfo {
+            pkt_group_id: Some(group),
+            pkt_number: Some(number),
+            appearance: Some(appearance),
+            ..PacketInfo::default()
+        }));
+        e
+    }
+
+    /// Files 0 and 2 log packets 1..=n of groups from `base` at three
+    /// components each (as pktmon does), starting on line `first`.
+    fn capture(prints: &mut PacketPrints, file: FileId, first: u64, base: u64, n: u64) {
+        let mut line = first;
+        for g in base..base + n {
+            for a in 1..=3 {
+                prints.add(&packet(file, line, g, 1, a));
+                line += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn a_capture_and_its_conversion_are_one_finding_with_both_first_packets() {
+        let mut prints = PacketPrints::default();
+        capture(&mut prints, 0, 23, 562_949_953_421_313, 40);
+        capture(&mut prints, 1, 5, 900_000_000, 40);
+        capture(&mut prints, 2, 4, 562_949_953_421_313, 40);
+        let f = duplicate_captures(&prints);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "g:duplicate-capture");
+        assert_eq!(
+            f[0].evidence,
+            vec![
+                SourceRef { file: 0, line: 23 },
+                SourceRef { file: 2, line: 4 }
+            ]
+        );
+        assert!(
+            f[0].summary
+                .starts_with("2 files hold the same PktMon packets")
+        );
+    }
+
+    #[test]
+    fn three_copies_are_one_finding_and_different_captures_none() {
+        let mut prints = PacketPrints::default();
+        for file in [3, 5, 7] {
+            capture(&mut prints, file, 1, 1_000, 30);
+        }
+        let f = duplicate_captures(&prints);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence.len(), 3);
+        // Consecutive captures of one boot: later groups, nothing shared.
+        let mut prints = PacketPrints::default();
+        capture(&mut prints, 0, 1, 1_000, 30);
+        capture(&mut prints, 1, 1, 1_030, 30);
+        assert!(duplicate_captures(&prints).is_empty());
+    }
+
+    #[test]
+    fn few_or_partly_shared_packets_are_not_the_same_capture() {
+        // Two packets in common (under PRINT_MIN identities each).
+        let mut prints = PacketPrints::default();
+        capture(&mut prints, 0, 1, 10, 2);
+        capture(&mut prints, 1, 1, 10, 2);
+        assert!(duplicate_captures(&prints).is_empty());
+        // Half of the first packets shared: a later capture that overlaps.
+        let mut prints = PacketPrints::default();
+        capture(&mut prints, 0, 1, 10, 22);
+        capture(&mut prints, 1, 1, 21, 22);
+        assert!(duplicate_captures(&prints).is_empty());
+    }
+
+    #[test]
+    fn only_the_first_packets_of_a_file_are_kept() {
+        let mut prints = PacketPrints::default();
+        capture(&mut prints, 0, 1, 10, 1_000);
+        let (_, ids) = &prints.files[&0];
+        assert_eq!(ids.len(), PRINT_LEN);
+        // Events without a PktMon identity (NDIS capture, NetMon) count for nothing.
+        let mut e = packet(1, 1, 1, 1, 1);
+        e.packet.as_mut().unwrap().pkt_group_id = None;
+        prints.add(&e);
+        assert!(!prints.files.contains_key(&1));
     }
 }

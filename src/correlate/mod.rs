@@ -775,6 +775,9 @@ pub struct Correlator {
     spilled_flows: HashMap<u32, (u64, u32)>,
     /// A flow that could not be read back, reported by the window.
     flow_spill_error: Option<std::io::Error>,
+    /// The first PktMon packet identities of each file, to tell a capture
+    /// and its conversion given together (finding g).
+    packet_prints: findings::PacketPrints,
 }
 
 /// netstat rows, then the trace prefix PID, for a connection still without
@@ -970,6 +973,7 @@ impl Correlator {
             flow_spill: Spill::default(),
             spilled_flows: HashMap::default(),
             flow_spill_error: None,
+            packet_prints: findings::PacketPrints::default(),
         }
     }
 
@@ -1023,6 +1027,7 @@ impl Correlator {
                 && matches!(ev.layer, Layer::Packet | Layer::Pktmon)
                 && matches!(ev.kind, Kind::Packet | Kind::PacketDrop)
             {
+                b.s.packet_prints.add(ev);
                 b.packet(r, ev);
             }
         }
@@ -1224,6 +1229,9 @@ impl Correlator {
         let drops = std::mem::take(&mut self.drops);
         self.a.drops = drops.finish(&self.a);
         self.a.findings = findings::find(&self.a);
+        self.a
+            .findings
+            .extend(findings::duplicate_captures(&self.packet_prints));
         self.a
     }
 

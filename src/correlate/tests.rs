@@ -542,3 +542,45 @@ fn spill_appends_at_the_end_after_a_read() {
     assert_eq!(s.read(first, Spill::FLUSH_AT).unwrap(), big);
     assert_eq!(s.read(second + 5, 3).unwrap(), [9; 3]);
 }
+
+/// The same PktMon packets in two files (a capture and its text
+/// conversion) are counted once per file, and finding (g) says so; a
+/// third file with other packets is not part of it.
+#[test]
+fn a_capture_given_twice_is_flagged_and_counted_per_file() {
+    let capture = |base: u64| {
+        let mut b = B { evs: Vec::new() };
+        for g in base..base + 12 {
+            dns_packet(&mut b, true, g, 30);
+        }
+        for (i, e) in b.evs.iter_mut().enumerate() {
+            if let Some(p) = e.packet.as_mut() {
+                p.appearance = Some(1 + (i % 2) as u32);
+            }
+        }
+        b.evs
+    };
+    let mut events = vec![capture(100), capture(100), capture(5_000)];
+    for (f, evs) in events.iter_mut().enumerate() {
+        for e in evs {
+            e.source.file = f as u32;
+        }
+    }
+    let d = Decoded {
+        files: vec![FileReport::default(); 3],
+        events,
+        problems: Vec::new(),
+    };
+    let a = analyze(&d, None);
+    let dup: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule == "g:duplicate-capture")
+        .collect();
+    assert_eq!(dup.len(), 1, "{:?}", a.findings);
+    let files: Vec<u32> = dup[0].evidence.iter().map(|s| s.file).collect();
+    assert_eq!(files, vec![0, 1]);
+    // What the finding warns of: the flow counts both copies.
+    let c = a.connections.get(0).unwrap();
+    assert_eq!(c.packets_sent, 12 * 2 + 12);
+}
