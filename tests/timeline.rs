@@ -464,28 +464,39 @@ fn tz_declares_the_offset_of_local_time_sources() {
     );
 }
 
+/// `timeline --no-events` over `input` (quiet or not): the rows of
+/// finding (g) in findings.csv, and stderr.
+fn duplicate_findings(input: &str, name: &str, quiet: bool) -> (Vec<String>, String) {
+    let dir = out_dir(name);
+    let mut args = vec![
+        "timeline",
+        "--no-events",
+        "-o",
+        dir.to_str().unwrap(),
+        input,
+    ];
+    if quiet {
+        args.insert(1, "-q");
+    }
+    let (code, _out, err) = etwnet(&args);
+    assert_eq!(code, 0, "{err}");
+    let evidence = read_csv(&dir.join("findings.csv"))
+        .into_iter()
+        .filter(|f| f["rule"] == "g:duplicate-capture")
+        .map(|f| f["evidence"].clone())
+        .collect();
+    (evidence, err)
+}
+
 /// samples/pktmon holds seed 003 three times (the UTF-8 log, the same log
 /// as pktmon writes it in UTF-16LE, and a real-time console session of the
 /// same packets): run over the whole folder, finding (g) names exactly
 /// those three files, and the summary warns on stderr.
 #[test]
 fn one_capture_given_several_times_is_named_by_finding_g() {
-    let dir = out_dir("duplicate-capture");
-    let (code, _out, err) = etwnet(&[
-        "timeline",
-        "--no-events",
-        "-o",
-        dir.to_str().unwrap(),
-        &sample("pktmon"),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let findings = read_csv(&dir.join("findings.csv"));
-    let dup: Vec<_> = findings
-        .iter()
-        .filter(|f| f["rule"] == "g:duplicate-capture")
-        .collect();
-    assert_eq!(dup.len(), 1, "{findings:#?}");
-    let mut files: Vec<&str> = dup[0]["evidence"]
+    let (dup, err) = duplicate_findings(&sample("pktmon"), "duplicate-capture", false);
+    assert_eq!(dup.len(), 1, "{dup:#?}");
+    let mut files: Vec<&str> = dup[0]
         .split(';')
         .filter_map(|e| e.rsplit_once(':').map(|(f, _)| f))
         .filter_map(|f| f.split("samples/pktmon/").nth(1))
@@ -504,18 +515,12 @@ fn one_capture_given_several_times_is_named_by_finding_g() {
         "{err}"
     );
     // One bundle per capture: no finding.
-    let dir = out_dir("single-capture");
-    let (code, _out, err) = etwnet(&[
-        "timeline",
-        "-q",
-        "--no-events",
-        "-o",
-        dir.to_str().unwrap(),
-        &sample("pktmon/seed003_bmc_udp623_checksum_drop"),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let findings = read_csv(&dir.join("findings.csv"));
-    assert!(findings.iter().all(|f| f["rule"] != "g:duplicate-capture"));
+    let one = sample("pktmon/seed003_bmc_udp623_checksum_drop");
+    assert!(
+        duplicate_findings(&one, "single-capture", true)
+            .0
+            .is_empty()
+    );
 }
 
 /// The real PktMon capture given with its own text conversion
@@ -526,24 +531,10 @@ fn real_capture_and_its_text_conversion_are_named_by_finding_g() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let dir = out_dir("real-duplicate");
     let real = shared.join("samples-real");
-    let (code, _out, err) = etwnet(&[
-        "timeline",
-        "-q",
-        "--no-events",
-        "-o",
-        dir.to_str().unwrap(),
-        real.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let findings = read_csv(&dir.join("findings.csv"));
-    let dup: Vec<_> = findings
-        .iter()
-        .filter(|f| f["rule"] == "g:duplicate-capture")
-        .collect();
-    assert_eq!(dup.len(), 1, "{findings:#?}");
-    let evidence = &dup[0]["evidence"];
+    let (dup, _) = duplicate_findings(real.to_str().unwrap(), "real-duplicate", true);
+    assert_eq!(dup.len(), 1, "{dup:#?}");
+    let evidence = &dup[0];
     assert!(
         evidence.contains("etl_binary/nathaniel_security_PktMon.etl:")
             && evidence.contains("pktmon_text/nathaniel_security_PktMon.txt:")
