@@ -470,6 +470,9 @@ pub enum Proto {
 }
 
 impl Proto {
+    /// The protocol's name in outputs: IANA's keyword (lower case) for the
+    /// IP protocols captures commonly hold besides TCP, UDP and ICMP
+    /// (multicast group management, tunnels, IPsec, routing), else `other`.
     pub fn as_str(self) -> &'static str {
         match self {
             Proto::Tcp => "tcp",
@@ -477,8 +480,26 @@ impl Proto {
             Proto::Icmp => "icmp",
             Proto::Icmpv6 => "icmpv6",
             Proto::Arp => "arp",
-            Proto::Other(_) => "other",
+            Proto::Other(n) => Self::ip_protocol_name(n).unwrap_or("other"),
         }
+    }
+
+    /// IANA keywords of other IP protocol numbers a capture commonly holds.
+    fn ip_protocol_name(n: u8) -> Option<&'static str> {
+        Some(match n {
+            2 => "igmp",
+            4 => "ipv4-in-ip",
+            41 => "ipv6-in-ip",
+            47 => "gre",
+            50 => "esp",
+            51 => "ah",
+            89 => "ospf",
+            103 => "pim",
+            112 => "vrrp",
+            115 => "l2tp",
+            132 => "sctp",
+            _ => return None,
+        })
     }
     pub fn from_ip_number(n: u8) -> Proto {
         match n {
@@ -514,9 +535,12 @@ impl Proto {
 }
 
 impl Serialize for Proto {
+    /// As [`Proto::as_str`], an unnamed protocol by its number (`ip-proto-N`).
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Proto::Other(n) => s.serialize_str(&format!("ip-proto-{n}")),
+            Proto::Other(n) if Self::ip_protocol_name(*n).is_none() => {
+                s.serialize_str(&format!("ip-proto-{n}"))
+            }
             p => s.serialize_str(p.as_str()),
         }
     }
@@ -831,6 +855,17 @@ mod tests {
         ] {
             assert_eq!(Proto::from_tag(p.to_tag()), p);
         }
+    }
+
+    #[test]
+    fn other_ip_protocols_are_named_where_iana_names_them() {
+        assert_eq!(Proto::Other(2).as_str(), "igmp");
+        assert_eq!(Proto::Other(47).as_str(), "gre");
+        assert_eq!(Proto::Other(200).as_str(), "other");
+        let json = |p: Proto| serde_json::to_string(&p).unwrap();
+        assert_eq!(json(Proto::Other(2)), "\"igmp\"");
+        assert_eq!(json(Proto::Other(200)), "\"ip-proto-200\"");
+        assert_eq!(json(Proto::Tcp), "\"tcp\"");
     }
 
     #[test]

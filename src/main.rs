@@ -488,9 +488,6 @@ fn warn_duplicate_captures(
             .iter()
             .map(|s| decoded.file_name(s.file))
             .collect();
-        eprintln!(
-            "etwnet: warning: {} hold the same PktMon packets (a capture and its conversion?): their packets, flows and drops are counted once per file; analyse one of them",
-            files.join(" and ")
-        );
+        eprintln!("etwnet: warning: {}: {}", files.join(", "), f.summary);
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::event::{Direction, Event, FileId, SourceRef};
+use crate::event::{Direction, Event, FileId, SourceRef, Timestamp, Zone};
 
 use super::{Analysis, ConnDirection};
 
@@ -71,7 +71,8 @@ fn periodic_candidates(a: &Analysis) -> Vec<PeriodicStart> {
     // Seeded once, so both passes hash alike.
     let hasher = foldhash::fast::RandomState::default();
     // `periodic` groups by the destination's text and the protocol's name
-    // (every `Other` protocol is "other"): the hash takes the same parts.
+    // (every unnamed `Other` protocol is "other"): the hash takes the same
+    // parts.
     let dest_hash = |p: &PeriodicStart| hasher.hash_one((p.proto.as_str(), p.remote));
     let live = || {
         a.connections
@@ -430,10 +431,19 @@ const PRINT_MIN: usize = 8;
 /// A PktMon packet appearance: (PktGroupId, PktNumber, Appearance).
 type PacketIdentity = (u64, u32, u32);
 
-/// The first packet identities of each file, and where its first packet is.
+/// One file's print: where and when its first packet is, and the first
+/// identities.
+#[derive(Debug)]
+struct Print {
+    first: SourceRef,
+    first_ts: Option<Timestamp>,
+    ids: Vec<PacketIdentity>,
+}
+
+/// The first packet identities of each file.
 #[derive(Debug, Default)]
 pub(super) struct PacketPrints {
-    files: BTreeMap<FileId, (SourceRef, Vec<PacketIdentity>)>,
+    files: BTreeMap<FileId, Print>,
     /// The file whose print was last completed: its further packets (the
     /// events of a window come file by file) skip the map.
     last_full: Option<FileId>,
@@ -450,12 +460,13 @@ impl PacketPrints {
         if self.last_full == Some(ev.source.file) {
             return;
         }
-        let (_, ids) = self
-            .files
-            .entry(ev.source.file)
-            .or_insert_with(|| (ev.source, Vec::new()));
-        if ids.len() < PRINT_LEN {
-            ids.push((g, n, a));
+        let print = self.files.entry(ev.source.file).or_insert_with(|| Print {
+            first: ev.source,
+            first_ts: ev.ts,
+            ids: Vec::new(),
+        });
+        if print.ids.len() < PRINT_LEN {
+            print.ids.push((g, n, a));
         } else {
             self.last_full = Some(ev.source.file);
         }
@@ -469,12 +480,16 @@ impl PacketPrints {
 /// copy; the user is told which files to keep apart. Files are the same
 /// capture when nine in ten identities of the shorter print are in the
 /// other (PktGroupId is unique within a boot, so two captures share none).
-pub(super) fn duplicate_captures(prints: &PacketPrints) -> Vec<Finding> {
-    let files: Vec<(&SourceRef, HashSet<&PacketIdentity>)> = prints
+///
+/// A UTC copy (`.etl`, XML) and a local-time one (pktmon text) of the same
+/// first packet also tell the capture machine's UTC offset: the finding
+/// gives it as the `--tz` to pass, unless that is what was given.
+pub(super) fn duplicate_captures(prints: &PacketPrints, tz: Option<i16>) -> Vec<Finding> {
+    let files: Vec<(&Print, HashSet<&PacketIdentity>)> = prints
         .files
         .values()
-        .filter(|(_, ids)| ids.len() >= PRINT_MIN)
-        .map(|(first, ids)| (first, ids.iter().collect()))
+        .filter(|p| p.ids.len() >= PRINT_MIN)
+        .map(|p| (p, p.ids.iter().collect()))
         .collect();
     // Each file joins the group of the first earlier file it repeats.
     let mut group_of: Vec<usize> = (0..files.len()).collect();
@@ -496,25 +511,65 @@ pub(super) fn duplicate_captures(prints: &PacketPrints) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for g in 0..files.len() {
-        let members: Vec<SourceRef> = (0..files.len())
+        let members: Vec<&Print> = (0..files.len())
             .filter(|&j| group_of.get(j) == Some(&g))
-            .filter_map(|j| files.get(j).map(|(first, _)| **first))
+            .filter_map(|j| files.get(j).map(|(p, _)| *p))
             .collect();
         if members.len() < 2 {
             continue;
         }
+        let mut summary = format!(
+            "{} files hold the same PktMon packets (a capture and its conversion, or one capture given twice; the evidence is the first packet of each): every packet, flow and drop of them is counted once per file in connections.csv, drops.csv and the other findings — analyse one of them",
+            members.len()
+        );
+        if let Some(offset) = utc_offset(&members)
+            && tz != Some(offset)
+        {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let m = offset.unsigned_abs();
+            summary.push_str(&format!(
+                ". Its local-time copy's clock is UTC{sign}{:02}:{:02} (the same first packet in a UTC copy): give --tz {sign}{:02}:{:02} to put both on one clock",
+                m / 60,
+                m % 60,
+                m / 60,
+                m % 60
+            ));
+        }
         out.push(Finding {
             rule: "g:duplicate-capture",
             severity: "warning",
-            summary: format!(
-                "{} files hold the same PktMon packets (a capture and its conversion, or one capture given twice; the evidence is the first packet of each): every packet, flow and drop of them is counted once per file in connections.csv, drops.csv and the findings above — analyse one of them",
-                members.len()
-            ),
+            summary,
             conn_ids: Vec::new(),
-            evidence: members,
+            evidence: members.iter().map(|p| p.first).collect(),
         });
     }
     out
+}
+
+/// The capture machine's UTC offset in minutes, when one copy stamps the
+/// same first packet in UTC and another in local wall-clock time: their
+/// difference, when it is a whole number of quarter hours (every zone's
+/// offset is) within a second, and at most 14 hours.
+fn utc_offset(copies: &[&Print]) -> Option<i16> {
+    let first_of = |zone: Zone| {
+        copies.iter().find_map(|p| {
+            let t = p.first_ts?;
+            (t.zone == zone).then_some((p.ids.first()?, t.nanos))
+        })
+    };
+    let (utc_id, utc) = first_of(Zone::Utc)?;
+    let (local_id, local) = first_of(Zone::Local)?;
+    if utc_id != local_id {
+        return None;
+    }
+    const QUARTER_HOUR: i64 = 15 * 60 * 1_000_000_000;
+    let diff = local.checked_sub(utc)?;
+    let quarters = (diff + diff.signum() * QUARTER_HOUR / 2) / QUARTER_HOUR;
+    let off_by = (diff - quarters * QUARTER_HOUR).abs();
+    let minutes = quarters * 15;
+    (off_by < 1_000_000_000 && minutes.abs() <= 14 * 60)
+        .then(|| i16::try_from(minutes).ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -551,7 +606,7 @@ mod tests {
         capture(&mut prints, 0, 23, 562_949_953_421_313, 40);
         capture(&mut prints, 1, 5, 900_000_000, 40);
         capture(&mut prints, 2, 4, 562_949_953_421_313, 40);
-        let f = duplicate_captures(&prints);
+        let f = duplicate_captures(&prints, None);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule, "g:duplicate-capture");
         assert_eq!(
@@ -567,20 +622,54 @@ mod tests {
         );
     }
 
+    /// The same first packet stamped in UTC (`.etl`) and in local time
+    /// (pktmon text) gives the `--tz` to pass; none when it was given, when
+    /// both are in one zone, or when the difference is no zone's offset.
+    #[test]
+    fn a_utc_and_a_local_copy_tell_the_capture_machines_offset() {
+        let stamped = |offset_nanos: i64, local_zone: Zone| {
+            let mut prints = PacketPrints::default();
+            for (file, zone, shift) in [(0, Zone::Utc, 0), (1, local_zone, offset_nanos)] {
+                for g in 0..20u64 {
+                    let mut e = packet(file, 1 + g, 77 + g, 1, 1);
+                    e.ts = Some(Timestamp {
+                        nanos: 1_622_728_195_618_793_000 + shift + g as i64,
+                        zone,
+                    });
+                    prints.add(&e);
+                }
+            }
+            prints
+        };
+        let min = 60_000_000_000i64;
+        let summary = |p: &PacketPrints, tz| duplicate_captures(p, tz)[0].summary.clone();
+        let india = stamped(330 * min, Zone::Local);
+        assert!(summary(&india, None).ends_with("give --tz +05:30 to put both on one clock"));
+        assert!(!summary(&india, Some(330)).contains("--tz"));
+        assert!(summary(&india, Some(60)).contains("--tz +05:30"));
+        let chicago = stamped(-300 * min, Zone::Local);
+        assert!(summary(&chicago, None).contains("UTC-05:00"));
+        // A second off a quarter hour, or both copies in UTC: no offset.
+        let odd = stamped(330 * min + 2_000_000_000, Zone::Local);
+        assert!(!summary(&odd, None).contains("--tz"));
+        let both_utc = stamped(0, Zone::Utc);
+        assert!(!summary(&both_utc, None).contains("--tz"));
+    }
+
     #[test]
     fn three_copies_are_one_finding_and_different_captures_none() {
         let mut prints = PacketPrints::default();
         for file in [3, 5, 7] {
             capture(&mut prints, file, 1, 1_000, 30);
         }
-        let f = duplicate_captures(&prints);
+        let f = duplicate_captures(&prints, None);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].evidence.len(), 3);
         // Consecutive captures of one boot: later groups, nothing shared.
         let mut prints = PacketPrints::default();
         capture(&mut prints, 0, 1, 1_000, 30);
         capture(&mut prints, 1, 1, 1_030, 30);
-        assert!(duplicate_captures(&prints).is_empty());
+        assert!(duplicate_captures(&prints, None).is_empty());
     }
 
     #[test]
@@ -589,20 +678,19 @@ mod tests {
         let mut prints = PacketPrints::default();
         capture(&mut prints, 0, 1, 10, 2);
         capture(&mut prints, 1, 1, 10, 2);
-        assert!(duplicate_captures(&prints).is_empty());
+        assert!(duplicate_captures(&prints, None).is_empty());
         // Half of the first packets shared: a later capture that overlaps.
         let mut prints = PacketPrints::default();
         capture(&mut prints, 0, 1, 10, 22);
         capture(&mut prints, 1, 1, 21, 22);
-        assert!(duplicate_captures(&prints).is_empty());
+        assert!(duplicate_captures(&prints, None).is_empty());
     }
 
     #[test]
     fn only_the_first_packets_of_a_file_are_kept() {
         let mut prints = PacketPrints::default();
         capture(&mut prints, 0, 1, 10, 1_000);
-        let (_, ids) = &prints.files[&0];
-        assert_eq!(ids.len(), PRINT_LEN);
+        assert_eq!(prints.files[&0].ids.len(), PRINT_LEN);
         // Events without a PktMon identity (NDIS capture, NetMon) count for nothing.
         let mut e = packet(1, 1, 1, 1, 1);
         e.packet.as_mut().unwrap().pkt_group_id = None;

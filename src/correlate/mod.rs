@@ -1231,7 +1231,7 @@ impl Correlator {
         self.a.findings = findings::find(&self.a);
         self.a
             .findings
-            .extend(findings::duplicate_captures(&self.packet_prints));
+            .extend(findings::duplicate_captures(&self.packet_prints, self.tz));
         self.a
     }
 
