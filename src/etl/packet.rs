@@ -108,6 +108,26 @@ pub fn tcp_flag_letters(flags: u8) -> String {
     s
 }
 
+/// Whether `frame` is an Ethernet II frame carrying IPv4, IPv6 or
+/// Ethernet/IPv4 ARP: an EtherType at byte 12 and the header it names
+/// (version nibble, ARP hardware and protocol types) right after. PktMon
+/// logs frames as `Type WiFi` at the upper edge of Wi-Fi filters and
+/// miniports while they are still Ethernet frames (pktmon prints "unknown
+/// 802.11 frame type" for them); an 802.11 header has the last bytes of
+/// its second address there, which match this only by a 1-in-a-million
+/// chance.
+pub fn is_ethernet_frame(frame: &[u8]) -> bool {
+    let Some(&next) = frame.get(14) else {
+        return false;
+    };
+    match be16(frame, 12) {
+        Some(0x0800) => next >> 4 == 4 && next & 0x0F >= 5,
+        Some(0x86DD) => next >> 4 == 6,
+        Some(0x0806) => frame.get(14..18) == Some(&[0, 1, 8, 0][..]),
+        _ => false,
+    }
+}
+
 /// Parses `frame` and fills `info` (MACs, EtherType, VLAN, TCP fields,
 /// summary). Returns the protocol and the two endpoints when found.
 pub fn parse_frame(frame: &[u8], link: LinkKind, info: &mut PacketInfo, render: Render) -> Parsed {
@@ -172,6 +192,36 @@ fn snap_ethertype(f: &[u8], at: usize) -> Option<u16> {
     }
 }
 
+/// Length of an 802.11 data frame's header: 24 bytes, a fourth address
+/// between two distribution systems, QoS control, HT control.
+fn data_header_len(fc0: u8, fc1: u8) -> usize {
+    let mut at = 24;
+    if fc1 & 3 == 3 {
+        at += 6;
+    }
+    if (fc0 >> 4) & 0x8 != 0 {
+        at += 2; // QoS control
+    }
+    if fc1 & 0x80 != 0 {
+        at += 4; // HT control (+HTC/Order bit)
+    }
+    at
+}
+
+/// Whether `frame` is an 802.11 data frame marked Protected whose body is
+/// plain text all the same: Windows logs Wi-Fi frames decrypted and keeps
+/// the bit (pktmon then prints the LLC/SNAP header as "IV:3aaaa"). An
+/// encrypted body starts with a CCMP/TKIP header, never with the SNAP
+/// header `AA AA 03 00 00 00`.
+pub fn is_decrypted_80211(frame: &[u8]) -> bool {
+    let (Some(&fc0), Some(&fc1)) = (frame.first(), frame.get(1)) else {
+        return false;
+    };
+    (fc0 >> 2) & 3 == 2
+        && fc1 & 0x40 != 0
+        && snap_ethertype(frame, data_header_len(fc0, fc1)).is_some()
+}
+
 fn parse_80211(f: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     let (Some(&fc0), Some(&fc1)) = (f.first(), f.get(1)) else {
         return Parsed::default();
@@ -200,17 +250,8 @@ fn parse_80211(f: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
         info.dst_mac = da.map(format_mac);
         info.src_mac = sa.map(format_mac);
     }
-    let mut at = 24;
-    if to_ds && from_ds {
-        at += 6;
-    }
-    if subtype & 0x8 != 0 {
-        at += 2; // QoS control
-    }
-    if fc1 & 0x80 != 0 {
-        at += 4; // HT control (+HTC/Order bit)
-    }
-    if fc1 & 0x40 != 0 {
+    let at = data_header_len(fc0, fc1);
+    if fc1 & 0x40 != 0 && !is_decrypted_80211(f) {
         if render.summary {
             info.summary = Some("802.11 protected data".to_string());
         }
@@ -631,6 +672,55 @@ mod tests {
         assert_eq!(info.src_mac.as_deref(), Some("54-8C-A0-98-0E-25"));
         assert_eq!(info.tcp_flags.as_deref(), Some("P."));
         assert_eq!(p.dst.unwrap().port, Some(443));
+    }
+
+    /// A frame marked Protected with a plain LLC/SNAP body (as Windows
+    /// logs Wi-Fi frames) parses like an unprotected one; an encrypted body
+    /// (CCMP header) does not.
+    #[test]
+    fn decrypted_frames_marked_protected_are_parsed() {
+        let mut f = vec![0x08, 0x42, 0, 0];
+        f.extend_from_slice(&[0x54, 0x8C, 0xA0, 0x98, 0x0E, 0x25]); // DA
+        f.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B]); // BSSID
+        f.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B, 0xF0, 0x20]); // SA, seq
+        let mut plain = f.clone();
+        plain.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+        plain.extend_from_slice(&ipv4(17, 28, &[0, 53, 0xF9, 0xA8, 0, 8, 0, 0]));
+        assert!(is_decrypted_80211(&plain));
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&plain, LinkKind::Ieee80211, &mut info, Render::ALL);
+        assert_eq!(p.proto, Some(Proto::Udp));
+        assert_eq!(p.src.unwrap().port, Some(53));
+        let mut sealed = f.clone();
+        sealed.extend_from_slice(&[0x01, 0x00, 0x00, 0x20, 0, 0, 0, 0, 0x9C, 0x4E]);
+        assert!(!is_decrypted_80211(&sealed));
+        let mut info = PacketInfo::default();
+        let p = parse_frame(&sealed, LinkKind::Ieee80211, &mut info, Render::ALL);
+        assert_eq!(p, Parsed::default());
+        assert_eq!(info.summary.as_deref(), Some("802.11 protected data"));
+        // Not marked Protected: not "decrypted".
+        plain[1] &= !0x40;
+        assert!(!is_decrypted_80211(&plain));
+    }
+
+    #[test]
+    fn ethernet_frames_are_told_from_80211_frames() {
+        assert!(is_ethernet_frame(&eth(0x0800, &ipv4(6, 40, &tcp(0x10)))));
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        v6.extend_from_slice(&[0; 40]);
+        assert!(is_ethernet_frame(&eth(0x86DD, &v6)));
+        assert!(is_ethernet_frame(&eth(0x0806, &[0, 1, 8, 0, 6, 4, 0, 1])));
+        // An 802.11 data frame (the SNAP test's), a VLAN-less LLDP frame,
+        // a frame cut before its IP header, a bad IPv4 header length.
+        let mut wifi = vec![0x08, 0x01, 0, 0];
+        wifi.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B]);
+        wifi.extend_from_slice(&[0x54, 0x8C, 0xA0, 0x98, 0x0E, 0x25]);
+        wifi.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B, 0, 0]);
+        wifi.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+        assert!(!is_ethernet_frame(&wifi));
+        assert!(!is_ethernet_frame(&eth(0x88CC, &[2, 7, 4])));
+        assert!(!is_ethernet_frame(&eth(0x0800, &[])));
+        assert!(!is_ethernet_frame(&eth(0x0800, &[0x44, 0, 0, 20])));
     }
 
     #[test]

@@ -326,18 +326,36 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     };
     let (ptype, original) = (h.ptype, h.original);
     let bytes = payload_bytes(d);
-    let frame = match (link_type(ptype), bytes) {
+    // `Type WiFi` frames that are still Ethernet frames are parsed, and
+    // exported, as Ethernet (see `packet::is_ethernet_frame`).
+    let link = match (link_type(ptype), bytes) {
+        (Some((_, LinkKind::Ieee80211)), Some(b)) if packet::is_ethernet_frame(b) => {
+            Some((1, LinkKind::Ethernet))
+        }
+        (link, _) => link,
+    };
+    let frame = match (link, bytes) {
         (Some((lt, kind)), Some(b)) => {
             let p = packet::parse_frame(b, kind, &mut info, render);
             ev.proto = p.proto;
             ev.local = p.src;
             ev.remote = p.dst;
+            // A decrypted Wi-Fi frame is exported without its Protected
+            // bit, so that readers dissect its body (etl2pcapng does the
+            // same for NDIS captures).
+            let owned = (kind == LinkKind::Ieee80211 && packet::is_decrypted_80211(b)).then(|| {
+                let mut plain = b.to_vec();
+                if let Some(fc1) = plain.get_mut(1) {
+                    *fc1 &= !0x40;
+                }
+                plain
+            });
             Some(FrameRef {
                 link_type: lt,
                 original_len: u32::from(original),
                 offset: PACKET_FIXED,
                 len: b.len(),
-                owned: None,
+                owned,
             })
         }
         _ => None,
