@@ -625,6 +625,11 @@ pub struct DropInfo {
     pub location_name: Option<String>,
 }
 
+/// Transport payload bytes hashed into [`PacketInfo::payload_prefix`]:
+/// few enough that a 128-byte snapshot of an 802.11 frame (its header and
+/// SNAP take 18 bytes more than Ethernet's) still holds them.
+pub const PAYLOAD_PREFIX: usize = 16;
+
 /// Packet details parsed from a decoded summary line, frame or bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PacketInfo {
@@ -638,6 +643,15 @@ pub struct PacketInfo {
     pub seq: Option<u32>,
     pub ack: Option<u32>,
     pub window: Option<u32>,
+    /// IPv4 Identification: tells apart packets whose transport fields are
+    /// alike (duplicate ACKs) where PktMon ids do not.
+    pub ip_id: Option<u16>,
+    /// A hash of the first bytes of the transport payload (up to
+    /// [`PAYLOAD_PREFIX`]), from captured bytes: the same at every
+    /// appearance of one packet, told apart from other packets with the
+    /// same headers (an mDNS probe and the next). Internal, not written out.
+    #[serde(skip)]
+    pub payload_prefix: Option<u64>,
     /// Transport payload length.
     pub payload_len: Option<u32>,
     /// Frame length on the wire.

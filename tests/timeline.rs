@@ -545,3 +545,51 @@ fn real_capture_and_its_text_conversion_are_named_by_finding_g() {
     // The .etl stamps UTC, the text the capture machine's clock (India).
     assert!(err.contains("give --tz +05:30"), "{err}");
 }
+
+/// dookisan's capture (Windows build 26100) gives each appearance of a
+/// packet its own PktGroupId, and logs one SSH segment at up to 12
+/// component edges: the SSH connection holds 400 sent and 326 received
+/// segments — its packet events' distinct (direction, sequence,
+/// acknowledgement, length, flags, IPv4 Identification), counted apart
+/// from this code — and each unanswered connect 5 SYNs, not 45.
+#[test]
+fn per_appearance_ids_of_a_24h2_capture_count_each_packet_once() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let etl = shared.join("samples-real/etl_binary/dookisan_stmcast_PktMon.etl");
+    let dir = out_dir("per-appearance");
+    let (code, _out, err) = etwnet(&[
+        "timeline",
+        "-q",
+        "--no-events",
+        "-o",
+        dir.to_str().unwrap(),
+        etl.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let conns = read_csv(&dir.join("connections.csv"));
+    let ssh = conns
+        .iter()
+        .find(|c| c["local_port"] == "1637" && c["remote_port"] == "22")
+        .expect("the SSH connection");
+    assert_eq!(
+        (
+            ssh["packets_sent"].as_str(),
+            ssh["packets_received"].as_str()
+        ),
+        ("400", "326")
+    );
+    let findings = read_csv(&dir.join("findings.csv"));
+    let failed: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "d:connect-failed")
+        .collect();
+    assert_eq!(failed.len(), 8);
+    assert!(
+        failed
+            .iter()
+            .all(|f| f["summary"].contains(": 5 SYNs sent")),
+        "{failed:#?}"
+    );
+}

@@ -187,11 +187,50 @@ pub(super) struct PktmonSeen<K = (u32, u64, u32)> {
     // packet appearance).
     current: HashSet<K>,
     previous: HashSet<K>,
+    /// Where appearances carry no common id: the packets of the last few
+    /// milliseconds by content hash, with the time and the components of
+    /// their latest appearance (see [`PktmonSeen::is_new_appearance`]).
+    recent: HashMap<u64, (i64, Vec<u32>)>,
 }
 
 impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
     /// Whether `k` is new in window `window`; remembers it.
     pub(super) fn insert(&mut self, k: K, window: u64) -> bool {
+        self.turn(window);
+        !self.previous.contains(&k) && self.current.insert(k)
+    }
+
+    /// Whether an appearance at `component` (and edge) at time `t` of a
+    /// packet with content hash `hash` is a packet not counted yet: no
+    /// packet with this content in the last [`SAME_PACKET_NANOS`], or the
+    /// last one was already logged there (one packet passes a component
+    /// edge once: the same bytes there again are a second packet, such as
+    /// an mDNS announcement repeated a millisecond later).
+    fn is_new_appearance(&mut self, hash: u64, component: u32, t: i64, window: u64) -> bool {
+        // Kept up to date as by `insert`: a set used this window is not stale.
+        self.turn(window);
+        if self.recent.len() >= 256 {
+            self.recent
+                .retain(|_, (last, _)| t.saturating_sub(*last) <= SAME_PACKET_NANOS);
+        }
+        match self.recent.get_mut(&hash) {
+            Some((last, components))
+                if t.saturating_sub(*last) <= SAME_PACKET_NANOS
+                    && !components.contains(&component) =>
+            {
+                *last = t;
+                components.push(component);
+                false
+            }
+            _ => {
+                self.recent.insert(hash, (t, vec![component]));
+                true
+            }
+        }
+    }
+
+    /// Moves on to window `window`: the current set becomes the previous.
+    fn turn(&mut self, window: u64) {
         if window != self.window {
             if window == self.window + 1 {
                 self.previous = std::mem::take(&mut self.current);
@@ -201,7 +240,6 @@ impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
             }
             self.window = window;
         }
-        !self.previous.contains(&k) && self.current.insert(k)
     }
 
     /// Whether it remembers nothing a window from `window` on can match.
@@ -778,6 +816,9 @@ pub struct Correlator {
     /// The first PktMon packet identities of each file, to tell a capture
     /// and its conversion given together (finding g).
     packet_prints: findings::PacketPrints,
+    /// Files whose PktMon packets carry a PktGroupId of their own at each
+    /// appearance (see [`same_packet_key`]).
+    per_appearance_ids: HashSet<crate::event::FileId>,
 }
 
 /// netstat rows, then the trace prefix PID, for a connection still without
@@ -896,6 +937,44 @@ pub fn is_relevant(ev: &Event) -> bool {
     }
 }
 
+/// How far apart the appearances of one packet may be: they are logged
+/// microseconds apart as it climbs the stack (at most ~0.1 ms in the real
+/// captures).
+const SAME_PACKET_NANOS: i64 = 2_000_000;
+
+/// What the appearances of one packet share where PktMon gives each its
+/// own PktGroupId and Appearance 0 (captures of Windows 11 24H2, builds
+/// 26100 and 26200 among the real samples, where one packet was logged at
+/// up to 12 components as 12 "packets"): a hash of its direction,
+/// addresses, ports, IPv4 Identification, TCP sequence, acknowledgement,
+/// flags and window, payload length and first bytes; with the appearance's
+/// component and edge, and time. `None` without a time or component (then every
+/// appearance counts). Text conversions carry neither bytes nor
+/// Identification: two IPv6 packets alike in every header field at two
+/// components within 2 ms would count once there.
+fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<(u64, u32, i64)> {
+    use std::hash::BuildHasher;
+    let t = ev.ts?.nanos;
+    // A packet passes each edge of a component once (a filter's lower and
+    // upper edge are two appearances of it).
+    let component = (p.component? << 16) | (p.edge.unwrap_or(0) & 0xFFFF);
+    // A fixed seed: the same input gives the same answer run after run.
+    let hash = foldhash::fast::FixedState::with_seed(0x5EED).hash_one((
+        ev.direction,
+        ev.proto,
+        ev.local,
+        ev.remote,
+        p.ip_id,
+        p.seq,
+        p.ack,
+        p.tcp_flags.as_deref(),
+        p.window,
+        p.payload_len,
+        p.payload_prefix,
+    ));
+    Some((hash, component, t))
+}
+
 /// Frees what correlation never reads of a relevant event when no
 /// events.csv is written: the message text and the packet summary, except
 /// on drop events (a drop group quotes its first drop), MAC addresses, and
@@ -974,6 +1053,7 @@ impl Correlator {
             spilled_flows: HashMap::default(),
             flow_spill_error: None,
             packet_prints: findings::PacketPrints::default(),
+            per_appearance_ids: HashSet::default(),
         }
     }
 
@@ -1802,17 +1882,29 @@ impl Builder<'_> {
             return;
         };
         self.assign(c, r);
+        let Some(p) = ev.packet.as_ref() else { return };
+        let file = ev.source.file;
+        // PktMon logs one appearance per component: count a packet once,
+        // by its (PktGroupId, PktNumber), or by its content where every
+        // appearance has an id of its own.
+        if ev.kind == Kind::Packet && p.appearance == Some(0) && p.pkt_group_id.is_some() {
+            self.s.per_appearance_ids.insert(file);
+        }
+        let by_content = self.s.per_appearance_ids.contains(&file);
         let Some(conn) = self.s.a.connections.get_mut(c as usize) else {
             return;
         };
-        let Some(p) = ev.packet.as_ref() else { return };
-        // PktMon logs one appearance per component: count a packet once.
-        if let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number)
-            && !conn
-                .pktmon_seen
-                .get_or_insert_with(Box::default)
-                .insert((ev.source.file, g, n), window)
-        {
+        let seen = conn.pktmon_seen.get_or_insert_with(Box::default);
+        let repeated = match (p.pkt_group_id, p.pkt_number) {
+            (Some(_), Some(_)) if by_content => {
+                same_packet_key(ev, p).is_some_and(|(hash, component, t)| {
+                    !seen.is_new_appearance(hash, component, t, window)
+                })
+            }
+            (Some(g), Some(n)) => !seen.insert((file, g, n), window),
+            _ => false,
+        };
+        if repeated {
             if ev.kind == Kind::PacketDrop {
                 conn.drops += 1;
                 conn.mark(sent, 'x');

@@ -584,3 +584,86 @@ fn a_capture_given_twice_is_flagged_and_counted_per_file() {
     let c = a.connections.get(0).unwrap();
     assert_eq!(c.packets_sent, 12 * 2 + 12);
 }
+
+/// One TCP segment as a Windows 11 24H2 capture logs it: an appearance at
+/// each (component, edge), each with a PktGroupId of its own and
+/// Appearance 0, microseconds apart.
+fn per_appearance_segment(b: &mut B, t0: i64, group: &mut u64, seq: u32, hops: &[(u32, u32)]) {
+    for (i, &(component, edge)) in hops.iter().enumerate() {
+        *group += 1;
+        let g = *group;
+        b.ev(Layer::Pktmon, Kind::Packet, |e| {
+            e.proto = Some(Proto::Tcp);
+            e.ts = Some(crate::event::Timestamp::utc(t0 + i as i64 * 3_000));
+            (e.local, e.remote) = (Some(ep("10.0.0.1:50000")), Some(ep("10.0.0.2:22")));
+            e.direction = Some(Direction::Out);
+            e.packet = Some(Box::new(PacketInfo {
+                pkt_group_id: Some(g),
+                pkt_number: Some(1),
+                appearance: Some(0),
+                component: Some(component),
+                edge: Some(edge),
+                seq: Some(seq),
+                ack: Some(7),
+                tcp_flags: Some("P.".into()),
+                payload_len: Some(48),
+                payload_prefix: Some(0xAB),
+                ..PacketInfo::default()
+            }));
+        });
+    }
+}
+
+/// Where every appearance has its own PktGroupId (Appearance 0), a packet
+/// is counted once however many component edges log it; the same bytes at
+/// the same edge a millisecond later are a second packet; another segment
+/// is a third.
+#[test]
+fn per_appearance_ids_count_each_packet_once() {
+    let hops = [(80, 1), (39, 1), (39, 2), (40, 1), (40, 2), (13, 1)];
+    let mut b = B { evs: Vec::new() };
+    let mut group = 0x3000_0000_0000_0000;
+    per_appearance_segment(&mut b, 1_000_000_000, &mut group, 100, &hops);
+    per_appearance_segment(&mut b, 1_001_000_000, &mut group, 100, &hops);
+    per_appearance_segment(&mut b, 1_001_500_000, &mut group, 148, &hops);
+    let d = Decoded {
+        files: vec![FileReport::default()],
+        events: vec![b.evs],
+        problems: Vec::new(),
+    };
+    let a = analyze(&d, None);
+    let c = a.connections.get(0).unwrap();
+    assert_eq!((c.packets_sent, c.bytes_sent), (3, 3 * 48));
+    assert_eq!(a.connections.len(), 1);
+}
+
+/// Where appearances share their PktGroupId (the documented layout), the
+/// ids decide alone: two appearances with equal content but different ids
+/// at the same edge are two packets, equal ids one.
+#[test]
+fn shared_ids_still_decide_where_appearances_carry_them() {
+    let mut b = B { evs: Vec::new() };
+    let mut group = 10;
+    per_appearance_segment(&mut b, 1_000_000_000, &mut group, 100, &[(80, 1), (80, 1)]);
+    for (i, e) in b.evs.iter_mut().enumerate() {
+        let p = e.packet.as_mut().unwrap();
+        p.appearance = Some(1 + i as u32);
+        p.pkt_group_id = Some(if i == 0 { 10 } else { 11 });
+    }
+    let mut again = B { evs: Vec::new() };
+    let mut g = 11;
+    per_appearance_segment(&mut again, 1_000_010_000, &mut g, 100, &[(39, 1)]);
+    for e in &mut again.evs {
+        let p = e.packet.as_mut().unwrap();
+        p.appearance = Some(3);
+        p.pkt_group_id = Some(11);
+    }
+    b.evs.extend(again.evs);
+    let d = Decoded {
+        files: vec![FileReport::default()],
+        events: vec![b.evs],
+        problems: Vec::new(),
+    };
+    let a = analyze(&d, None);
+    assert_eq!(a.connections.get(0).unwrap().packets_sent, 2);
+}

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::text::{self, TextOut};
-use crate::event::{Endpoint, PacketInfo, Proto};
+use crate::event::{Endpoint, PAYLOAD_PREFIX, PacketInfo, Proto};
 
 /// What the first byte of a frame is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +327,7 @@ fn parse_ipv4(b: &[u8], info: &mut PacketInfo, render: Render) -> Parsed {
     }
     let src = IpAddr::V4(Ipv4Addr::new(s[0], s[1], s[2], s[3]));
     let dst = IpAddr::V4(Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+    info.ip_id = be16(b, 4);
     let l4_len = usize::from(total).saturating_sub(ihl);
     // Only the first fragment carries the transport header.
     let first_fragment = frag & 0x1FFF == 0;
@@ -431,6 +432,7 @@ fn transport(
                 be16(l4, 14),
             ) {
                 let hl = usize::from(off >> 4) * 4;
+                info.payload_prefix = payload_prefix(l4.get(hl..), l4_len.saturating_sub(hl));
                 let letters = tcp_flag_letters(flags);
                 let payload = l4_len.saturating_sub(hl);
                 info.seq = Some(seq);
@@ -467,6 +469,7 @@ fn transport(
                 .map(|l| usize::from(l).saturating_sub(8))
                 .unwrap_or(l4_len.saturating_sub(8));
             info.payload_len = u32::try_from(len).ok();
+            info.payload_prefix = payload_prefix(l4.get(8..), len);
             if render.summary {
                 // `UDP {src} > {dst} length {len}`
                 let mut summary = SummaryBuf::default();
@@ -517,6 +520,16 @@ fn transport(
         _ => {}
     }
     p
+}
+
+/// [`PacketInfo::payload_prefix`]: a hash of the first
+/// [`PAYLOAD_PREFIX`] payload bytes (all of them when the payload is
+/// shorter); `None` when the capture cut them short.
+fn payload_prefix(captured: Option<&[u8]>, payload_len: usize) -> Option<u64> {
+    use std::hash::BuildHasher;
+    let want = payload_len.min(PAYLOAD_PREFIX);
+    let bytes = captured?.get(..want)?;
+    Some(foldhash::fast::FixedState::with_seed(0x5EED).hash_one(bytes))
 }
 
 /// Summaries are built on the stack, then copied once into a `String` of
@@ -701,6 +714,46 @@ mod tests {
         // Not marked Protected: not "decrypted".
         plain[1] &= !0x40;
         assert!(!is_decrypted_80211(&plain));
+    }
+
+    /// The IPv4 Identification and the payload's first bytes are the same
+    /// in an Ethernet frame and the 802.11 frame of the same packet, and
+    /// tell apart packets whose headers are alike.
+    #[test]
+    fn ip_id_and_payload_prefix_follow_the_packet_not_the_link() {
+        let mut seg = tcp(0x18);
+        seg.extend_from_slice(b"SSH-2.0-OpenSSH_9.6 more bytes here");
+        let mut ip = ipv4(6, 20 + seg.len() as u16, &seg);
+        ip[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        let parse = |f: &[u8], link| {
+            let mut info = PacketInfo::default();
+            parse_frame(f, link, &mut info, Render::ALL);
+            info
+        };
+        let on_ethernet = parse(&eth(0x0800, &ip), LinkKind::Ethernet);
+        let mut wifi = vec![0x08, 0x01, 0, 0];
+        wifi.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B]);
+        wifi.extend_from_slice(&[0x54, 0x8C, 0xA0, 0x98, 0x0E, 0x25]);
+        wifi.extend_from_slice(&[0x3C, 0x84, 0x6A, 0x01, 0xEA, 0x8B, 0, 0]);
+        wifi.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+        wifi.extend_from_slice(&ip);
+        let on_wifi = parse(&wifi, LinkKind::Ieee80211);
+        assert_eq!(on_ethernet.ip_id, Some(0x1234));
+        assert!(on_ethernet.payload_prefix.is_some());
+        assert_eq!(
+            (on_wifi.ip_id, on_wifi.payload_prefix),
+            (on_ethernet.ip_id, on_ethernet.payload_prefix)
+        );
+        let mut other = ip.clone();
+        let last = other.len() - 30;
+        other[last] ^= 1;
+        assert_ne!(
+            parse(&eth(0x0800, &other), LinkKind::Ethernet).payload_prefix,
+            on_ethernet.payload_prefix
+        );
+        // Cut before the payload's 16th byte: no prefix.
+        let cut = &eth(0x0800, &ip)[..14 + 20 + 20 + 8];
+        assert_eq!(parse(cut, LinkKind::Ethernet).payload_prefix, None);
     }
 
     #[test]
