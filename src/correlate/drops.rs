@@ -195,6 +195,10 @@ pub(super) struct DropAccumulator {
     /// PktGroupId, PktNumber), for this window and the previous one: a
     /// packet's appearances are logged together.
     seen_packets: super::PktmonSeen<(u32, u32, u64, u32)>,
+    /// Per file whose appearances have their own ids: the previous
+    /// window's packet events of its last [`super::SAME_PACKET_NANOS`],
+    /// where a drop at the start of a window finds its first appearances.
+    tails: HashMap<u32, Vec<Event>>,
 }
 
 /// How many of a group's first drops contribute path lines to rule (a).
@@ -210,7 +214,13 @@ type PacketWanted = (u32, u32, u64, u32);
 impl DropAccumulator {
     /// Adds one window's drop events (`a.order` is the window's timeline,
     /// `window` its number).
-    pub(super) fn add_window(&mut self, d: &Decoded, a: &Analysis, window: u64) {
+    pub(super) fn add_window(
+        &mut self,
+        d: &Decoded,
+        a: &Analysis,
+        window: u64,
+        per_appearance_ids: &super::HashSet<u32>,
+    ) {
         // Example paths of the groups this window made, and rule (a)'s path
         // lines, found once the window's drops are all grouped.
         let mut want_path: Vec<PacketWanted> = Vec::new();
@@ -328,19 +338,54 @@ impl DropAccumulator {
                 g.conns.insert(at, c);
             }
         }
-        self.add_paths(d, &want_path, &want_lines);
+        let tails = std::mem::take(&mut self.tails);
+        self.add_paths(d, &want_path, &want_lines, per_appearance_ids, &tails);
+        self.tails = tails;
+        for &file in per_appearance_ids {
+            let Some(evs) = d.events.get(file as usize).filter(|e| !e.is_empty()) else {
+                continue;
+            };
+            let Some(end) = evs.iter().rev().find_map(|e| e.ts).map(|t| t.nanos) else {
+                continue;
+            };
+            let tail: Vec<Event> = evs
+                .iter()
+                .rev()
+                .take_while(|e| {
+                    e.ts.is_none_or(|t| end.saturating_sub(t.nanos) <= super::SAME_PACKET_NANOS)
+                })
+                .filter(|e| e.kind == Kind::Packet)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            self.tails.insert(file, tail);
+        }
     }
 
     /// PktMon groups' example paths and rule (a)'s path lines, from this
     /// window's appearances (a packet's appearances are logged together, in
     /// the window of its drop). Only the packets wanted are assembled.
-    fn add_paths(&mut self, d: &Decoded, want_path: &[PacketWanted], want_lines: &[PacketWanted]) {
+    fn add_paths(
+        &mut self,
+        d: &Decoded,
+        want_path: &[PacketWanted],
+        want_lines: &[PacketWanted],
+        per_appearance_ids: &super::HashSet<u32>,
+        tails: &HashMap<u32, Vec<Event>>,
+    ) {
         use std::collections::HashSet;
         let files: BTreeSet<u32> = want_path.iter().chain(want_lines).map(|w| w.1).collect();
         for file in files {
             let Some(evs) = d.events.get(file as usize) else {
                 continue;
             };
+            if per_appearance_ids.contains(&file) {
+                let tail = tails.get(&file).map_or(&[][..], Vec::as_slice);
+                self.add_paths_by_content(tail, evs, file, want_path, want_lines);
+                continue;
+            }
             let path_keys: HashSet<(u64, u32)> = want_path
                 .iter()
                 .filter(|w| w.1 == file)
@@ -384,16 +429,7 @@ impl DropAccumulator {
                     let (Some(g), Some(n)) = (p.pkt_group_id, p.pkt_number) else {
                         continue;
                     };
-                    let steps = p
-                        .steps
-                        .iter()
-                        .map(|s| Step {
-                            component: s.component,
-                            name: s.component_name.as_deref().map(|t| self.texts.id(t)),
-                            dropped: s.dropped,
-                        })
-                        .collect();
-                    paths.insert((g, n), steps);
+                    paths.insert((g, n), self.steps_of(&p));
                 }
             }
             for &(gi, f, pg, pn) in want_path.iter().filter(|w| w.1 == file) {
@@ -412,6 +448,122 @@ impl DropAccumulator {
                     if g.path_lines.len() < PATH_LINE_SOURCES {
                         g.path_lines.push(*l);
                     }
+                }
+            }
+        }
+    }
+
+    /// An assembled path's steps, names interned.
+    fn steps_of(&mut self, path: &crate::pktmon::assemble::PacketPath) -> Box<[Step]> {
+        path.steps
+            .iter()
+            .map(|s| Step {
+                component: s.component,
+                name: s.component_name.as_deref().map(|t| self.texts.id(t)),
+                dropped: s.dropped,
+            })
+            .collect()
+    }
+
+    /// [`DropAccumulator::add_paths`] for a file whose appearances each
+    /// have their own PktGroupId: a dropped packet's earlier appearances
+    /// are the nearest packet event at each component edge before the
+    /// drop, within [`super::SAME_PACKET_NANOS`], with its content key
+    /// (the loose one: TCPIP's copy has no IPv4 id).
+    fn add_paths_by_content(
+        &mut self,
+        tail: &[Event],
+        evs: &[Event],
+        file: u32,
+        want_path: &[PacketWanted],
+        want_lines: &[PacketWanted],
+    ) {
+        let wanted: BTreeSet<(u64, u32)> = want_path
+            .iter()
+            .chain(want_lines)
+            .filter(|w| w.1 == file)
+            .map(|w| (w.2, w.3))
+            .collect();
+        let mut found: HashMap<(u64, u32), Vec<&Event>> = HashMap::default();
+        let all: Vec<&Event> = tail.iter().chain(evs).collect();
+        for (i, &drop) in all.iter().enumerate().skip(tail.len()) {
+            let Some(p) = drop
+                .packet
+                .as_ref()
+                .filter(|_| drop.kind == Kind::PacketDrop)
+            else {
+                continue;
+            };
+            let Some(id) = p
+                .pkt_group_id
+                .zip(p.pkt_number)
+                .filter(|k| wanted.contains(k))
+            else {
+                continue;
+            };
+            let Some(key) = super::same_packet_key(drop, p) else {
+                // Nothing to match its appearances by: the drop alone.
+                found.entry(id).or_insert_with(|| vec![drop]);
+                continue;
+            };
+            // The nearest appearance at each edge: two packets alike but
+            // for their IPv4 id can climb the stack in step, and either
+            // one's appearances name the same components.
+            let mut appearances = vec![drop];
+            let mut edges = vec![key.edge];
+            for &prior in all.get(..i).unwrap_or_default().iter().rev() {
+                let Some(pp) = prior.packet.as_ref() else {
+                    continue;
+                };
+                if prior
+                    .ts
+                    .is_some_and(|pt| key.t.saturating_sub(pt.nanos) > super::SAME_PACKET_NANOS)
+                {
+                    break;
+                }
+                if prior.kind != Kind::Packet {
+                    continue;
+                }
+                if let Some(k) = super::same_packet_key(prior, pp)
+                    && k.loose == key.loose
+                    && !edges.contains(&k.edge)
+                {
+                    edges.push(k.edge);
+                    appearances.push(prior);
+                }
+            }
+            found.entry(id).or_insert(appearances);
+        }
+        let (trailers, list) = crate::pktmon::assemble::component_tables(evs);
+        for &(gi, f, pg, pn) in want_path.iter().filter(|w| w.1 == file) {
+            let Some(appearances) = found.get(&(pg, pn)) else {
+                continue;
+            };
+            let mut appearances = appearances.clone();
+            let path = crate::pktmon::assemble::path_of(&mut appearances, file, &trailers, &list);
+            let steps = self.steps_of(&path);
+            if let Some(g) = self.groups.get_mut(gi as usize)
+                && g.path.is_none()
+                && g.example.file == f
+            {
+                g.path = Some(steps);
+            }
+        }
+        for &(gi, _, pg, pn) in want_lines.iter().filter(|w| w.1 == file) {
+            let (Some(g), Some(appearances)) =
+                (self.groups.get_mut(gi as usize), found.get(&(pg, pn)))
+            else {
+                continue;
+            };
+            let mut earlier: Vec<SourceRef> = appearances
+                .iter()
+                .filter(|e| e.kind == Kind::Packet)
+                .map(|e| e.source)
+                .collect();
+            earlier.sort_unstable();
+            for l in earlier {
+                if g.path_lines.len() < PATH_LINE_SOURCES {
+                    g.path_lines.push(l);
                 }
             }
         }
@@ -832,5 +984,56 @@ mod tests {
         let d = decoded(&windows, 1).remove(0);
         let a = analyze(&d, None);
         assert_eq!(groups_text(&a.drops), groups_text(&correlate(&windows, 1)));
+    }
+
+    /// A capture whose appearances have their own ids (Appearance 0): the
+    /// drop's path is made of the packet's appearances matched by content
+    /// (the drop's copy has no IPv4 id), also when they are in the window
+    /// before the drop's; the drop counts the packet once.
+    #[test]
+    fn per_appearance_drop_paths_are_matched_by_content() {
+        let mut evs = Vec::new();
+        let mut group = 100u64;
+        let mut line = 0u64;
+        let mut push = |component: u32, dropped: bool, t: i64, ip_id: Option<u16>| {
+            group += 1;
+            line += 1;
+            let reason = dropped.then_some((1207, "INET: receive inspection"));
+            let mut e = appearance(0, group, 1, component, RX, reason);
+            e.source.line = line;
+            e.ts = Some(Timestamp::utc(t));
+            if let Some(p) = e.packet.as_mut() {
+                p.appearance = Some(0);
+                p.edge = Some(1);
+                p.ip_id = ip_id;
+                p.payload_len = Some(9);
+                p.payload_prefix = Some(0x77);
+            }
+            e
+        };
+        for (i, c) in [13u32, 42, 41, 80].into_iter().enumerate() {
+            evs.push(push(c, false, 5_000_000 + i as i64 * 20_000, Some(4242)));
+        }
+        evs.push(push(98, true, 5_500_000, Some(0)));
+        evs.push(push(98, true, 5_600_000, Some(0)));
+        for windows in [
+            vec![evs.clone()],
+            vec![evs[..3].to_vec(), evs[3..].to_vec()],
+        ] {
+            let mut corr = Correlator::new(None);
+            for d in decoded(&windows, 1) {
+                corr.window(&d).unwrap();
+            }
+            let a = corr.finish();
+            assert_eq!(a.drops.len(), 1, "{:?}", a.drops);
+            assert_eq!(
+                a.drops[0].path.as_deref(),
+                Some(
+                    "component 13 → component 42 → component 41 → component 80 → component 98 DROP"
+                )
+            );
+            let c = a.connections.get(0).unwrap();
+            assert_eq!((c.packets_received, c.drops), (1, 2));
+        }
     }
 }

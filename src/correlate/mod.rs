@@ -188,9 +188,12 @@ pub(super) struct PktmonSeen<K = (u32, u64, u32)> {
     current: HashSet<K>,
     previous: HashSet<K>,
     /// Where appearances carry no common id: the packets of the last few
-    /// milliseconds by content hash, with the time and the components of
-    /// their latest appearance (see [`PktmonSeen::is_new_appearance`]).
-    recent: HashMap<u64, (i64, Vec<u32>)>,
+    /// milliseconds by content hash, each with the time of its latest
+    /// appearance and the component edges it was logged at (see
+    /// [`PktmonSeen::is_new_appearance`]).
+    recent: HashMap<u64, Vec<(i64, Vec<u32>)>>,
+    /// The last time of each loose content key (without the IPv4 id).
+    recent_loose: HashMap<u64, i64>,
 }
 
 impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
@@ -200,30 +203,48 @@ impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
         !self.previous.contains(&k) && self.current.insert(k)
     }
 
-    /// Whether an appearance at `component` (and edge) at time `t` of a
-    /// packet with content hash `hash` is a packet not counted yet: no
-    /// packet with this content in the last [`SAME_PACKET_NANOS`], or the
-    /// last one was already logged there (one packet passes a component
-    /// edge once: the same bytes there again are a second packet, such as
-    /// an mDNS announcement repeated a millisecond later).
-    fn is_new_appearance(&mut self, hash: u64, component: u32, t: i64, window: u64) -> bool {
+    /// Whether an appearance (`key`: content, component edge, time) is a
+    /// packet not counted yet: no packet with this content in the last
+    /// [`SAME_PACKET_NANOS`], or the last one was already logged at this
+    /// edge (one packet passes a component edge once: the same bytes there
+    /// again are a second packet, such as an mDNS announcement repeated a
+    /// millisecond later).
+    fn is_new_appearance(&mut self, key: &SamePacketKey, window: u64, dropped: bool) -> bool {
         // Kept up to date as by `insert`: a set used this window is not stale.
         self.turn(window);
+        let t = key.t;
+        let near = |last: i64| t.saturating_sub(last) <= SAME_PACKET_NANOS;
         if self.recent.len() >= 256 {
-            self.recent
-                .retain(|_, (last, _)| t.saturating_sub(*last) <= SAME_PACKET_NANOS);
+            self.recent.retain(|_, packets| {
+                packets.retain(|(last, _)| near(*last));
+                !packets.is_empty()
+            });
+            self.recent_loose.retain(|_, last| near(*last));
         }
-        match self.recent.get_mut(&hash) {
-            Some((last, components))
-                if t.saturating_sub(*last) <= SAME_PACKET_NANOS
-                    && !components.contains(&component) =>
-            {
+        // A drop ends a packet's way, and TCPIP's copy of the packet has no
+        // IPv4 id: it belongs to the packet last seen with the same loose
+        // key, however many locations of one component report it (a
+        // multicast datagram, once per socket).
+        let seen_loose = self.recent_loose.insert(key.loose, t);
+        if dropped && seen_loose.is_some_and(near) {
+            return false;
+        }
+        // The earliest recent packet with this content not yet logged at
+        // this edge is the one climbing: packets alike (two mDNS datagrams)
+        // can climb the stack in step, each logged at each edge in turn.
+        let packets = self.recent.entry(key.full).or_default();
+        packets.retain(|(last, _)| near(*last));
+        match packets
+            .iter_mut()
+            .find(|(_, edges)| !edges.contains(&key.edge))
+        {
+            Some((last, edges)) => {
                 *last = t;
-                components.push(component);
+                edges.push(key.edge);
                 false
             }
-            _ => {
-                self.recent.insert(hash, (t, vec![component]));
+            None => {
+                packets.push((t, vec![key.edge]));
                 true
             }
         }
@@ -940,31 +961,35 @@ pub fn is_relevant(ev: &Event) -> bool {
 /// How far apart the appearances of one packet may be: they are logged
 /// microseconds apart as it climbs the stack (at most ~0.1 ms in the real
 /// captures).
-const SAME_PACKET_NANOS: i64 = 2_000_000;
+pub(super) const SAME_PACKET_NANOS: i64 = 2_000_000;
 
 /// What the appearances of one packet share where PktMon gives each its
 /// own PktGroupId and Appearance 0 (captures of Windows 11 24H2, builds
 /// 26100 and 26200 among the real samples, where one packet was logged at
 /// up to 12 components as 12 "packets"): a hash of its direction,
 /// addresses, ports, IPv4 Identification, TCP sequence, acknowledgement,
-/// flags and window, payload length and first bytes; with the appearance's
-/// component and edge, and time. `None` without a time or component (then every
-/// appearance counts). Text conversions carry neither bytes nor
-/// Identification: two IPv6 packets alike in every header field at two
-/// components within 2 ms would count once there.
-fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<(u64, u32, i64)> {
+/// flags and window, payload length and first bytes (and one without the
+/// Identification, which TCPIP's copy of a dropped packet has as 0); with
+/// the appearance's component and edge, and time. `None` without a time,
+/// a component or addresses (then every appearance counts). Text conversions carry no
+/// bytes and no Identification: two IPv6 packets alike in every header
+/// field within 2 ms are one packet there unless they pass an edge twice.
+pub(super) fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<SamePacketKey> {
     use std::hash::BuildHasher;
     let t = ev.ts?.nanos;
+    // A frame with no addresses (an 802.11 management frame) has nothing
+    // that tells it from the frames around it.
+    ev.local.or(ev.remote)?;
     // A packet passes each edge of a component once (a filter's lower and
     // upper edge are two appearances of it).
-    let component = (p.component? << 16) | (p.edge.unwrap_or(0) & 0xFFFF);
+    let edge = (p.component? << 16) | (p.edge.unwrap_or(0) & 0xFFFF);
     // A fixed seed: the same input gives the same answer run after run.
-    let hash = foldhash::fast::FixedState::with_seed(0x5EED).hash_one((
+    let hasher = foldhash::fast::FixedState::with_seed(0x5EED);
+    let loose = hasher.hash_one((
         ev.direction,
         ev.proto,
         ev.local,
         ev.remote,
-        p.ip_id,
         p.seq,
         p.ack,
         p.tcp_flags.as_deref(),
@@ -972,7 +997,25 @@ fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<(u64, u32
         p.payload_len,
         p.payload_prefix,
     ));
-    Some((hash, component, t))
+    Some(SamePacketKey {
+        full: hasher.hash_one((loose, p.ip_id)),
+        loose,
+        edge,
+        t,
+    })
+}
+
+/// [`same_packet_key`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SamePacketKey {
+    /// The content hash, the IPv4 id included.
+    pub full: u64,
+    /// The same without the IPv4 id (TCPIP's copy of a dropped packet has 0).
+    pub loose: u64,
+    /// Component and edge of the appearance.
+    pub edge: u32,
+    /// Its time, in nanoseconds.
+    pub t: i64,
 }
 
 /// Frees what correlation never reads of a relevant event when no
@@ -1122,7 +1165,7 @@ impl Correlator {
                 conn.pktmon_seen = None;
             }
         }
-        s.drops.add_window(d, &s.a, now);
+        s.drops.add_window(d, &s.a, now, &s.per_appearance_ids);
         s.retire_idle()?;
         s.windows += 1;
         match s.flow_spill_error.take() {
@@ -1896,11 +1939,9 @@ impl Builder<'_> {
         };
         let seen = conn.pktmon_seen.get_or_insert_with(Box::default);
         let repeated = match (p.pkt_group_id, p.pkt_number) {
-            (Some(_), Some(_)) if by_content => {
-                same_packet_key(ev, p).is_some_and(|(hash, component, t)| {
-                    !seen.is_new_appearance(hash, component, t, window)
-                })
-            }
+            (Some(_), Some(_)) if by_content => same_packet_key(ev, p).is_some_and(|key| {
+                !seen.is_new_appearance(&key, window, ev.kind == Kind::PacketDrop)
+            }),
             (Some(g), Some(n)) => !seen.insert((file, g, n), window),
             _ => false,
         };

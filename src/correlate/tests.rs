@@ -667,3 +667,31 @@ fn shared_ids_still_decide_where_appearances_carry_them() {
     let a = analyze(&d, None);
     assert_eq!(a.connections.get(0).unwrap().packets_sent, 2);
 }
+
+/// Two packets alike in every field (two IPv6 mDNS datagrams, no IPv4 id)
+/// climbing the stack in step, each logged at each edge in turn, are two
+/// packets, not one per edge.
+#[test]
+fn packets_alike_climbing_in_step_count_once_each() {
+    let hops = [(13, 1), (42, 2), (42, 1), (41, 2), (80, 1)];
+    let mut first = B { evs: Vec::new() };
+    let mut second = B { evs: Vec::new() };
+    let (mut g1, mut g2) = (0x100, 0x200);
+    per_appearance_segment(&mut first, 1_000_000_000, &mut g1, 100, &hops);
+    per_appearance_segment(&mut second, 1_000_001_000, &mut g2, 100, &hops);
+    let mut evs = Vec::new();
+    for (a, b) in first.evs.into_iter().zip(second.evs) {
+        evs.push(a);
+        evs.push(b);
+    }
+    for (i, e) in evs.iter_mut().enumerate() {
+        e.source.line = i as u64 + 1;
+    }
+    let d = Decoded {
+        files: vec![FileReport::default()],
+        events: vec![evs],
+        problems: Vec::new(),
+    };
+    let a = analyze(&d, None);
+    assert_eq!(a.connections.get(0).unwrap().packets_sent, 2);
+}

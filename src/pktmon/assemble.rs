@@ -293,15 +293,27 @@ pub fn assemble_some<'a>(
         let Some(mut evs) = groups.remove(&key) else {
             continue;
         };
-        evs.sort_by_key(|e| (e.ts.map(|t| t.nanos), e.source.line));
-        let (table, from) = match trailers.get(&key.0).filter(|t| !t.is_empty()) {
-            Some(t) => (Some(t), ComponentSource::Trailer),
-            None if !list.is_empty() => (Some(list), ComponentSource::List),
-            None => (None, ComponentSource::None),
-        };
-        out.push(build(&evs, table, from));
+        out.push(path_of(&mut evs, key.0, trailers, list));
     }
     out
+}
+
+/// The path of one packet from appearances known to be its own: those of
+/// [`assemble_some`]'s groups, or, in a capture whose appearances share no
+/// id, those the correlation matched by content.
+pub fn path_of(
+    evs: &mut [&Event],
+    file: FileId,
+    trailers: &HashMap<FileId, ComponentTable>,
+    list: &ComponentTable,
+) -> PacketPath {
+    evs.sort_by_key(|e| (e.ts.map(|t| t.nanos), e.source.line));
+    let (table, from) = match trailers.get(&file).filter(|t| !t.is_empty()) {
+        Some(t) => (Some(t), ComponentSource::Trailer),
+        None if !list.is_empty() => (Some(list), ComponentSource::List),
+        None => (None, ComponentSource::None),
+    };
+    build(evs, table, from)
 }
 
 fn build(evs: &[&Event], table: Option<&ComponentTable>, from: ComponentSource) -> PacketPath {
