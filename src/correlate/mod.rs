@@ -205,10 +205,11 @@ impl<K: std::hash::Hash + Eq> PktmonSeen<K> {
 
     /// Whether an appearance (`key`: content, component edge, time) is a
     /// packet not counted yet: no packet with this content in the last
-    /// [`SAME_PACKET_NANOS`], or the last one was already logged at this
-    /// edge (one packet passes a component edge once: the same bytes there
-    /// again are a second packet, such as an mDNS announcement repeated a
-    /// millisecond later).
+    /// [`SAME_PACKET_NANOS`], or every such packet was already logged at
+    /// this edge (one packet passes a component edge once: the same bytes
+    /// there again are another packet, such as an mDNS announcement
+    /// repeated a millisecond later). A drop is never a new packet when one
+    /// with its content (IPv4 id aside) was just seen.
     fn is_new_appearance(&mut self, key: &SamePacketKey, window: u64, dropped: bool) -> bool {
         // Kept up to date as by `insert`: a set used this window is not stale.
         self.turn(window);
@@ -971,9 +972,10 @@ pub(super) const SAME_PACKET_NANOS: i64 = 2_000_000;
 /// flags and window, payload length and first bytes (and one without the
 /// Identification, which TCPIP's copy of a dropped packet has as 0); with
 /// the appearance's component and edge, and time. `None` without a time,
-/// a component or addresses (then every appearance counts). Text conversions carry no
-/// bytes and no Identification: two IPv6 packets alike in every header
-/// field within 2 ms are one packet there unless they pass an edge twice.
+/// a component or addresses (then every appearance counts). Text
+/// conversions carry no bytes and no Identification: two packets alike in
+/// every header field within 2 ms are told apart there only by passing an
+/// edge twice.
 pub(super) fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<SamePacketKey> {
     use std::hash::BuildHasher;
     let t = ev.ts?.nanos;
