@@ -348,17 +348,18 @@ impl DropAccumulator {
             let Some(end) = evs.iter().rev().find_map(|e| e.ts).map(|t| t.nanos) else {
                 continue;
             };
-            let tail: Vec<Event> = evs
+            let start = evs
                 .iter()
-                .rev()
-                .take_while(|e| {
-                    e.ts.is_none_or(|t| end.saturating_sub(t.nanos) <= super::SAME_PACKET_NANOS)
+                .rposition(|e| {
+                    e.ts.is_some_and(|t| end.saturating_sub(t.nanos) > super::SAME_PACKET_NANOS)
                 })
+                .map_or(0, |i| i + 1);
+            let tail: Vec<Event> = evs
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
                 .filter(|e| e.kind == Kind::Packet)
                 .cloned()
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
                 .collect();
             self.tails.insert(file, tail);
         }

@@ -977,7 +977,7 @@ pub(super) const SAME_PACKET_NANOS: i64 = 2_000_000;
 /// every header field within 2 ms are told apart there only by passing an
 /// edge twice.
 pub(super) fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Option<SamePacketKey> {
-    use std::hash::BuildHasher;
+    use crate::etl::packet::stable_hash;
     let t = ev.ts?.nanos;
     // A frame with no addresses (an 802.11 management frame) has nothing
     // that tells it from the frames around it.
@@ -985,9 +985,7 @@ pub(super) fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Optio
     // A packet passes each edge of a component once (a filter's lower and
     // upper edge are two appearances of it).
     let edge = (p.component? << 16) | (p.edge.unwrap_or(0) & 0xFFFF);
-    // A fixed seed: the same input gives the same answer run after run.
-    let hasher = foldhash::fast::FixedState::with_seed(0x5EED);
-    let loose = hasher.hash_one((
+    let loose = stable_hash((
         ev.direction,
         ev.proto,
         ev.local,
@@ -1000,7 +998,7 @@ pub(super) fn same_packet_key(ev: &Event, p: &crate::event::PacketInfo) -> Optio
         p.payload_prefix,
     ));
     Some(SamePacketKey {
-        full: hasher.hash_one((loose, p.ip_id)),
+        full: stable_hash((loose, p.ip_id)),
         loose,
         edge,
         t,

@@ -163,12 +163,8 @@ fn packet_event(
     // plain data.
     let cleared;
     let bytes = if link == LinkKind::Ieee80211 && bytes.get(1).is_some_and(|b| b & 0x40 != 0) {
-        let mut b = bytes.to_vec();
-        if let Some(fc1) = b.get_mut(1) {
-            *fc1 &= !0x40;
-        }
-        frame.owned = Some(b.clone());
-        cleared = b;
+        cleared = packet::without_protected_bit(bytes);
+        frame.owned = Some(cleared.clone());
         &cleared[..]
     } else {
         bytes

@@ -208,6 +208,25 @@ fn data_header_len(fc0: u8, fc1: u8) -> usize {
     at
 }
 
+/// A copy of an 802.11 frame without its Protected bit: Windows logs
+/// Wi-Fi frames decrypted and keeps the bit, and readers (tshark) would
+/// not dissect their body (etl2pcapng clears it too).
+pub fn without_protected_bit(frame: &[u8]) -> Vec<u8> {
+    let mut plain = frame.to_vec();
+    if let Some(fc1) = plain.get_mut(1) {
+        *fc1 &= !0x40;
+    }
+    plain
+}
+
+/// A hash that is the same run after run (a fixed seed), for content keys
+/// that decide which packet appearances are one packet: the answer must not
+/// change between two runs over the same capture.
+pub fn stable_hash(v: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5EED).hash_one(v)
+}
+
 /// Whether `frame` is an 802.11 data frame marked Protected whose body is
 /// plain text all the same: Windows logs Wi-Fi frames decrypted and keeps
 /// the bit (pktmon then prints the LLC/SNAP header as "IV:3aaaa"). An
@@ -526,10 +545,8 @@ fn transport(
 /// [`PAYLOAD_PREFIX`] payload bytes (all of them when the payload is
 /// shorter); `None` when the capture cut them short.
 fn payload_prefix(captured: Option<&[u8]>, payload_len: usize) -> Option<u64> {
-    use std::hash::BuildHasher;
     let want = payload_len.min(PAYLOAD_PREFIX);
-    let bytes = captured?.get(..want)?;
-    Some(foldhash::fast::FixedState::with_seed(0x5EED).hash_one(bytes))
+    Some(stable_hash(captured?.get(..want)?))
 }
 
 /// Summaries are built on the stack, then copied once into a `String` of

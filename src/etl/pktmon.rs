@@ -301,7 +301,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     if is_drop {
         // pktmon prints the reason's display string when it knows the code.
         let reason_row = reasons::by_code(h.reason, reasons::ReasonFamily::for_build(v.build));
-        packet_fields(&mut ev.fields, &h, type_name, Some(reason_row));
+        packet_fields(&mut ev.fields, &h, type_name, true, reason_row);
         ev.drop = Some(Box::new(DropInfo {
             code: Some(h.reason),
             name: reason_row.map(|r| r.name.clone()),
@@ -310,7 +310,7 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             location_name: reasons::location_name(u64::from(h.location)),
         }));
     } else if with_text {
-        packet_fields(&mut ev.fields, &h, type_name, None);
+        packet_fields(&mut ev.fields, &h, type_name, false, None);
     }
     if with_text {
         let prefix = match v.rec.id {
@@ -324,11 +324,10 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
         macs: !v.lean_packets,
         summary: with_text,
     };
-    let (ptype, original) = (h.ptype, h.original);
     let bytes = payload_bytes(d);
     // `Type WiFi` frames that are still Ethernet frames are parsed, and
     // exported, as Ethernet (see `packet::is_ethernet_frame`).
-    let link = match (link_type(ptype), bytes) {
+    let link = match (link_type(h.ptype), bytes) {
         (Some((_, LinkKind::Ieee80211)), Some(b)) if packet::is_ethernet_frame(b) => {
             Some((1, LinkKind::Ethernet))
         }
@@ -343,16 +342,11 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
             // A decrypted Wi-Fi frame is exported without its Protected
             // bit, so that readers dissect its body (etl2pcapng does the
             // same for NDIS captures).
-            let owned = (kind == LinkKind::Ieee80211 && packet::is_decrypted_80211(b)).then(|| {
-                let mut plain = b.to_vec();
-                if let Some(fc1) = plain.get_mut(1) {
-                    *fc1 &= !0x40;
-                }
-                plain
-            });
+            let owned = (kind == LinkKind::Ieee80211 && packet::is_decrypted_80211(b))
+                .then(|| packet::without_protected_bit(b));
             Some(FrameRef {
                 link_type: lt,
-                original_len: u32::from(original),
+                original_len: u32::from(h.original),
                 offset: PACKET_FIXED,
                 len: b.len(),
                 owned,
@@ -364,17 +358,17 @@ fn packet_event(v: &RecordView<'_>) -> Option<Decoded> {
     Some(Decoded::Event(ev, frame))
 }
 
-/// A packet's (`reason` `None`) or drop's (`reason` its value-map row,
-/// if any) fields, in the order pktmon's text shows them.
+/// A packet's or drop's fields, in the order pktmon's text shows them;
+/// `reason_row` names a drop's reason when the value map has it.
 fn packet_fields(
     fields: &mut Fields,
     h: &PacketHeader,
     type_name: Option<&'static str>,
-    reason: Option<Option<&'static reasons::Reason>>,
+    is_drop: bool,
+    reason_row: Option<&'static reasons::Reason>,
 ) {
     // Ten or eleven values, most of them a few digits, a drop reason
     // text up to some 60 bytes.
-    let is_drop = reason.is_some();
     fields.reserve(
         if is_drop { 11 } else { 10 },
         if is_drop { 128 } else { 64 },
@@ -392,8 +386,8 @@ fn packet_fields(
         dec(fields, "Edge", u64::from(h.edge));
     }
     dec(fields, "Filter", u64::from(h.filter));
-    if let Some(row) = reason {
-        match row {
+    if is_drop {
+        match reason_row {
             Some(r) => fields.push("DropReason", &r.text),
             None => dec(fields, "DropReason", u64::from(h.reason)),
         }
